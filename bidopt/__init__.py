@@ -1,0 +1,26 @@
+"""bidopt: forecasts to exchange-ready bids for flexible electricity assets in the Nordic markets.
+
+Library API (the CLI is a thin layer over it)::
+
+    import bidopt
+    case = bidopt.load_case("cases/demo")
+    res = bidopt.plan(case, day="2024-03-14")   # res.schedule (DataFrame), res.summary (dict)
+"""
+
+from bidopt.case import Case, case_from_dict, load_case
+from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
+from bidopt.model import PlanResult, PortfolioModel, plan
+
+__all__ = [
+    "BidoptError",
+    "Case",
+    "InfeasibleError",
+    "InputError",
+    "PlanResult",
+    "PortfolioModel",
+    "SolverError",
+    "case_from_dict",
+    "load_case",
+    "plan",
+]
+__version__ = "0.1.0"

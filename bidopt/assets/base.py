@@ -1,0 +1,46 @@
+"""What every asset kind provides to the portfolio model.
+
+An asset adds a Pyomo Block holding its variables and constraints and an expression ``net_mw[t]``:
+its power at the site's connection point in MW, positive = consumption (the same sign as grid
+import). It may add an objective cost ``cost_eur`` (e.g. degradation) and report schedule columns.
+Assets know nothing of markets or tariffs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+from bidopt.case import AssetSpec
+from bidopt.horizon import Horizon
+
+
+class AssetBase(AssetSpec):
+    """Default behaviour shared by asset kinds."""
+
+    def prepare(self, case, horizon: Horizon) -> dict:
+        """Load data the asset needs (profiles) for ``horizon``; returned dict goes to build()."""
+        return {}
+
+    def check(self, horizon: Horizon, data: dict) -> None:
+        """Raise InfeasibleError before solving when the asset alone cannot be feasible."""
+
+    def needs_binaries(self, energy_value_can_be_negative: bool) -> bool:
+        """Whether this asset needs its binaries (e.g. charge/discharge exclusivity) on this horizon."""
+        return False
+
+    def build(self, blk: pyo.Block, T: pyo.Set, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        raise NotImplementedError
+
+    def schedule(self, blk: pyo.Block, horizon: Horizon) -> dict[str, np.ndarray]:
+        """Schedule columns of this asset (name-prefixed), one value per MTU."""
+        raise NotImplementedError
+
+    def cost_eur(self, blk: pyo.Block) -> float:
+        """The asset's own cost in the solved schedule (EUR, positive = cost)."""
+        return float(pyo.value(blk.cost_eur)) if hasattr(blk, "cost_eur") else 0.0
+
+
+def values(var) -> np.ndarray:
+    """Solved values of an indexed component as an array in index order (missing -> 0)."""
+    return np.array([0.0 if var[t].value is None else var[t].value for t in var.index_set()], dtype=float)

@@ -1,0 +1,139 @@
+"""Battery energy storage.
+
+Variables per MTU t (MW, MWh): charge power c_t, discharge power d_t, state of charge s_t at the END
+of MTU t. Dynamics: s_t = s_{t-1} + (eta_c c_t - d_t / eta_d) dt, with s_{-1} = soc_initial_mwh.
+Bounds: 0 <= c_t <= charge power, 0 <= d_t <= discharge power, soc_min <= s_t <= soc_max, optional
+final SoC (s_last >= soc_final_mwh), optional daily cycle limit (discharged energy per local day <=
+max_cycles_per_day * energy_mwh). Degradation costs degradation_eur_per_mwh per MWh of throughput
+(charged + discharged energy).
+
+Charge/discharge exclusivity needs a binary u_t (c_t <= P_c u_t, d_t <= P_d (1 - u_t)) only when
+burning energy in round-trip losses can pay: when a MWh can have a negative value (negative import
+cost or export value). ``exclusive = "auto"`` adds them exactly then; true/false force it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyomo.environ as pyo
+from pydantic import Field, model_validator
+
+from bidopt.assets.base import AssetBase, values
+from bidopt.case import register_asset
+from bidopt.errors import InfeasibleError
+from bidopt.horizon import Horizon
+
+
+@register_asset
+class Battery(AssetBase):
+    kind: Literal["battery"] = "battery"
+    power_mw: float | None = Field(None, ge=0)
+    charge_power_mw: float | None = Field(None, ge=0)
+    discharge_power_mw: float | None = Field(None, ge=0)
+    energy_mwh: float = Field(gt=0)
+    charge_efficiency: float = Field(0.95, gt=0, le=1)
+    discharge_efficiency: float = Field(0.95, gt=0, le=1)
+    soc_min_mwh: float = Field(0.0, ge=0)
+    soc_max_mwh: float | None = Field(None, ge=0)
+    soc_initial_mwh: float | None = Field(None, ge=0)
+    soc_final_mwh: float | None = Field(None, ge=0)
+    degradation_eur_per_mwh: float = Field(0.0, ge=0)
+    max_cycles_per_day: float | None = Field(None, gt=0)
+    exclusive: Literal["auto", True, False] = "auto"
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.power_mw is None and (self.charge_power_mw is None or self.discharge_power_mw is None):
+            raise ValueError("give power_mw, or both charge_power_mw and discharge_power_mw")
+        smax = self.soc_max
+        if smax > self.energy_mwh + 1e-9:
+            raise ValueError(f"soc_max_mwh ({smax}) above energy_mwh ({self.energy_mwh})")
+        if self.soc_min_mwh > smax:
+            raise ValueError(f"soc_min_mwh ({self.soc_min_mwh}) above soc_max_mwh ({smax})")
+        for field in ("soc_initial_mwh", "soc_final_mwh"):
+            v = getattr(self, field)
+            if v is not None and not (self.soc_min_mwh - 1e-9 <= v <= smax + 1e-9):
+                raise ValueError(f"{field} ({v}) outside [soc_min_mwh, soc_max_mwh] = [{self.soc_min_mwh}, {smax}]")
+        return self
+
+    @property
+    def soc_max(self) -> float:
+        return self.energy_mwh if self.soc_max_mwh is None else self.soc_max_mwh
+
+    @property
+    def p_charge(self) -> float:
+        return self.power_mw if self.charge_power_mw is None else self.charge_power_mw
+
+    @property
+    def p_discharge(self) -> float:
+        return self.power_mw if self.discharge_power_mw is None else self.discharge_power_mw
+
+    @property
+    def soc_start(self) -> float:
+        return (self.soc_min_mwh + self.soc_max) / 2 if self.soc_initial_mwh is None else self.soc_initial_mwh
+
+    def check(self, horizon: Horizon, data: dict) -> None:
+        if self.soc_final_mwh is None:
+            return
+        hours = horizon.n * horizon.dt_h
+        reach_up = self.soc_start + self.p_charge * self.charge_efficiency * hours
+        if reach_up + 1e-9 < self.soc_final_mwh:
+            raise InfeasibleError(
+                self.name,
+                "soc_final_mwh",
+                f"final SoC {self.soc_final_mwh} MWh cannot be reached from {self.soc_start} MWh "
+                f"in {hours:g} h at {self.p_charge} MW charge (at most {reach_up:.4g} MWh)",
+            )
+
+    def needs_binaries(self, energy_value_can_be_negative: bool) -> bool:
+        if self.exclusive == "auto":
+            return energy_value_can_be_negative
+        return bool(self.exclusive)
+
+    def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        dt_h = horizon.dt_h
+        blk.charge = pyo.Var(T, bounds=(0, self.p_charge))
+        blk.discharge = pyo.Var(T, bounds=(0, self.p_discharge))
+        blk.soc = pyo.Var(T, bounds=(self.soc_min_mwh, self.soc_max))
+        blk.soc_initial = pyo.Param(initialize=self.soc_start, mutable=True)
+        eta_c, eta_d = self.charge_efficiency, self.discharge_efficiency
+        first = T.first()
+
+        def dynamics(b, t):
+            prev = b.soc_initial if t == first else b.soc[T.prev(t)]
+            return b.soc[t] == prev + (eta_c * b.charge[t] - b.discharge[t] / eta_d) * dt_h
+
+        blk.soc_dynamics = pyo.Constraint(T, rule=dynamics)
+        if self.soc_final_mwh is not None:
+            blk.soc_final = pyo.Param(initialize=self.soc_final_mwh, mutable=True)
+            blk.soc_final_target = pyo.Constraint(expr=blk.soc[T.last()] >= blk.soc_final)
+        if use_binaries:
+            blk.charging = pyo.Var(T, within=pyo.Binary)
+            blk.charge_only_when_charging = pyo.Constraint(
+                T, rule=lambda b, t: b.charge[t] <= self.p_charge * b.charging[t]
+            )
+            blk.discharge_only_when_not_charging = pyo.Constraint(
+                T, rule=lambda b, t: b.discharge[t] <= self.p_discharge * (1 - b.charging[t])
+            )
+        if self.max_cycles_per_day is not None:
+            days = horizon.local_date
+            uniq = sorted(set(days))
+            blk.DAYS = pyo.RangeSet(0, len(uniq) - 1)
+            members = {i: [t for t in T if days[t] == d] for i, d in enumerate(uniq)}
+            limit = self.max_cycles_per_day * (self.soc_max - self.soc_min_mwh)
+            blk.daily_cycle_limit = pyo.Constraint(
+                blk.DAYS, rule=lambda b, i: sum(b.discharge[t] for t in members[i]) * dt_h <= limit
+            )
+        blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.charge[t] - b.discharge[t])
+        blk.cost_eur = pyo.Expression(
+            expr=self.degradation_eur_per_mwh * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
+        )
+
+    def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
+        return {
+            f"{self.name}_charge_mw": values(blk.charge),
+            f"{self.name}_discharge_mw": values(blk.discharge),
+            f"{self.name}_soc_mwh": values(blk.soc),
+        }

@@ -1,0 +1,49 @@
+"""Base (inflexible) load.
+
+A consumption profile l_t (MW, >= 0) from a CSV (``timestamp_utc`` + a MW column) or the synthetic
+generator (``peak_mw`` sets its size), times ``scale``. Net power at the connection point is l_t.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyomo.environ as pyo
+from pydantic import Field
+
+from bidopt.assets.base import AssetBase
+from bidopt.case import register_asset
+from bidopt.data import sources, synthetic
+from bidopt.errors import InputError
+from bidopt.horizon import Horizon
+
+
+@register_asset
+class Load(AssetBase):
+    kind: Literal["load"] = "load"
+    profile: str = "synthetic"
+    profile_column: str | None = None
+    peak_mw: float = Field(0.05, gt=0)
+    scale: float = Field(1.0, ge=0)
+
+    def prepare(self, case, horizon: Horizon) -> dict:
+        p = sources.profile(
+            case,
+            self.profile,
+            f"assets.{self.name}.profile",
+            horizon.index,
+            lambda idx: synthetic.base_load(idx, peak_mw=self.peak_mw, seed=case.synthetic.seed),
+            self.profile_column,
+        ) * self.scale
+        if (p < -1e-9).any():
+            t = horizon.index[int(np.argmax(p < -1e-9))]
+            raise InputError(case.resolve(self.profile), f"assets.{self.name}.profile", f"negative load at {t}")
+        return {"load_mw": p}
+
+    def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        blk.demand = pyo.Param(T, initialize=dict(enumerate(data["load_mw"])), mutable=True)
+        blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.demand[t])
+
+    def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
+        return {f"{self.name}_power_mw": np.array([pyo.value(blk.demand[t]) for t in blk.demand.index_set()])}

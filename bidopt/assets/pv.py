@@ -1,0 +1,64 @@
+"""Photovoltaic generation.
+
+A generation profile g_t (MW, >= 0) comes from a CSV (``timestamp_utc`` + a MW column, or per-unit
+values times ``capacity_mw`` with ``profile_unit = "per_unit"``) or from the synthetic generator.
+If ``curtailable``, the model may use any output p_t in [0, g_t]; otherwise p_t = g_t.
+Net power at the connection point is -p_t (generation lowers consumption).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyomo.environ as pyo
+from pydantic import Field
+
+from bidopt.assets.base import AssetBase, values
+from bidopt.case import register_asset
+from bidopt.data import sources, synthetic
+from bidopt.errors import InputError
+from bidopt.horizon import Horizon
+
+
+@register_asset
+class PV(AssetBase):
+    kind: Literal["pv"] = "pv"
+    capacity_mw: float = Field(gt=0)
+    profile: str = "synthetic"
+    profile_column: str | None = None
+    profile_unit: Literal["mw", "per_unit"] = "mw"
+    latitude: float = 59.3
+    curtailable: bool = True
+
+    def prepare(self, case, horizon: Horizon) -> dict:
+        g = sources.profile(
+            case,
+            self.profile,
+            f"assets.{self.name}.profile",
+            horizon.index,
+            lambda idx: synthetic.pv_profile(idx, capacity_mw=self.capacity_mw, latitude=self.latitude, seed=case.synthetic.seed),
+            self.profile_column,
+        )
+        if self.profile_unit == "per_unit":
+            g = g * self.capacity_mw
+        if (g < -1e-9).any():
+            t = horizon.index[int(np.argmax(g < -1e-9))]
+            raise InputError(case.resolve(self.profile), f"assets.{self.name}.profile", f"negative generation at {t}")
+        return {"generation_mw": np.clip(g, 0.0, None)}
+
+    def needs_binaries(self, energy_value_can_be_negative: bool) -> bool:
+        return False
+
+    def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        gen = data["generation_mw"]
+        blk.available = pyo.Param(T, initialize=dict(enumerate(gen)), mutable=True)
+        blk.output = pyo.Var(T, bounds=(0, None))
+        if self.curtailable:
+            blk.output_within_available = pyo.Constraint(T, rule=lambda b, t: b.output[t] <= b.available[t])
+        else:
+            blk.output_is_available = pyo.Constraint(T, rule=lambda b, t: b.output[t] == b.available[t])
+        blk.net_mw = pyo.Expression(T, rule=lambda b, t: -b.output[t])
+
+    def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
+        return {f"{self.name}_power_mw": -values(blk.output)}

@@ -1,0 +1,292 @@
+"""Case files: pydantic models of a TOML case and ``load_case``.
+
+A case describes one site (bidding zone, MTU length, grid connection), its assets, its tariffs and
+taxes, and where its data comes from. Units follow the names: ``_mw``, ``_mwh``, ``_eur_per_mwh``,
+``_sek_per_kwh``... Money is EUR unless a field says SEK; SEK converts with ``case.sek_per_eur``.
+
+Asset kinds and tariff kinds are registered by their own modules (``register_asset``,
+``register_tariff``), so adding one never edits this file. Relative paths resolve against the case
+file's folder. An asset or tariff table may name a ``template`` TOML file (e.g. under ``models/``)
+whose keys it inherits and may override.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bidopt.errors import InputError
+
+_ASSET_KINDS: dict[str, type[AssetSpec]] = {}
+_TARIFF_KINDS: dict[str, type[TariffSpec]] = {}
+DEFAULTS_DIR = Path(__file__).parent / "defaults"
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Dated(Strict):
+    """A value that holds from a date on (until the next entry's date)."""
+
+    valid_from: dt.date
+    value: float
+
+
+def dated_value(entries: list[Dated], day: dt.date, what: str = "value") -> float:
+    """The value in force on ``day``: the entry with the latest ``valid_from`` <= day."""
+    best = None
+    for e in entries:
+        if e.valid_from <= day and (best is None or e.valid_from >= best.valid_from):
+            best = e
+    if best is None:
+        raise InputError(None, what, f"no rate in force on {day} (first holds from {min(e.valid_from for e in entries)})")
+    return best.value
+
+
+class AssetSpec(Strict):
+    """Base of every asset kind; subclasses live in ``bidopt/assets/`` and register themselves."""
+
+    kind: str
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+
+    def build_model(self):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class TariffSpec(Strict):
+    """Base of every tariff kind; subclasses live in ``bidopt/tariffs/`` and register themselves."""
+
+    kind: str
+    name: str = ""
+    includes_vat: bool = False  # rates published incl. VAT are divided by (1 + VAT) to store them ex-VAT
+    stream: ClassVar[str] = "tariff"
+
+
+def register_asset(cls: type[AssetSpec]) -> type[AssetSpec]:
+    kind = cls.model_fields["kind"].default
+    _ASSET_KINDS[kind] = cls
+    return cls
+
+
+def register_tariff(cls: type[TariffSpec]) -> type[TariffSpec]:
+    kind = cls.model_fields["kind"].default
+    _TARIFF_KINDS[kind] = cls
+    return cls
+
+
+def asset_kinds() -> list[str]:
+    return sorted(_ASSET_KINDS)
+
+
+def tariff_kinds() -> list[str]:
+    return sorted(_TARIFF_KINDS)
+
+
+class CaseInfo(Strict):
+    name: str = "case"
+    zone: str = "SE3"
+    mtu_minutes: Literal[15, 30, 60] = 60
+    currency: Literal["EUR"] = "EUR"
+    sek_per_eur: float = Field(11.5, gt=0)
+    timezone: str = "Europe/Stockholm"
+
+
+class Prices(Strict):
+    """Price data sources: a CSV path, or "synthetic" for the seeded demo generator."""
+
+    dayahead: str
+    fcr_n: str | None = None
+    fcr_d_up: str | None = None
+    fcr_d_down: str | None = None
+
+
+class Grid(Strict):
+    import_limit_mw: float = Field(ge=0)
+    export_limit_mw: float = Field(ge=0)
+
+
+def _default_dated(file: str, key: str) -> list[Dated]:
+    with open(DEFAULTS_DIR / file, "rb") as f:
+        data = tomllib.load(f)
+    return [Dated(**e) for e in data[key]]
+
+
+class ExportPolicy(Strict):
+    """What one exported kWh earns. ``spot``: spot price - handling fee (+ grid benefit, + tax
+    reduction where eligible). ``net_billing``: the full retail import price of the same MTU."""
+
+    policy: Literal["spot", "net_billing"] = "spot"
+    handling_fee_sek_per_kwh: float = 0.0
+    grid_benefit_sek_per_kwh: float = 0.0
+    tax_reduction: bool = False
+    tax_reduction_sek_per_kwh: list[Dated] = Field(
+        default_factory=lambda: _default_dated("se_taxes.toml", "micro_production_tax_reduction_sek_per_kwh")
+    )
+
+
+class Retail(Strict):
+    """What the site pays per imported kWh on top of spot, and what export earns."""
+
+    supplier_fee_sek_per_kwh: float = 0.0
+    pays_energy_tax: bool = False
+    energy_tax_sek_per_kwh: list[Dated] = Field(
+        default_factory=lambda: _default_dated("se_taxes.toml", "energy_tax_sek_per_kwh")
+    )
+    pays_vat: bool = False
+    vat_rate: list[Dated] = Field(default_factory=lambda: _default_dated("se_taxes.toml", "vat_rate"))
+    export: ExportPolicy = Field(default_factory=ExportPolicy)
+
+
+class SolverOptions(Strict):
+    time_limit_s: float | None = Field(60.0, gt=0)
+    mip_gap: float = Field(1e-6, ge=0)
+    threads: int | None = Field(None, ge=1)
+
+
+class Synthetic(Strict):
+    seed: int = 0
+
+
+class Case(Strict):
+    """A whole case. ``base_dir`` is the folder relative paths resolve against."""
+
+    case: CaseInfo = Field(default_factory=CaseInfo)
+    prices: Prices
+    grid: Grid
+    retail: Retail = Field(default_factory=Retail)
+    assets: list[AssetSpec] = Field(default_factory=list)
+    tariffs: list[TariffSpec] = Field(default_factory=list)
+    solver: SolverOptions = Field(default_factory=SolverOptions)
+    synthetic: Synthetic = Field(default_factory=Synthetic)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("assets", mode="before")
+    @classmethod
+    def _assets(cls, v: Any) -> list:
+        return [_dispatch(item, _ASSET_KINDS, "asset", i) for i, item in enumerate(v or [])]
+
+    @field_validator("tariffs", mode="before")
+    @classmethod
+    def _tariffs(cls, v: Any) -> list:
+        return [_dispatch(item, _TARIFF_KINDS, "tariff", i) for i, item in enumerate(v or [])]
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Case:
+        seen: set[str] = set()
+        for a in self.assets:
+            if a.name in seen:
+                raise ValueError(f"duplicate asset name '{a.name}'")
+            seen.add(a.name)
+        return self
+
+    def resolve(self, path: str | Path) -> Path:
+        """A data path from the case file, resolved against the case's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def label(self) -> str:
+        return str(self.source) if self.source else "case"
+
+
+def _dispatch(item: Any, registry: dict, what: str, i: int):
+    if isinstance(item, BaseModel):
+        return item
+    if not isinstance(item, dict):
+        raise ValueError(f"{what} {i} must be a table")
+    kind = item.get("kind")
+    if kind not in registry:
+        raise ValueError(f"unknown {what} kind {kind!r}; known: {', '.join(sorted(registry))}")
+    return registry[kind].model_validate(item)
+
+
+def _merge_templates(table: dict, base_dir: Path, file: Path, where: str) -> dict:
+    """Fill a table from its ``template`` file (keys in the table win)."""
+    if "template" not in table:
+        return table
+    tpath = Path(table["template"])
+    tpath = tpath if tpath.is_absolute() else base_dir / tpath
+    try:
+        with open(tpath, "rb") as f:
+            tdata = tomllib.load(f)
+    except FileNotFoundError:
+        raise InputError(file, f"{where}.template", f"template file not found: {tpath}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(tpath, None, f"invalid TOML: {e}") from None
+    tdata = _merge_templates(tdata, tpath.parent, tpath, where)
+    merged = {**tdata, **{k: v for k, v in table.items() if k != "template"}}
+    return merged
+
+
+def _register_builtin_kinds() -> None:
+    # importing the packages runs their register_* decorators
+    import bidopt.assets  # noqa: F401
+    import bidopt.tariffs  # noqa: F401
+
+
+def case_from_dict(data: dict, base_dir: Path | str = ".", source: Path | str | None = None) -> Case:
+    """Validate a case given as a dict (the parsed TOML). Raises InputError naming the field."""
+    _register_builtin_kinds()
+    base_dir = Path(base_dir)
+    label = source if source is not None else "case"
+    data = dict(data)
+    for key in ("assets", "tariffs"):
+        items = data.get(key, [])
+        if not isinstance(items, list):
+            raise InputError(label, key, f"'{key}' must be an array of tables ([[{key}]])")
+        data[key] = [
+            _merge_templates(t, base_dir, Path(label), f"{key}[{i}]") if isinstance(t, dict) else t
+            for i, t in enumerate(items)
+        ]
+    try:
+        case = Case.model_validate({**data, "base_dir": base_dir, "source": source})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = _field_path(err["loc"], data)
+        msg = err["msg"].removeprefix("Value error, ")
+        raise InputError(label, loc or None, msg) from None
+    return case
+
+
+def _field_path(loc: tuple, data: dict) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts[-1] = f"{parts[-1]}[{p}]" if parts else f"[{p}]"
+        elif p in _ASSET_KINDS or p in _TARIFF_KINDS:
+            continue  # pydantic's union tag, not a user field
+        else:
+            parts.append(str(p))
+    path = ".".join(parts)
+    # name the asset when we can: assets[0].power_mw -> assets[0] (bess).power_mw
+    if len(loc) >= 2 and loc[0] == "assets" and isinstance(loc[1], int):
+        try:
+            name = data["assets"][loc[1]].get("name")
+            if name:
+                path = path.replace(f"assets[{loc[1]}]", f"assets[{loc[1]}] ({name})", 1)
+        except (IndexError, AttributeError, KeyError):
+            pass
+    return path
+
+
+def load_case(path: str | Path) -> Case:
+    """Load a case from a TOML file, or from a folder holding ``case.toml``."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "case.toml"
+    if not p.exists():
+        raise InputError(p, None, "case file not found")
+    try:
+        with open(p, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(p, None, f"invalid TOML: {e}") from None
+    return case_from_dict(data, base_dir=p.parent, source=p)

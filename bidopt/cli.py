@@ -1,0 +1,82 @@
+"""The ``bidopt`` command line: parse, call the library, write files.
+
+Exit codes: 0 success; 2 bad input (one line naming the file and field); 3 infeasible or solver
+failure (naming the asset and constraint). Failed commands leave no partial output behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from bidopt import output
+from bidopt.errors import BidoptError, InputError
+
+
+def _day(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _reports_errors(fn):
+    @wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except BidoptError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+    return run
+
+
+@click.group()
+@click.version_option(package_name="bidopt")
+def main():
+    """bidopt: plan and bid flexible electricity assets in the Nordic markets."""
+
+
+@main.command()
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
+@click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Folder for schedule.csv and summary.json.")
+@click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "30", "60"]), default=None,
+              help="Override the case's MTU length in minutes.")
+@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
+@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@_reports_errors
+def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
+    """Solve one delivery day with the case's prices as known.
+
+    CASE is a case TOML file or a folder holding case.toml.
+    """
+    from bidopt.case import load_case
+    from bidopt.model import plan as plan_day
+
+    case = load_case(case_path)
+    if time_limit is not None and time_limit <= 0:
+        raise InputError(None, "--time-limit", "must be positive")
+    res = plan_day(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
+                   time_limit_s=time_limit, mip_gap=mip_gap)
+    files = output.write_all(out_dir, {
+        "schedule.csv": lambda p: output.schedule_csv(res.schedule, p),
+        "summary.json": lambda p: output.summary_json(res.summary, p),
+    })
+    s = res.summary
+    click.echo(f"{case.case.name} {day}: objective {s['objective_eur']:.2f} EUR "
+               f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,374 @@
+"""Read day-ahead price files and other time series from CSV.
+
+``read_price_csv`` reads day-ahead prices in EUR/MWh from any of these files and returns a float
+Series ``price_eur_per_mwh`` on a UTC ``DatetimeIndex`` named ``timestamp_utc`` (MTU starts):
+
+1. an ENTSO-E Transparency Platform export (``"MTU (CET/CEST)"``, ``"Day-ahead Price [EUR/MWh]"``,
+   ``"Currency"``, ``"BZN|SEx"``) in local CET/CEST time, hourly or 15-minute. The spring-forward
+   MTUs are rows with an empty price and are dropped; the autumn-back MTUs appear twice, CEST first
+   (or are labelled ``(CEST)``/``(CET)``);
+2. a plain CSV ``timestamp_utc,price_eur_per_mwh`` (ISO 8601; a naive timestamp means UTC, one with
+   an offset is converted);
+3. a wide UTC table ``start_utc,SE1,SE2,...`` (may be gzip-compressed); ``zone`` picks the column;
+4. an Energinet Energi Data Service "Elspotprices" download (``HourUTC``, ``PriceArea``,
+   ``SpotPriceEUR``; newest first), filtered to ``zone`` when the file holds that price area.
+
+``read_series_csv`` reads any ``timestamp_utc`` + value-column CSV (load and PV profiles in MW, fee
+series) with the same conventions. ``check_series`` is the validation both use; ``slice_day`` puts a
+series on the MTUs of a delivery day (holding coarser values, averaging finer ones).
+
+Every problem is an ``InputError`` naming the file and the row as ``row N (timestamp)``, where N counts
+data rows from 1 in the file's own order (the header is not counted).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bidopt.errors import InputError
+from bidopt.time import STOCKHOLM
+
+PRICE = "price_eur_per_mwh"
+TIMESTAMP = "timestamp_utc"
+MTU_STEPS = tuple(pd.Timedelta(minutes=m).value for m in (15, 30, 60))  # ns; legal resolution changes
+
+_ENTSOE_LABEL = (
+    r"^\s*(?P<d>\d{1,2})[./](?P<m>\d{1,2})[./](?P<y>\d{4})\s+(?P<H>\d{1,2}):(?P<M>\d{2})(?::\d{2})?"
+    r"\s*(?:\((?P<tz>CEST|CET|UTC)\))?\s*-"
+)
+_EMPTY = {"", "n/e", "N/A", "-"}
+
+
+def _iso(ts) -> str:
+    return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _row(rows: np.ndarray, i: int, index=None) -> str:
+    where = f"row {int(rows[i])}"
+    if index is not None and not pd.isna(index[i]):
+        where += f" ({_iso(index[i])})"
+    return where
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def _read_table(path: str | Path) -> tuple[pd.DataFrame, bool]:
+    """All cells as text; returns (frame, decimal_comma). Semicolon files are read with decimal commas."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(path, None, "file not found" if not p.exists() else "not a file")
+    try:
+        df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, skipinitialspace=True)
+        semicolon = len(df.columns) == 1 and ";" in str(df.columns[0])
+        if semicolon:
+            df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, sep=";")
+    except pd.errors.EmptyDataError:
+        raise InputError(path, None, "empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(path, None, f"cannot read CSV: {msg}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df, semicolon
+
+
+def _numbers(values: pd.Series, decimal_comma: bool) -> pd.Series:
+    """Text cells -> object Series ready for check_series (decimal commas converted)."""
+    if decimal_comma:
+        values = values.str.replace(",", ".", regex=False)
+    return values
+
+
+def _parse_utc(text: pd.Series, file, column: str, rows: np.ndarray) -> pd.DatetimeIndex:
+    """ISO 8601 text -> UTC index; naive timestamps are UTC. Unparseable cells raise InputError."""
+    idx = pd.DatetimeIndex(pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce"))
+    bad = np.asarray(idx.isna())
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(file, _row(rows, i), f"{column}: cannot parse timestamp {text.iloc[i]!r}")
+    return idx
+
+
+def _columns_error(file, columns) -> InputError:
+    shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+    return InputError(
+        file,
+        "columns",
+        "unrecognised price file: expected an ENTSO-E export (MTU, Day-ahead Price), "
+        f"timestamp_utc,{PRICE}, start_utc + zone columns, or Energinet HourUTC,SpotPriceEUR; "
+        f"found {shown}",
+    )
+
+
+def read_price_csv(path: str | Path, zone: str | None = None) -> pd.Series:
+    """Day-ahead prices (EUR/MWh) from a file in any of the module's formats, on a UTC index.
+
+    ``zone`` (e.g. ``"SE3"``) picks the column of a wide table and filters an Energinet file's
+    ``PriceArea``; single-zone files (ENTSO-E, plain CSV) ignore it.
+    """
+    df, dec = _read_table(path)
+    cols = list(df.columns)
+    lower = {c.lower(): c for c in cols}
+    rows = np.arange(1, len(df) + 1)
+    mtu = next((c for c in cols if c.upper().startswith("MTU")), None)
+    entsoe_price = next((c for c in cols if c.lower().startswith("day-ahead price")), None)
+
+    if mtu is not None and entsoe_price is not None:
+        s = _read_entsoe(df, mtu, entsoe_price, path, dec)
+    elif TIMESTAMP in lower and PRICE in lower:
+        idx = _parse_utc(df[lower[TIMESTAMP]], path, TIMESTAMP, rows)
+        s = check_series(_series(_numbers(df[lower[PRICE]], dec), idx), path, PRICE)
+    elif "start_utc" in lower or (TIMESTAMP in lower and zone in cols):
+        tcol = lower.get("start_utc", lower.get(TIMESTAMP))
+        zones = [c for c in cols if c != tcol]
+        if zone is None or zone not in zones:
+            got = "no zone given" if zone is None else f"zone {zone!r} is not a column"
+            raise InputError(path, "zone", f"{got}; this table has zones {', '.join(zones)}")
+        idx = _parse_utc(df[tcol], path, tcol, rows)
+        s = check_series(_series(_numbers(df[zone], dec), idx), path, zone)
+    elif ("hourutc" in lower or "timeutc" in lower) and (
+        "spotpriceeur" in lower or "dayaheadpriceeur" in lower
+    ):
+        s = _read_energinet(df, lower, zone, path, dec)
+    else:
+        raise _columns_error(path, cols)
+    return s.rename(PRICE)
+
+
+def _series(values, index: pd.DatetimeIndex) -> pd.Series:
+    return pd.Series(np.asarray(values, dtype=object), index=index.rename(TIMESTAMP))
+
+
+def _read_entsoe(df: pd.DataFrame, mtu: str, price: str, file, dec: bool) -> pd.Series:
+    rows = np.arange(1, len(df) + 1)
+    label = df[mtu].astype(str)
+    parts = label.str.extract(_ENTSOE_LABEL)
+    bad = parts["y"].isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(file, _row(rows, i), f"{mtu}: cannot parse MTU label {label.iloc[i]!r}")
+    local = pd.to_datetime(
+        {
+            "year": parts["y"],
+            "month": parts["m"],
+            "day": parts["d"],
+            "hour": parts["H"],
+            "minute": parts["M"],
+        },
+        errors="coerce",
+    )
+    bad = local.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(file, _row(rows, i), f"{mtu}: invalid date in MTU label {label.iloc[i]!r}")
+    values = df[price]
+    cur = next((c for c in df.columns if c.lower() == "currency"), None)
+    if cur is not None:
+        other = ~df[cur].fillna("").str.strip().isin(["", "EUR"])
+        if other.any():
+            i = int(np.argmax(other.to_numpy()))
+            raise InputError(file, _row(rows, i), f"Currency: expected EUR, found {df[cur].iloc[i]!r}")
+
+    if "UTC" in mtu.upper() and "CET" not in mtu.upper():
+        utc = pd.DatetimeIndex(local).tz_localize("UTC")
+    else:
+        # autumn-back MTUs: a "(CEST)"/"(CET)" suffix decides; without one, the first occurrence of a
+        # repeated local label is summer time (CEST), the second winter time (CET)
+        occurrence = local.groupby(local).cumcount().to_numpy()
+        tz = parts["tz"].to_numpy()
+        dst = np.where(pd.isna(tz), occurrence == 0, tz == "CEST")
+        utc = (
+            pd.DatetimeIndex(local).tz_localize(STOCKHOLM, ambiguous=dst, nonexistent="NaT").tz_convert("UTC")
+        )
+        missing_time = np.asarray(utc.isna())
+        if missing_time.any():
+            empty = values.fillna("").str.strip().isin(_EMPTY).to_numpy()
+            priced = missing_time & ~empty
+            if priced.any():
+                i = int(np.argmax(priced))
+                raise InputError(
+                    file,
+                    _row(rows, i),
+                    f"{mtu}: local time {label.iloc[i].split(' -')[0].strip()} does not exist "
+                    "(clocks go forward) but has a price",
+                )
+            keep = ~missing_time
+            utc, values, rows = utc[keep], values[keep], rows[keep]
+    return check_series(_series(_numbers(values, dec), utc), file, price, rows=rows)
+
+
+def _read_energinet(df: pd.DataFrame, lower: dict, zone, file, dec: bool) -> pd.Series:
+    tcol = lower.get("hourutc", lower.get("timeutc"))
+    pcol = lower.get("spotpriceeur", lower.get("dayaheadpriceeur"))
+    rows = np.arange(1, len(df) + 1)
+    area = lower.get("pricearea")
+    if area is not None:
+        areas = sorted(df[area].dropna().unique())
+        if zone is not None and zone in areas:
+            keep = (df[area] == zone).to_numpy()
+            df, rows = df[keep], rows[keep]
+        elif len(areas) > 1:
+            raise InputError(file, "zone", f"file holds price areas {', '.join(areas)}; give one as zone")
+    idx = _parse_utc(df[tcol], file, tcol, rows)
+    # newest first by design: put in time order, keep the file's row numbers for messages
+    order = np.argsort(idx.asi8, kind="stable")
+    s = _series(_numbers(df[pcol], dec).to_numpy()[order], idx[order])
+    return check_series(s, file, pcol, rows=rows[order])
+
+
+def read_series_csv(path: str | Path, value_column: str | None = None, name: str = "value") -> pd.Series:
+    """A ``timestamp_utc`` + value-column CSV (e.g. MW profiles, fees) as a float Series ``name``.
+
+    ``value_column`` names the column to read; without it the file must have exactly one other column.
+    """
+    df, dec = _read_table(path)
+    cols = list(df.columns)
+    if TIMESTAMP not in cols:
+        raise InputError(path, "columns", f"expected a {TIMESTAMP} column; found {', '.join(cols)}")
+    if value_column is None:
+        others = [c for c in cols if c != TIMESTAMP]
+        if len(others) != 1:
+            what = "no value column" if not others else f"several value columns ({', '.join(others)})"
+            raise InputError(path, "columns", f"{what}: expected {TIMESTAMP} and one value column")
+        value_column = others[0]
+    elif value_column not in cols:
+        raise InputError(path, value_column, f"column not found; columns are {', '.join(cols)}")
+    rows = np.arange(1, len(df) + 1)
+    idx = _parse_utc(df[TIMESTAMP], path, TIMESTAMP, rows)
+    return check_series(_series(_numbers(df[value_column], dec), idx), path, value_column).rename(name)
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def _steps(ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per-interval steps of sorted int64 ns times: (diffs, regular mask, dominant step).
+
+    A step is regular if it equals the dominant (most common) step, or if it is a standard MTU length
+    (15/30/60 min) repeated in a run, as when a series changes from hourly to 15-minute resolution.
+    """
+    d = np.diff(ns)
+    if len(d) == 0:
+        return d, np.ones(0, bool), pd.Timedelta(hours=1).value
+    vals, counts = np.unique(d, return_counts=True)
+    dominant = int(vals[np.argmax(counts)])
+    same_prev = np.r_[False, d[1:] == d[:-1]]
+    same_next = np.r_[d[:-1] == d[1:], False]
+    regular = (d == dominant) | (np.isin(d, MTU_STEPS) & (same_prev | same_next))
+    return d, regular, dominant
+
+
+def check_series(s: pd.Series, file: str | Path, field: str, *, rows=None) -> pd.Series:
+    """Validate a time series read from ``file`` and return it as floats on a UTC index.
+
+    Raises ``InputError(file, "row N (timestamp)", message)`` for a missing or non-numeric value, a
+    duplicate timestamp, rows out of ascending order, and gaps or irregular steps (judged against the
+    dominant step). ``rows`` are the file row numbers of ``s``'s elements (default 1, 2, ...).
+    """
+    n = len(s)
+    rows = np.arange(1, n + 1) if rows is None else np.asarray(rows)
+    if n == 0:
+        raise InputError(file, field, "no data rows")
+    idx = pd.DatetimeIndex(s.index)
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    if idx.isna().any():
+        i = int(np.argmax(np.asarray(idx.isna())))
+        raise InputError(file, _row(rows, i), "missing timestamp")
+
+    raw = s.to_numpy()
+    if raw.dtype.kind in "fiub":
+        values = raw.astype(float)
+        missing = np.isnan(values)
+    else:
+        text = pd.Series(raw, dtype=object)
+        missing = (text.isna() | text.astype(str).str.strip().eq("")).to_numpy()
+        values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float)
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise InputError(file, _row(rows, i, idx), f"{field}: missing value")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(file, _row(rows, i, idx), f"{field}: not a number: {raw[i]!r}")
+
+    ns = idx.as_unit("ns").asi8
+    dup = np.asarray(idx.duplicated())
+    if dup.any():
+        i = int(np.argmax(dup))
+        first = int(np.argmax(ns == ns[i]))
+        raise InputError(file, _row(rows, i, idx), f"duplicate timestamp (same as row {rows[first]})")
+    back = np.diff(ns) < 0
+    if back.any():
+        i = int(np.argmax(back)) + 1
+        raise InputError(
+            file,
+            _row(rows, i, idx),
+            f"rows not in ascending time order (row {rows[i - 1]} is {_iso(idx[i - 1])})",
+        )
+    d, regular, dominant = _steps(ns)
+    if not regular.all():
+        i = int(np.argmax(~regular))
+        step_min = dominant / 60e9
+        where = _row(rows, i + 1, idx)
+        if d[i] > dominant:
+            raise InputError(
+                file,
+                where,
+                f"gap: no data from {_iso(idx[i] + pd.Timedelta(dominant))} "
+                f"(previous row {rows[i]} is {_iso(idx[i])}; step {step_min:g} min)",
+            )
+        raise InputError(
+            file,
+            where,
+            f"irregular step of {d[i] / 60e9:g} min after row {rows[i]} (expected {step_min:g} min)",
+        )
+    return pd.Series(values, index=idx.rename(TIMESTAMP), name=s.name)
+
+
+# --------------------------------------------------------------------------------------------- slicing
+
+
+def slice_day(s: pd.Series, index: pd.DatetimeIndex, file, field) -> pd.Series:
+    """``s`` on exactly the UTC MTU starts ``index``.
+
+    Coarser source values are held for every MTU they contain (an hourly price for four quarter-hours);
+    finer ones are averaged (time-weighted) into each MTU. An MTU of ``index`` that the series does not
+    fully cover raises ``InputError(file, field, "no data for <MTU> (file covers <first> .. <last>)")``.
+    """
+    index = pd.DatetimeIndex(index)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    if len(index) == 0:
+        return pd.Series([], index=index.rename(TIMESTAMP), name=s.name, dtype=float)
+    src = s[s.notna()]
+    src_idx = pd.DatetimeIndex(src.index)
+    src_idx = src_idx.tz_localize("UTC") if src_idx.tz is None else src_idx.tz_convert("UTC")
+    src_ns = src_idx.as_unit("ns").asi8
+    idx_ns = index.as_unit("ns").asi8
+    idx_step = int(np.min(np.diff(idx_ns))) if len(idx_ns) > 1 else pd.Timedelta(index.freq or "60min").value
+
+    # only the source rows around the requested span, with a margin for judging steps
+    lo = max(int(np.searchsorted(src_ns, idx_ns[0], side="right")) - 5, 0)
+    hi = min(int(np.searchsorted(src_ns, idx_ns[-1] + idx_step, side="left")) + 5, len(src_ns))
+    t, v = src_ns[lo:hi], src.to_numpy(dtype=float)[lo:hi]
+    covered = np.zeros(len(idx_ns), bool)
+    out = np.full(len(idx_ns), np.nan)
+    if len(t):
+        d, regular, dominant = _steps(t)
+        step = np.where(regular, d, np.minimum(d, dominant))
+        step = np.r_[step, step[-1] if len(step) else idx_step]  # the last row lasts one step too
+        grid = int(np.gcd.reduce(np.r_[step, idx_step]))
+        k = idx_step // grid
+        pts = (idx_ns[:, None] + np.arange(k) * grid).ravel()
+        pos = np.searchsorted(t, pts, side="right") - 1
+        ok = (pos >= 0) & (pts - t[np.clip(pos, 0, None)] < step[np.clip(pos, 0, None)])
+        ok = ok.reshape(len(idx_ns), k)
+        covered = ok.all(axis=1)
+        out = v[np.clip(pos, 0, None)].reshape(len(idx_ns), k).mean(axis=1)
+    if not covered.all():
+        first = index[int(np.argmax(~covered))]
+        span = f"file covers {_iso(src_idx[0])} .. {_iso(src_idx[-1])}" if len(src) else "file has no data"
+        raise InputError(file, field, f"no data for {_iso(first)} ({span})")
+    return pd.Series(out, index=index.rename(TIMESTAMP), name=s.name)

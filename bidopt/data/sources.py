@@ -1,0 +1,55 @@
+"""Resolve a case's data references to series on a horizon.
+
+A reference is a CSV path (relative to the case file) or the word ``synthetic``, which asks the
+seeded demo generator (``bidopt.data.synthetic``) for the same MTUs. Files are read once per process
+and cached, so planning many days from one file does not re-parse it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bidopt.data import prices as price_files
+from bidopt.data import synthetic
+
+SYNTHETIC = "synthetic"
+
+
+@lru_cache(maxsize=64)
+def _read_prices(path: str, zone: str | None, mtime: float) -> pd.Series:
+    return price_files.read_price_csv(path, zone=zone)
+
+
+@lru_cache(maxsize=64)
+def _read_series(path: str, column: str | None, mtime: float) -> pd.Series:
+    return price_files.read_series_csv(path, value_column=column)
+
+
+def _mtime(p: Path) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def dayahead_prices(case, index: pd.DatetimeIndex) -> np.ndarray:
+    """Day-ahead price per MTU of ``index`` in EUR/MWh."""
+    ref = case.prices.dayahead
+    if ref == SYNTHETIC:
+        return synthetic.dayahead_prices(index, zone=case.case.zone, seed=case.synthetic.seed).to_numpy(float)
+    path = case.resolve(ref)
+    s = _read_prices(str(path), case.case.zone, _mtime(path))
+    return price_files.slice_day(s, index, path, "prices.dayahead").to_numpy(float)
+
+
+def profile(case, ref: str, field: str, index: pd.DatetimeIndex, synthetic_fn, column: str | None = None) -> np.ndarray:
+    """A MW profile per MTU: from a CSV (timestamp_utc + one value column) or the synthetic generator."""
+    if ref == SYNTHETIC:
+        return synthetic_fn(index).to_numpy(float)
+    path = case.resolve(ref)
+    s = _read_series(str(path), column, _mtime(path))
+    return price_files.slice_day(s, index, path, field).to_numpy(float)

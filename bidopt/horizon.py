@@ -1,0 +1,67 @@
+"""The planning horizon: the UTC MTU index a model is built on, with its local-time views.
+
+Everything an asset, market or tariff needs to know about time comes from here: the MTU length in
+hours, local (Europe/Stockholm) month/weekday/hour of each MTU for tariff windows, the UTC hour each
+MTU belongs to (peak tariffs measure hourly mean power) and the local day it belongs to.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from bidopt import time as btime
+
+
+@dataclass(frozen=True)
+class Horizon:
+    index: pd.DatetimeIndex  # UTC MTU starts
+    tz: str = btime.STOCKHOLM
+    meta: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def for_days(cls, first_day, last_day=None, mtu_minutes: int = 60, tz: str = btime.STOCKHOLM) -> Horizon:
+        last_day = first_day if last_day is None else last_day
+        return cls(btime.horizon_index(first_day, last_day, mtu_minutes, tz), tz)
+
+    @property
+    def n(self) -> int:
+        return len(self.index)
+
+    @cached_property
+    def dt_h(self) -> float:
+        """MTU length in hours."""
+        return btime.hours_per_mtu(self.index)
+
+    @cached_property
+    def local(self) -> pd.DatetimeIndex:
+        return self.index.tz_convert(self.tz)
+
+    @cached_property
+    def first_day(self) -> dt.date:
+        return self.local[0].date()
+
+    @cached_property
+    def local_date(self) -> np.ndarray:
+        """Local delivery day of each MTU (numpy array of datetime.date)."""
+        return np.asarray(self.local.date)
+
+    @cached_property
+    def hour_group(self) -> np.ndarray:
+        """For each MTU, the position of its UTC hour within the horizon (0, 0, 0, 0, 1, ... at 15 min)."""
+        hours = self.index.floor("60min")
+        _, inv = np.unique(hours.asi8, return_inverse=True)
+        return inv
+
+    @cached_property
+    def hour_starts(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(np.unique(self.index.floor("60min").asi8)).tz_localize("UTC")
+
+    @cached_property
+    def month_key(self) -> np.ndarray:
+        """Local (year, month) of each MTU as an int yyyymm."""
+        return (self.local.year * 100 + self.local.month).to_numpy()

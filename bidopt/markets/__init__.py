@@ -1,0 +1,1 @@
+"""Market products: each module adds its objective terms (and later, reserved headroom)."""

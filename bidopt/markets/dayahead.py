@@ -1,0 +1,31 @@
+"""Day-ahead energy at known prices.
+
+The site's grid import imp_t and export exp_t (MW) are settled per MTU at the linear price stack of
+``bidopt.tariffs.retail``: import costs c_imp_t (spot + fees + tax + VAT where paid), export earns
+c_exp_t (spot - handling fee + compensation). Objective term (EUR):
+
+    sum_t (c_exp_t * exp_t - c_imp_t * imp_t) * dt
+
+The coefficients are mutable Params, so a built model re-solves with new prices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyomo.environ as pyo
+
+
+def build(blk, T, dt_h: float, grid, import_cost: np.ndarray, export_value: np.ndarray) -> None:
+    blk.import_cost = pyo.Param(T, initialize=dict(enumerate(import_cost)), mutable=True)
+    blk.export_value = pyo.Param(T, initialize=dict(enumerate(export_value)), mutable=True)
+    blk.value_eur = pyo.Expression(
+        expr=sum((blk.export_value[t] * grid.export_mw[t] - blk.import_cost[t] * grid.import_mw[t]) * dt_h for t in T)
+    )
+
+
+def update(blk, import_cost: np.ndarray, export_value: np.ndarray) -> None:
+    """Set new prices on a built model (for re-solving)."""
+    for t, v in enumerate(import_cost):
+        blk.import_cost[t] = float(v)
+    for t, v in enumerate(export_value):
+        blk.export_value[t] = float(v)

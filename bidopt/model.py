@@ -1,0 +1,203 @@
+"""The portfolio model: assets + markets + tariffs on one horizon, solved with HiGHS.
+
+``PortfolioModel(case, horizon)`` loads the data, builds the Pyomo model once and can be solved and
+re-solved (prices and initial SoC are mutable parameters). ``plan(case, day)`` is one deterministic
+delivery day: build, solve, and return the schedule and summary of the DESIGN contract.
+
+Objective (maximise, EUR): day-ahead energy value at the retail price stack, minus tariff costs
+(peaks, fixed fees; times 1 + VAT where the site pays VAT), minus asset costs (degradation).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+from pyomo.contrib.solver.solvers.highs import Highs
+
+from bidopt import time as btime
+from bidopt.assets import grid as grid_connection
+from bidopt.assets.base import values
+from bidopt.case import Case
+from bidopt.data import sources
+from bidopt.errors import InfeasibleError, SolverError
+from bidopt.horizon import Horizon
+from bidopt.markets import dayahead
+from bidopt.tariffs import retail
+
+ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
+
+
+@dataclass
+class SolveInfo:
+    status: str
+    seconds: float
+    mip_gap: float
+    termination: str = ""
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "seconds": round(self.seconds, 4), "mip_gap": self.mip_gap}
+
+
+@dataclass
+class PlanResult:
+    schedule: pd.DataFrame
+    summary: dict
+    model: PortfolioModel | None = field(default=None, repr=False)
+
+
+class PortfolioModel:
+    """One site's model on one horizon. Build once; ``solve()`` as often as parameters change."""
+
+    def __init__(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None):
+        self.case = case
+        self.horizon = horizon
+        if spot_eur_per_mwh is None:
+            spot_eur_per_mwh = sources.dayahead_prices(case, horizon.index)
+        self.spot = np.asarray(spot_eur_per_mwh, dtype=float)
+        self.data = {a.name: a.prepare(case, horizon) for a in case.assets}
+        for a in case.assets:
+            a.check(horizon, self.data[a.name])
+        self.coefs = retail.coefficients(case, horizon, self.spot)
+        self.import_cost, self.export_value = retail.totals(self.coefs)
+        self.vat_factor = retail.vat_factor(case, horizon)
+        self.energy_value_can_be_negative = bool((self.import_cost < 0).any() or (self.export_value < 0).any()) or any(
+            getattr(a, "curtailable", True) is False for a in case.assets
+        )
+        self.grid_needs_binaries = bool((self.export_value > self.import_cost + 1e-9).any())
+        self.m = self._build()
+        self.solve_info: SolveInfo | None = None
+
+    # --- build ------------------------------------------------------------------------------------
+    def _build(self) -> pyo.ConcreteModel:
+        case, h = self.case, self.horizon
+        m = pyo.ConcreteModel(name=case.case.name)
+        m.T = pyo.RangeSet(0, h.n - 1)
+        self.asset_blocks = {}
+        for a in case.assets:
+            blk = pyo.Block()
+            m.add_component(f"asset_{a.name}", blk)
+            a.build(blk, m.T, h, self.data[a.name], a.needs_binaries(self.energy_value_can_be_negative))
+            self.asset_blocks[a.name] = blk
+        blocks = list(self.asset_blocks.values())
+        m.grid = pyo.Block()
+        grid_connection.build(
+            m.grid,
+            m.T,
+            case.grid.import_limit_mw,
+            case.grid.export_limit_mw,
+            lambda t: sum(b.net_mw[t] for b in blocks),
+            self.grid_needs_binaries,
+        )
+        m.dayahead = pyo.Block()
+        dayahead.build(m.dayahead, m.T, h.dt_h, m.grid, self.import_cost, self.export_value)
+        self.tariff_blocks = {}
+        for i, t in enumerate(case.tariffs):
+            blk = pyo.Block()
+            m.add_component(f"tariff_{i}_{t.kind}", blk)
+            t.build(blk, m.T, h, case, m.grid.import_mw)
+            if hasattr(blk, "cost_eur"):
+                self.tariff_blocks[i] = blk
+        self.fixed_cost_eur = sum(t.fixed_cost_eur(case, h) for t in case.tariffs)
+        tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
+        asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
+        m.objective = pyo.Objective(
+            expr=m.dayahead.value_eur - self.vat_factor * tariff_cost - asset_cost, sense=pyo.maximize
+        )
+        return m
+
+    @property
+    def is_mip(self) -> bool:
+        return any(v.is_binary() or v.is_integer() for v in self.m.component_data_objects(pyo.Var, active=True))
+
+    # --- solve ------------------------------------------------------------------------------------
+    def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
+        opts = self.case.solver
+        solver = Highs()
+        cfg = {
+            "load_solutions": False,
+            "raise_exception_on_nonoptimal_result": False,
+            "time_limit": time_limit_s if time_limit_s is not None else opts.time_limit_s,
+            "rel_gap": mip_gap if mip_gap is not None else opts.mip_gap,
+        }
+        if opts.threads:
+            cfg["threads"] = opts.threads
+        t0 = _time.perf_counter()
+        res = solver.solve(self.m, **cfg)
+        seconds = _time.perf_counter() - t0
+        tc = res.termination_condition
+        if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded,
+                  TerminationCondition.locallyInfeasible):
+            raise self._diagnose()
+        if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
+            raise SolverError(f"solver stopped without a solution: {tc.name}")
+        res.solution_loader.load_vars()
+        gap = 0.0
+        if self.is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
+            inc, bnd = res.incumbent_objective, res.objective_bound
+            gap = abs(bnd - inc) / max(abs(inc), 1e-9)
+        status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
+        self.solve_info = SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
+        return self.solve_info
+
+    def _diagnose(self) -> InfeasibleError:
+        """Elastic re-solve: add slacks to every constraint, minimise them, name what had to bend."""
+        from bidopt.diagnose import explain_infeasibility
+
+        return explain_infeasibility(self)
+
+    # --- results ----------------------------------------------------------------------------------
+    def schedule(self) -> pd.DataFrame:
+        m = self.m
+        cols: dict[str, np.ndarray] = {
+            "grid_import_mw": values(m.grid.import_mw),
+            "grid_export_mw": values(m.grid.export_mw),
+        }
+        for a in self.case.assets:
+            cols.update(a.schedule(self.asset_blocks[a.name], self.horizon))
+        cols["price_eur_per_mwh"] = self.spot
+        df = pd.DataFrame(cols, index=self.horizon.index)
+        df.index.name = "timestamp_utc"
+        return df
+
+    def revenue(self) -> dict[str, float]:
+        """Result per stream in EUR (costs negative); sums to the objective."""
+        imp, exp, dt_h = values(self.m.grid.import_mw), values(self.m.grid.export_mw), self.horizon.dt_h
+        out = {s: float(np.sum(c_exp * exp - c_imp * imp) * dt_h) for s, (c_imp, c_exp) in self.coefs.items()}
+        tariff_cost = sum(pyo.value(b.cost_eur) for b in self.tariff_blocks.values()) + self.fixed_cost_eur
+        out["tariff"] -= tariff_cost
+        out["tax"] -= (self.vat_factor - 1.0) * tariff_cost
+        out["degradation"] = -sum(a.cost_eur(self.asset_blocks[a.name]) for a in self.case.assets)
+        for s in ZERO_STREAMS:
+            out[s] = 0.0
+        order = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
+        return {k: out[k] for k in order}
+
+    def summary(self) -> dict:
+        rev = self.revenue()
+        return {
+            "case": self.case.case.name,
+            "zone": self.case.case.zone,
+            "start_utc": self.horizon.index[0].isoformat(),
+            "end_utc": (self.horizon.index[-1] + pd.Timedelta(hours=self.horizon.dt_h)).isoformat(),
+            "mtu_minutes": int(round(self.horizon.dt_h * 60)),
+            "n_mtu": self.horizon.n,
+            "objective_eur": float(sum(rev.values())),
+            "revenue_eur": rev,
+            "solver": self.solve_info.as_dict() if self.solve_info else None,
+            "binaries": self.is_mip,
+        }
+
+
+def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | None = None,
+         mip_gap: float | None = None) -> PlanResult:
+    """Plan one local delivery day with the case's prices as known."""
+    mtu = mtu_minutes or case.case.mtu_minutes
+    horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
+    pm = PortfolioModel(case, horizon)
+    pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
+    return PlanResult(schedule=pm.schedule(), summary=pm.summary(), model=pm)

@@ -1,0 +1,99 @@
+"""Delivery days and market time units (MTUs).
+
+Delivery days and tariff windows are defined in local time (Europe/Stockholm by default); inside
+bidopt every time index is UTC and labels the *start* of an MTU. A Stockholm delivery day has 23,
+24 or 25 hours, so 92, 96 or 100 quarter-hours; nothing here assumes 24 or 96.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+STOCKHOLM = "Europe/Stockholm"
+VALID_MTU_MINUTES = (15, 30, 60)
+
+
+def as_date(day: str | dt.date | pd.Timestamp) -> dt.date:
+    """Parse a delivery day given as 'YYYY-MM-DD', a date or a timestamp."""
+    if isinstance(day, pd.Timestamp):
+        return day.date()
+    if isinstance(day, dt.datetime):
+        return day.date()
+    if isinstance(day, dt.date):
+        return day
+    return dt.date.fromisoformat(str(day))
+
+
+def day_bounds_utc(day, tz: str = STOCKHOLM) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC start (inclusive) and end (exclusive) of a local delivery day."""
+    d = as_date(day)
+    start = pd.Timestamp(d).tz_localize(tz)
+    end = pd.Timestamp(d + dt.timedelta(days=1)).tz_localize(tz)
+    return start.tz_convert("UTC"), end.tz_convert("UTC")
+
+
+def mtu_index(start_utc: pd.Timestamp, end_utc: pd.Timestamp, mtu_minutes: int) -> pd.DatetimeIndex:
+    """UTC MTU starts in [start_utc, end_utc)."""
+    if mtu_minutes not in VALID_MTU_MINUTES:
+        raise ValueError(f"mtu_minutes must be one of {VALID_MTU_MINUTES}, got {mtu_minutes}")
+    return pd.date_range(start_utc, end_utc, freq=f"{mtu_minutes}min", inclusive="left", name="timestamp_utc")
+
+
+def delivery_index(day, mtu_minutes: int = 60, tz: str = STOCKHOLM) -> pd.DatetimeIndex:
+    """UTC index of MTU starts of one local delivery day (23/24/25 h)."""
+    start, end = day_bounds_utc(day, tz)
+    return mtu_index(start, end, mtu_minutes)
+
+
+def horizon_index(first_day, last_day, mtu_minutes: int = 60, tz: str = STOCKHOLM) -> pd.DatetimeIndex:
+    """UTC index of MTU starts from the first through the last local delivery day (inclusive)."""
+    start, _ = day_bounds_utc(first_day, tz)
+    _, end = day_bounds_utc(last_day, tz)
+    return mtu_index(start, end, mtu_minutes)
+
+
+def local_days(index: pd.DatetimeIndex, tz: str = STOCKHOLM) -> list[dt.date]:
+    """The distinct local delivery days an index touches, in order."""
+    return sorted(set(index.tz_convert(tz).date))
+
+
+def to_mtu(series: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
+    """Bring a UTC series of any coarser-or-equal resolution onto ``index`` by holding each value.
+
+    An hourly price becomes four equal quarter-hour prices. Raises KeyError naming the first MTU the
+    series does not cover.
+    """
+    if len(index) == 0:
+        return series.iloc[:0]
+    src = series.sort_index()
+    pos = src.index.searchsorted(index, side="right") - 1
+    if (pos < 0).any():
+        raise KeyError(index[np.argmax(pos < 0)])
+    out = pd.Series(src.to_numpy()[pos], index=index, name=series.name)
+    # a held value may only stand for MTUs inside the source step it came from
+    step = _step(src.index)
+    too_far = (index - src.index[pos]) >= step
+    if too_far.any():
+        raise KeyError(index[np.argmax(too_far)])
+    return out
+
+
+def to_hourly(series: pd.Series) -> pd.Series:
+    """Mean of each UTC hour (e.g. four quarter-hour values -> one hourly value)."""
+    return series.groupby(series.index.floor("60min")).mean()
+
+
+def _step(idx: pd.DatetimeIndex) -> pd.Timedelta:
+    if len(idx) < 2:
+        return pd.Timedelta(hours=1)
+    return pd.Timedelta(np.min(np.diff(idx.asi8)), unit="ns")
+
+
+def hours_per_mtu(index: pd.DatetimeIndex) -> float:
+    """Length of one MTU in hours, from the index frequency."""
+    if index.freq is not None:
+        return pd.Timedelta(index.freq).total_seconds() / 3600.0
+    return _step(index).total_seconds() / 3600.0
