@@ -114,7 +114,7 @@ class PeakPower(TariffBase):
             mb.I = pyo.RangeSet(0, len(vals) + len(prior) - 1)
             mb.excess = pyo.Var(mb.I, bounds=(0, None))
             allvals = list(vals) + [float(p) for p in prior]
-            mb.excess_def = pyo.Constraint(mb.I, rule=lambda b, i: b.excess[i] >= allvals[i] - b.tau)
+            mb.excess_def = pyo.Constraint(mb.I, rule=lambda b, i, v=allvals: b.excess[i] >= v[i] - b.tau)
             mb.sum_top_n = pyo.Expression(expr=n * mb.tau + sum(mb.excess[i] for i in mb.I))
             prior_sum = self._prior_sum() if m == months[0] else 0.0
             rate = self.rate_eur_per_mw(case, day0)
