@@ -171,12 +171,12 @@ class Case(Strict):
     @field_validator("assets", mode="before")
     @classmethod
     def _assets(cls, v: Any) -> list:
-        return [_dispatch(item, _ASSET_KINDS, "asset", i) for i, item in enumerate(v or [])]
+        return [_dispatch(item, _ASSET_KINDS, "asset") for item in v or []]
 
     @field_validator("tariffs", mode="before")
     @classmethod
     def _tariffs(cls, v: Any) -> list:
-        return [_dispatch(item, _TARIFF_KINDS, "tariff", i) for i, item in enumerate(v or [])]
+        return [_dispatch(item, _TARIFF_KINDS, "tariff") for item in v or []]
 
     @model_validator(mode="after")
     def _unique_names(self) -> Case:
@@ -197,11 +197,11 @@ class Case(Strict):
         return str(self.source) if self.source else "case"
 
 
-def _dispatch(item: Any, registry: dict, what: str, i: int):
+def _dispatch(item: Any, registry: dict, what: str):
     if isinstance(item, BaseModel):
         return item
     if not isinstance(item, dict):
-        raise ValueError(f"{what} {i} must be a table")
+        raise ValueError(f"each {what} must be a table")
     kind = item.get("kind")
     if kind not in registry:
         raise ValueError(f"unknown {what} kind {kind!r}; known: {', '.join(sorted(registry))}")
@@ -238,43 +238,61 @@ def case_from_dict(data: dict, base_dir: Path | str = ".", source: Path | str | 
     base_dir = Path(base_dir)
     label = source if source is not None else "case"
     data = dict(data)
-    for key in ("assets", "tariffs"):
+    for key, registry in (("assets", _ASSET_KINDS), ("tariffs", _TARIFF_KINDS)):
         items = data.get(key, [])
         if not isinstance(items, list):
             raise InputError(label, key, f"'{key}' must be an array of tables ([[{key}]])")
-        data[key] = [
-            _merge_templates(t, base_dir, Path(label), f"{key}[{i}]") if isinstance(t, dict) else t
-            for i, t in enumerate(items)
-        ]
+        data[key] = [_validate_item(t, i, key, registry, base_dir, label) for i, t in enumerate(items)]
     try:
         case = Case.model_validate({**data, "base_dir": base_dir, "source": source})
     except ValidationError as e:
         err = e.errors()[0]
-        loc = _field_path(err["loc"], data)
-        msg = err["msg"].removeprefix("Value error, ")
-        raise InputError(label, loc or None, msg) from None
+        raise InputError(label, _field_path(err["loc"]) or None, _msg(err)) from None
     return case
 
 
-def _field_path(loc: tuple, data: dict) -> str:
+def _validate_item(item: Any, i: int, key: str, registry: dict, base_dir: Path, label) -> Any:
+    """Validate one asset/tariff table so errors name it: ``assets[0] (bess).power_mw``."""
+    where = f"{key}[{i}]"
+    if not isinstance(item, dict):
+        raise InputError(label, where, "must be a table")
+    item = _merge_templates(item, base_dir, Path(str(label)), where)
+    if item.get("name"):
+        where = f"{where} ({item['name']})"
+    kind = item.get("kind")
+    if kind not in registry:
+        known = ", ".join(sorted(registry))
+        raise InputError(label, f"{where}.kind", f"unknown {key[:-1]} kind {kind!r}; known: {known}")
+    try:
+        return registry[kind].model_validate(item)
+    except ValidationError as e:
+        err = e.errors()[0]
+        sub = _field_path(err["loc"])
+        first_word = _msg(err).split(" ", 1)[0]
+        if not sub and first_word in registry[kind].model_fields:
+            sub = first_word  # a cross-field check names its field first
+        return _raise(InputError(label, f"{where}.{sub}" if sub else where, _msg(err)))
+
+
+def _raise(e: Exception):
+    raise e from None
+
+
+def _msg(err: dict) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if err.get("type") not in ("value_error", "missing") and "input" in err and not isinstance(err["input"], dict | list):
+        msg = f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _field_path(loc: tuple) -> str:
     parts: list[str] = []
     for p in loc:
         if isinstance(p, int):
             parts[-1] = f"{parts[-1]}[{p}]" if parts else f"[{p}]"
-        elif p in _ASSET_KINDS or p in _TARIFF_KINDS:
-            continue  # pydantic's union tag, not a user field
         else:
             parts.append(str(p))
-    path = ".".join(parts)
-    # name the asset when we can: assets[0].power_mw -> assets[0] (bess).power_mw
-    if len(loc) >= 2 and loc[0] == "assets" and isinstance(loc[1], int):
-        try:
-            name = data["assets"][loc[1]].get("name")
-            if name:
-                path = path.replace(f"assets[{loc[1]}]", f"assets[{loc[1]}] ({name})", 1)
-        except (IndexError, AttributeError, KeyError):
-            pass
-    return path
+    return ".".join(parts)
 
 
 def load_case(path: str | Path) -> Case:

@@ -25,7 +25,7 @@ def explain_infeasibility(pm) -> InfeasibleError:
             v.domain = pyo.Reals if not v.is_binary() else pyo.UnitInterval
     relaxed = pyo.TransformationFactory("core.add_slack_variables").create_using(m)
     slacks = relaxed._core_add_slack_variables
-    relaxed.min_slack = pyo.Objective(expr=sum(v for v in slacks.component_data_objects(pyo.Var)))
+    # the transformation adds its own objective: minimise the sum of all slacks
     res = Highs().solve(relaxed, load_solutions=False, raise_exception_on_nonoptimal_result=False)
     if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
         return InfeasibleError("portfolio", "unknown", "model is infeasible and could not be diagnosed")
@@ -40,9 +40,13 @@ def explain_infeasibility(pm) -> InfeasibleError:
         return InfeasibleError("portfolio", "variable bounds", "variable bounds conflict")
     bent.sort(key=lambda x: (-x[0], x[1]))
     asset, constraint = _describe(bent[0][1], pm)
-    others = sorted({_describe(n, pm)[1] for _, n in bent[1:]} - {constraint})
-    more = f"; also {', '.join(others[:3])}" if others else ""
-    return InfeasibleError(asset, constraint, f"cannot be met (short by {bent[0][0]:.4g}){more}")
+    others = len(bent) - 1
+    more = f"; {others} other constraint(s) also bend" if others else ""
+    hint = HINTS.get(asset, "")
+    return InfeasibleError(asset, constraint, f"cannot be met (short by {bent[0][0]:.4g}){hint}{more}")
+
+
+HINTS = {"grid": " - import_limit_mw/export_limit_mw too small for the fixed loads and generation"}
 
 
 def _slack_vars(body, slacks):
@@ -64,5 +68,5 @@ def _describe(name: str, pm) -> tuple[str, str]:
     if head.startswith("asset_"):
         return head.removeprefix("asset_"), rest + idx
     if head == "grid":
-        return "grid", f"{rest}{idx} (import_limit_mw/export_limit_mw too small for the fixed loads)"
+        return "grid", rest + idx
     return head, rest + idx

@@ -53,13 +53,12 @@ class Horizon:
     @cached_property
     def hour_group(self) -> np.ndarray:
         """For each MTU, the position of its UTC hour within the horizon (0, 0, 0, 0, 1, ... at 15 min)."""
-        hours = self.index.floor("60min")
-        _, inv = np.unique(hours.asi8, return_inverse=True)
+        _, inv = np.unique(self.index.floor("60min"), return_inverse=True)
         return inv
 
     @cached_property
     def hour_starts(self) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(np.unique(self.index.floor("60min").asi8)).tz_localize("UTC")
+        return self.index.floor("60min").unique()
 
     @cached_property
     def month_key(self) -> np.ndarray:

@@ -62,15 +62,34 @@ class PortfolioModel:
         self.data = {a.name: a.prepare(case, horizon) for a in case.assets}
         for a in case.assets:
             a.check(horizon, self.data[a.name])
-        self.coefs = retail.coefficients(case, horizon, self.spot)
-        self.import_cost, self.export_value = retail.totals(self.coefs)
         self.vat_factor = retail.vat_factor(case, horizon)
-        self.energy_value_can_be_negative = bool((self.import_cost < 0).any() or (self.export_value < 0).any()) or any(
-            getattr(a, "curtailable", True) is False for a in case.assets
-        )
-        self.grid_needs_binaries = bool((self.export_value > self.import_cost + 1e-9).any())
+        self._price_stack(self.spot)
         self.m = self._build()
         self.solve_info: SolveInfo | None = None
+
+    def _price_stack(self, spot: np.ndarray) -> tuple[bool, bool]:
+        """Set the per-MWh coefficients from spot prices; return which binaries they call for."""
+        self.spot = np.asarray(spot, dtype=float)
+        self.coefs = retail.coefficients(self.case, self.horizon, self.spot)
+        self.import_cost, self.export_value = retail.totals(self.coefs)
+        negative = bool((self.import_cost < 0).any() or (self.export_value < 0).any())
+        # must-take generation (non-curtailable PV) can also leave energy with nowhere to go
+        self.energy_value_can_be_negative = negative or any(
+            getattr(a, "curtailable", True) is False for a in self.case.assets
+        )
+        self.grid_needs_binaries = bool((self.export_value > self.import_cost + 1e-9).any())
+        return self.energy_value_can_be_negative, self.grid_needs_binaries
+
+    def set_prices(self, spot_eur_per_mwh: np.ndarray) -> None:
+        """New day-ahead prices on the built model. Rebuilds only if the prices call for binaries the
+        model was built without (e.g. the first negative price)."""
+        before = (self.energy_value_can_be_negative, self.grid_needs_binaries)
+        after = self._price_stack(spot_eur_per_mwh)
+        if any(a and not b for a, b in zip(after, before, strict=True)):
+            self.m = self._build()
+        else:
+            dayahead.update(self.m.dayahead, self.import_cost, self.export_value)
+        self.solve_info = None
 
     # --- build ------------------------------------------------------------------------------------
     def _build(self) -> pyo.ConcreteModel:

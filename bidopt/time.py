@@ -89,7 +89,7 @@ def to_hourly(series: pd.Series) -> pd.Series:
 def _step(idx: pd.DatetimeIndex) -> pd.Timedelta:
     if len(idx) < 2:
         return pd.Timedelta(hours=1)
-    return pd.Timedelta(np.min(np.diff(idx.asi8)), unit="ns")
+    return (idx[1:] - idx[:-1]).min()
 
 
 def hours_per_mtu(index: pd.DatetimeIndex) -> float:
