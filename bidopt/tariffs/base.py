@@ -31,7 +31,7 @@ class Window(Strict):
     holidays: list[dt.date] = Field(default_factory=list)
 
     def mask(self, local: pd.DatetimeIndex) -> np.ndarray:
-        m = np.isin(local.month, self.months) & np.isin(local.weekday, self.weekdays) & np.isin(local.hour, self.hours)
+        m = np.isin(local.month, self.months) & np.isin(local.day_of_week, self.weekdays) & np.isin(local.hour, self.hours)
         if self.holidays:
             m &= ~np.isin(np.asarray(local.date), np.array(self.holidays, dtype=object))
         return m
