@@ -24,7 +24,7 @@ from bidopt.assets import grid as grid_connection
 from bidopt.assets.base import values
 from bidopt.case import Case
 from bidopt.data import sources
-from bidopt.errors import InfeasibleError, SolverError
+from bidopt.errors import InfeasibleError, InputError, SolverError
 from bidopt.horizon import Horizon
 from bidopt.markets import dayahead
 from bidopt.tariffs import retail
@@ -54,6 +54,14 @@ class PortfolioModel:
     """One site's model on one horizon. Build once; ``solve()`` as often as parameters change."""
 
     def __init__(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None):
+        try:
+            self._init(case, horizon, spot_eur_per_mwh)
+        except InputError as e:
+            if e.file is None:  # a rate or field of the case itself: name the case file
+                raise InputError(case.label, e.field, e.message) from None
+            raise
+
+    def _init(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None) -> None:
         self.case = case
         self.horizon = horizon
         if spot_eur_per_mwh is None:

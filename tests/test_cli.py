@@ -181,3 +181,10 @@ def test_subprocess_entry_point(case_dir):
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1 and "power_mw" in bad.stderr
     assert not (case_dir / "o2").exists()
+
+
+def test_tariff_without_rate_in_force(case_dir):
+    text = BASE + '\n[[tariffs]]\nkind = "energy_fee"\nname = "transfer"\nrates = [ { valid_from = 2030-01-01, sek_per_kwh = 0.1 } ]\n'
+    (case_dir / "case.toml").write_text(text)
+    _assert_input_error(run("plan", case_dir, "--day", DAY, "--out", case_dir / "o"), "case.toml",
+                        "tariffs.transfer.rates", "no rate in force on 2024-03-14")

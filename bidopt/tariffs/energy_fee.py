@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import Field
 
 from bidopt.case import Strict, register_tariff
+from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.tariffs.base import KWH_PER_MWH, TariffBase, Window
 
@@ -33,16 +34,17 @@ class EnergyFee(TariffBase):
     kind: Literal["energy_fee"] = "energy_fee"
     rates: list[EnergyFeeRate] = Field(min_length=1)
 
-    def _rate_for(self, day: dt.date) -> EnergyFeeRate | None:
-        return max((r for r in self.rates if r.valid_from <= day), key=lambda r: r.valid_from, default=None)
+    def _rate_for(self, day: dt.date) -> EnergyFeeRate:
+        best = max((r for r in self.rates if r.valid_from <= day), key=lambda r: r.valid_from, default=None)
+        if best is None:
+            raise InputError(None, f"tariffs.{self.name or self.kind}.rates", f"no rate in force on {day}")
+        return best
 
     def unit_costs(self, case, horizon: Horizon):
         price = np.zeros(horizon.n)
         days = horizon.local_date
         for day in dict.fromkeys(days):
             rate = self._rate_for(day)
-            if rate is None:
-                continue
             sel = days == day
             local = horizon.local[sel]
             p = np.full(sel.sum(), rate.sek_per_kwh)

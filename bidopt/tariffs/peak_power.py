@@ -24,6 +24,7 @@ import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
 from bidopt.case import Strict, register_tariff
+from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window
 
@@ -57,7 +58,7 @@ class PeakPower(TariffBase):
     def rate_eur_per_mw(self, case, day: dt.date) -> float:
         best = max((r for r in self.rates if r.valid_from <= day), key=lambda r: r.valid_from, default=None)
         if best is None:
-            return 0.0
+            raise InputError(None, f"tariffs.{self.name or self.kind}.rates", f"no rate in force on {day}")
         return best.for_month(day.month) * KW_PER_MW * self.sek_to_eur(case, day)
 
     def _hours(self, horizon: Horizon) -> pd.DataFrame:
@@ -84,6 +85,7 @@ class PeakPower(TariffBase):
         group = horizon.hour_group
         mtus_of_hour = [np.flatnonzero(group == h).tolist() for h in range(len(hours))]
         months = sorted(set(hours.loc[hours.in_window, "month"]))
+        first_month = int(hours["month"].iloc[0])  # peaks_so_far_mw belong to the horizon's first month
         blk.M = pyo.Set(initialize=months)
         costs = []
         blk.months = pyo.Block(blk.M)
@@ -108,7 +110,7 @@ class PeakPower(TariffBase):
                 vals = [mb.value[i] for i in mb.V]
             else:
                 vals = [hourly(h) for h in rows]
-            prior = self.peaks_so_far_mw if m == months[0] else []
+            prior = self.peaks_so_far_mw if m == first_month else []
             n = self.n_peaks
             mb.tau = pyo.Var(bounds=(0, None))
             mb.I = pyo.RangeSet(0, len(vals) + len(prior) - 1)
@@ -116,7 +118,7 @@ class PeakPower(TariffBase):
             allvals = list(vals) + [float(p) for p in prior]
             mb.excess_def = pyo.Constraint(mb.I, rule=lambda b, i, v=allvals: b.excess[i] >= v[i] - b.tau)
             mb.sum_top_n = pyo.Expression(expr=n * mb.tau + sum(mb.excess[i] for i in mb.I))
-            prior_sum = self._prior_sum() if m == months[0] else 0.0
+            prior_sum = self._prior_sum() if m == first_month else 0.0
             rate = self.rate_eur_per_mw(case, day0)
             costs.append(rate / n * (mb.sum_top_n - prior_sum))
         blk.cost_eur = pyo.Expression(expr=sum(costs) if costs else 0.0)
@@ -134,7 +136,7 @@ class PeakPower(TariffBase):
         out = {}
         for m, g in sel.groupby("month"):
             vals = list(g["value"].to_numpy())
-            if m == min(sel["month"]) and self.peaks_so_far_mw:
+            if m == int(hours["month"].iloc[0]) and self.peaks_so_far_mw:
                 vals += list(self.peaks_so_far_mw)
             out[int(m)] = sorted(vals, reverse=True)[: self.n_peaks]
         return out
@@ -147,7 +149,7 @@ class PeakPower(TariffBase):
         total = 0.0
         peaks = self.monthly_peaks(case, import_mw)
         for m, top in peaks.items():
-            prior = self._prior_sum() if m == min(peaks) else 0.0
+            prior = self._prior_sum() if m == int(h.month_key[0]) else 0.0
             total += self.rate_eur_per_mw(case, first_day[m]) / self.n_peaks * (sum(top) - prior)
         return total
 

@@ -1,0 +1,537 @@
+"""Worked tariff cases from NEPP 2014 (domain notes ../shared/domain/tariffs_flexibility_balance.md,
+sections 2, 3, 4.3, 5.3-5.5 and the validation table in section 10, V1-V5, V7, V8), run through the
+real tariff code: cases built with ``bidopt.case_from_dict``, the tariff templates under
+``models/tariffs/``, ``bidopt.tariffs.retail`` for the price stack, each tariff's ``bill_eur`` for
+bills, and the portfolio model (HiGHS) for the power-tariff optimisation.
+
+Amounts in the reports are SEK and ore/kWh; bidopt works in EUR (ex VAT) per MWh, so every number is
+converted with the case's ``sek_per_eur`` on the way in and back on the way out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import pytest
+
+import bidopt
+from bidopt.case import case_from_dict
+from bidopt.horizon import Horizon
+from bidopt.model import PortfolioModel, plan
+from bidopt.tariffs import retail
+
+ROOT = Path(bidopt.__file__).resolve().parents[1]
+TARIFFS = ROOT / "models" / "tariffs"
+S = 9.0  # sek_per_eur used throughout (any value works: everything converts back)
+VAT = 1.25
+HIGH_LOAD_MONTHS = (1, 2, 3, 11, 12)  # Fortum high-load season
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def make_case(tariffs=(), retail_table=None, assets=(), prices="synthetic", base_dir=ROOT, grid_mw=1.0):
+    data = {
+        "case": {"name": "nepp", "zone": "SE3", "mtu_minutes": 60, "sek_per_eur": S},
+        "prices": {"dayahead": str(prices)},
+        "grid": {"import_limit_mw": grid_mw, "export_limit_mw": grid_mw},
+        "assets": list(assets),
+        "tariffs": list(tariffs),
+    }
+    if retail_table is not None:
+        data["retail"] = retail_table
+    return case_from_dict(data, base_dir=base_dir)
+
+
+def year_horizon(year: int) -> Horizon:
+    return Horizon.for_days(dt.date(year, 1, 1), dt.date(year, 12, 31), 60)
+
+
+def kw_series(h: Horizon, kw) -> pd.Series:
+    """A kW profile as the MW import series the tariffs bill."""
+    return pd.Series(np.asarray(kw, dtype=float) / 1000.0, index=h.index)
+
+
+def sek(eur: float, incl_vat: bool = False) -> float:
+    return eur * S * (VAT if incl_vat else 1.0)
+
+
+def ore_per_kwh(eur_per_mwh):
+    return np.asarray(eur_per_mwh) * S / 1000.0 * 100.0
+
+
+def fortum_tou(valid_from: str | None = None, includes_vat: bool | None = None) -> dict:
+    """The Fortum 2013 time-of-use template, optionally re-dated (for 2010-2012) or VAT-flag changed."""
+    with open(TARIFFS / "fortum_tou_2013.toml", "rb") as f:
+        t = tomllib.load(f)
+    if valid_from is not None:
+        t["rates"] = [{**r, "valid_from": dt.date.fromisoformat(valid_from)} for r in t["rates"]]
+    if includes_vat is not None:
+        t["includes_vat"] = includes_vat
+    return t
+
+
+def fortum_high_load_mask(h: Horizon) -> np.ndarray:
+    """Weekdays 06-22 local time in Jan-Mar, Nov, Dec: written here independently of bidopt's Window."""
+    loc = h.local
+    return (
+        np.isin(loc.month, HIGH_LOAD_MONTHS) & (loc.day_of_week < 5) & (loc.hour >= 6) & (loc.hour < 22)
+    )
+
+
+def sala_window_mask(h: Horizon) -> np.ndarray:
+    loc = h.local
+    return (loc.day_of_week < 5) & (loc.hour >= 7) & (loc.hour < 19)
+
+
+def write_series(path: Path, index: pd.DatetimeIndex, column: str, values) -> Path:
+    df = pd.DataFrame({"timestamp_utc": index.strftime("%Y-%m-%dT%H:%M:%SZ"), column: np.asarray(values)})
+    df.to_csv(path, index=False)
+    return path
+
+
+def spot_for(ore: float) -> float:
+    """A spot price in ore/kWh as EUR/MWh."""
+    return ore / 100.0 * 1000.0 / S
+
+
+# ----------------------------------------------------------------------- V1, V2, V8: retail build-up
+
+FIGURE1_RETAIL = {
+    "pays_vat": True,
+    "pays_energy_tax": True,
+    "energy_tax_sek_per_kwh": [{"valid_from": dt.date(2014, 1, 1), "value": 0.290}],
+    "vat_rate": [{"valid_from": dt.date(1990, 1, 1), "value": 0.25}],
+    "export": {"policy": "spot", "handling_fee_sek_per_kwh": 0.0020},
+}
+TRANSFER_FEE = {
+    "kind": "energy_fee",
+    "name": "transfer",
+    "rates": [{"valid_from": dt.date(2014, 1, 1), "sek_per_kwh": 0.206}],
+}
+
+
+def stack(case, h: Horizon, spot_ore: float = 40.0):
+    coefs = retail.coefficients(case, h, np.full(h.n, spot_for(spot_ore)))
+    imp, exp = retail.totals(coefs)
+    return ore_per_kwh(imp), ore_per_kwh(exp), coefs
+
+
+def test_v1_retail_build_up_without_net_billing():
+    h = Horizon.for_days(dt.date(2014, 3, 3), dt.date(2014, 3, 4), 60)
+    imp, exp, coefs = stack(make_case([TRANSFER_FEE], FIGURE1_RETAIL), h)
+    np.testing.assert_allclose(imp, 112.0, atol=1e-9)  # (40 + 20.6 + 29) * 1.25
+    np.testing.assert_allclose(exp, 39.8, atol=1e-9)  # 40 - 0.20 handling fee, no VAT on export
+    np.testing.assert_allclose(imp - exp, 72.2, atol=1e-9)  # incentive not to export
+    # the streams: spot 40, transfer 20.6, tax 29 + VAT 22.4
+    np.testing.assert_allclose(ore_per_kwh(coefs["dayahead"][0]), 40.0, atol=1e-9)
+    np.testing.assert_allclose(ore_per_kwh(coefs["tariff"][0]), 20.6, atol=1e-9)
+    np.testing.assert_allclose(ore_per_kwh(coefs["tax"][0]), 29.0 + 0.25 * 89.6, atol=1e-9)
+
+
+def test_v1_default_tax_table_gives_2014_energy_tax():
+    """Without a case override, the shipped se_taxes.toml must give 29.0 ore/kWh in 2014."""
+    table = {k: v for k, v in FIGURE1_RETAIL.items() if k not in ("energy_tax_sek_per_kwh", "vat_rate")}
+    h = Horizon.for_days(dt.date(2014, 6, 2), None, 60)
+    imp, exp, _ = stack(make_case([TRANSFER_FEE], table), h)
+    np.testing.assert_allclose(imp, 112.0, atol=1e-9)
+    np.testing.assert_allclose(exp, 39.8, atol=1e-9)
+
+
+def test_v2_net_billing_export_earns_retail_price():
+    table = {**FIGURE1_RETAIL, "export": {"policy": "net_billing", "handling_fee_sek_per_kwh": 0.0020}}
+    h = Horizon.for_days(dt.date(2014, 3, 3), None, 60)
+    imp, exp, _ = stack(make_case([TRANSFER_FEE], table), h)
+    np.testing.assert_allclose(imp, 112.0, atol=1e-9)
+    np.testing.assert_allclose(exp, 112.0, atol=1e-9)
+    np.testing.assert_allclose(imp - exp, 0.0, atol=1e-12)
+
+
+def _local_hour(h: Horizon, day: dt.date, hour: int) -> int:
+    loc = h.local
+    return int(np.flatnonzero((np.asarray(loc.date) == day) & (loc.hour == hour))[0])
+
+
+def test_v8_pv_export_incentive_by_network_tariff():
+    # fuse tariff, flat transfer fee 20.6 ex VAT
+    h = Horizon.for_days(dt.date(2014, 1, 15), None, 60)
+    imp, exp, _ = stack(make_case([TRANSFER_FEE], FIGURE1_RETAIL), h)
+    assert imp[10] - exp[10] == pytest.approx(72.2, abs=1e-9)
+
+    # Fortum time tariff (template, 52 / 11.6 ore/kWh incl. VAT): (40 + 29) * 1.25 + 52 - 39.8 = 98.45
+    tou = make_case([{"template": str(TARIFFS / "fortum_tou_2013.toml")}], FIGURE1_RETAIL)
+    winter = Horizon.for_days(dt.date(2014, 1, 15), None, 60)  # a Wednesday
+    imp, exp, _ = stack(tou, winter)
+    i = _local_hour(winter, dt.date(2014, 1, 15), 10)
+    assert imp[i] - exp[i] == pytest.approx(98.45, abs=1e-9)  # report: ~98.5
+    night = _local_hour(winter, dt.date(2014, 1, 15), 2)
+    assert imp[night] - exp[night] == pytest.approx(58.05, abs=1e-9)
+    # April-October: 86.25 + 11.6 - 39.8 = 58.05. The report prints 56.5, which would need a low rate
+    # of about 10.0 ore/kWh; that is a known mismatch in the source (domain notes 4.3), not reproduced.
+    summer = Horizon.for_days(dt.date(2014, 6, 11), None, 60)
+    imp, exp, _ = stack(tou, summer)
+    j = _local_hour(summer, dt.date(2014, 6, 11), 12)
+    assert imp[j] - exp[j] == pytest.approx(58.05, abs=1e-9)
+    assert imp[j] - exp[j] != pytest.approx(56.5, abs=0.5)
+
+    # power tariff: no per-kWh network fee, (40 + 29) * 1.25 - 39.8 = 46.45 (report: ~46.5)
+    power = make_case([{"template": str(TARIFFS / "sala_heby_power_2014.toml")}], FIGURE1_RETAIL)
+    imp, exp, _ = stack(power, winter)
+    np.testing.assert_allclose(imp - exp, 46.45, atol=1e-9)
+
+
+# ------------------------------------------------------------------------------ V3: fuse tariff bill
+
+
+@pytest.mark.parametrize("includes_vat", [False, True])
+def test_v3_fuse_tariff_year_bill(includes_vat):
+    """3 625 SEK/yr + 25 000 kWh * 0.257 SEK/kWh = 10 050 SEK/yr (prices incl. VAT as printed)."""
+    d0 = dt.date(2013, 1, 1)
+    case = make_case(
+        [
+            {"kind": "fixed_fee", "name": "fuse_25A", "includes_vat": includes_vat,
+             "sek_per_year": [{"valid_from": d0, "value": 3625.0}]},
+            {"kind": "energy_fee", "name": "transfer", "includes_vat": includes_vat,
+             "rates": [{"valid_from": d0, "sek_per_kwh": 0.257}]},
+        ]
+    )
+    h = year_horizon(2013)
+    assert h.n == 8760
+    load = kw_series(h, np.full(h.n, 25000.0 / h.n))
+    bills = [sek(t.bill_eur(case, load), incl_vat=includes_vat) for t in case.tariffs]
+    assert bills[0] == pytest.approx(3625.0, abs=1e-6)
+    assert bills[1] == pytest.approx(6425.0, abs=1e-6)
+    assert sum(bills) == pytest.approx(10050.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------ V4: inactive customer, Table 4
+
+
+def test_v4_time_of_use_inactive_customer_2012():
+    """17 238 kWh in 2012, 28.35 % of it in Fortum high-load hours: 4 430 vs 3 974 SEK transfer."""
+    h = year_horizon(2012)
+    assert h.n == 8784  # leap year
+    hi = fortum_high_load_mask(h)
+    total, share, peak_kw = 17238.0, 0.2835, 8.54
+    e_hi, e_lo = total * share, total * (1 - share)
+    kw = np.where(hi, e_hi / hi.sum(), 0.0)
+    lo_idx = np.flatnonzero(~hi)
+    kw[lo_idx] = (e_lo - peak_kw) / (len(lo_idx) - 1)
+    kw[lo_idx[100]] = peak_kw  # the house's 8.54 kW maximum, in a low-load hour
+    assert kw.sum() == pytest.approx(total) and kw.max() == pytest.approx(peak_kw)
+    load = kw_series(h, kw)
+
+    d0 = dt.date(2012, 1, 1)
+    single = make_case(
+        [
+            {"kind": "fixed_fee", "name": "sub", "sek_per_year": [{"valid_from": d0, "value": 2150.0}]},
+            {"kind": "energy_fee", "name": "single", "rates": [{"valid_from": d0, "sek_per_kwh": 0.257}]},
+        ]
+    )
+    tou = make_case(
+        [
+            {"kind": "fixed_fee", "name": "sub", "sek_per_year": [{"valid_from": d0, "value": 2425.0}]},
+            fortum_tou("2012-01-01", includes_vat=False),  # Table 4 prices incl. VAT, taken as printed
+        ]
+    )
+    fee_single, transfer_single = (sek(t.bill_eur(single, load)) for t in single.tariffs)
+    fee_tou, transfer_tou = (sek(t.bill_eur(tou, load)) for t in tou.tariffs)
+    assert fee_single == pytest.approx(2150.0, abs=1e-6) and fee_tou == pytest.approx(2425.0, abs=1e-6)
+    assert round(transfer_single) == 4430  # 4 430.17
+    assert round(transfer_tou) == 3974  # 3 973.95
+    assert round(transfer_single - transfer_tou) == 456
+    assert round(fee_single + transfer_single) == 6580
+    assert round(fee_tou + transfer_tou) == 6399
+    saving = (fee_single + transfer_single) - (fee_tou + transfer_tou)
+    assert round(saving) == 181
+    assert saving == pytest.approx(181.0, abs=0.5)
+
+
+# ------------------------------------------------------------------ V5: ToU shifting, network side
+
+SHIFT_KWH_PER_WEEKDAY = {1: 15.0, 2: 15.0, 3: 10.0, 11: 10.0, 12: 15.0}  # Table 3
+
+
+def shifted_profile(h: Horizon, base_kw: float = 4.0):
+    """Baseline flat; on each high-season weekday the Table 3 energy leaves 07-10 and 17-20 (six
+    high-load hours) and lands in 00-05 (low-load, part of 23-05)."""
+    loc = h.local
+    shift = np.array([SHIFT_KWH_PER_WEEKDAY.get(m, 0.0) for m in loc.month]) * (loc.day_of_week < 5)
+    out_hours = np.isin(loc.hour, [7, 8, 9, 17, 18, 19])
+    in_hours = np.isin(loc.hour, [0, 1, 2, 3, 4])
+    base = np.full(h.n, base_kw)
+    shifted = base - shift * out_hours / 6.0 + shift * in_hours / 5.0
+    return base, shifted, shift
+
+
+@pytest.mark.parametrize(
+    "year, kwh, saving, rounded",
+    [(2010, 1410, 569.6, 570), (2011, 1395, 563.6, 564), (2012, 1400, 565.6, 566), (2013, 1395, 563.6, 564)],
+)
+def test_v5_tou_shifting_network_saving(year, kwh, saving, rounded):
+    h = year_horizon(year)
+    base, shifted, shift = shifted_profile(h)
+    moved = float(shift[h.local.hour == 12].sum())  # kWh moved over the year (one count per day)
+    assert moved == pytest.approx(kwh)
+    assert shifted.sum() == pytest.approx(base.sum())  # energy is moved, not saved
+    # the template's rates are incl. VAT: stored ex VAT, so the bill converts back with * 1.25
+    case = make_case([fortum_tou(f"{year}-01-01")])
+    fee = case.tariffs[0]
+    assert fee.includes_vat
+    before = sek(fee.bill_eur(case, kw_series(h, base)), incl_vat=True)
+    after = sek(fee.bill_eur(case, kw_series(h, shifted)), incl_vat=True)
+    assert round(before - after, 1) == saving
+    assert round(before - after) == rounded
+    assert before - after == pytest.approx(kwh * (0.52 - 0.116), abs=1e-6)
+
+
+# ---------------------------------------------------------------- V7: Sala-Heby power tariff (2014)
+
+MOVABLE_KW = [2, 2, 2, 1.5, 1, 0.5, 0.5, 0.5, 1, 1.5, 2, 2]  # Table 5
+FIGURE9_SEK = [194, 194, 194, 58.5, 39, 19.5, 19.5, 19.5, 39, 58.5, 194, 194]
+BASE_KW, PEAK_KW = 3.0, 8.0
+
+
+def sala_profile(h: Horizon):
+    """3 kW everywhere except, each month, 10:00 on its first five weekdays at 8 kW: the top five
+    window hours stand well clear of the rest. The shifted profile moves the Table 5 power from those
+    hours to 02:00 the same night (outside the window)."""
+    loc = h.local
+    dates = np.asarray(loc.date)
+    base = np.full(h.n, BASE_KW)
+    shifted = base.copy()
+    peaks = []
+    for m in range(1, 13):
+        days = sorted({d for d, mm, wd in zip(dates, loc.month, loc.day_of_week, strict=True) if mm == m and wd < 5})[:5]
+        for d in days:
+            top = int(np.flatnonzero((dates == d) & (loc.hour == 10))[0])
+            night = int(np.flatnonzero((dates == d) & (loc.hour == 2))[0])
+            base[top] = shifted[top] = PEAK_KW
+            shifted[top] -= MOVABLE_KW[m - 1]
+            shifted[night] += MOVABLE_KW[m - 1]
+            peaks.append(top)
+    return base, shifted, peaks
+
+
+def sala_case(**kw):
+    return make_case([{"template": str(TARIFFS / "sala_heby_power_2014.toml")}], **kw)
+
+
+def reference_top5_charge_sek(h: Horizon, kw: np.ndarray, rate_by_month) -> dict[int, float]:
+    """Independent Sala-Heby charge: rate * mean of the five largest weekday 07-19 hourly kW."""
+    loc = h.local
+    win = sala_window_mask(h)
+    out = {}
+    for m in sorted(set(loc.month[win])):
+        vals = np.sort(kw[win & (loc.month == m)])[::-1][:5]
+        out[int(m)] = rate_by_month[m - 1] * vals.sum() / 5
+    return out
+
+
+def test_v7_sala_heby_monthly_savings():
+    h = year_horizon(2014)
+    base, shifted, _ = sala_profile(h)
+    assert shifted.sum() == pytest.approx(base.sum())
+    case = sala_case()
+    tariff = case.tariffs[0]
+    assert tariff.kind == "peak_power" and not tariff.includes_vat and tariff.n_peaks == 5
+    rates = [97] * 3 + [39] * 7 + [97] * 2
+    month = h.local.month
+    savings = []
+    for m in range(1, 13):
+        sel = np.asarray(month == m)
+        b = sek(tariff.bill_eur(case, kw_series(h, base)[sel]))
+        s = sek(tariff.bill_eur(case, kw_series(h, shifted)[sel]))
+        assert b == pytest.approx(rates[m - 1] * PEAK_KW, abs=1e-9)  # mean of top 5 = 8 kW
+        savings.append(b - s)
+    np.testing.assert_allclose(savings, FIGURE9_SEK, atol=1e-9)
+    # the whole year in one bill: the same months, summed
+    year_b = sek(tariff.bill_eur(case, kw_series(h, base)))
+    year_s = sek(tariff.bill_eur(case, kw_series(h, shifted)))
+    assert year_b - year_s == pytest.approx(1223.5, abs=1e-9)
+    assert round(year_b - year_s, -1) == 1220  # "ca 1 220 kr/år"
+    ref = reference_top5_charge_sek(h, base, rates)
+    assert year_b == pytest.approx(sum(ref.values()), abs=1e-9)
+
+
+def _january(tmp_path: Path, month: int = 1):
+    first = dt.date(2014, month, 1)
+    last = (pd.Timestamp(first) + pd.offsets.MonthEnd(0)).date()
+    h = Horizon.for_days(first, last, 60)
+    year = year_horizon(2014)
+    base, _, _ = sala_profile(year)
+    kw = pd.Series(base, index=year.index).loc[h.index].to_numpy()
+    load_csv = write_series(tmp_path / "load.csv", h.index, "load_mw", kw / 1000.0)
+    price_csv = write_series(tmp_path / "prices.csv", h.index, "price_eur_per_mwh", np.full(h.n, 40.0))
+    return h, kw, load_csv, price_csv
+
+
+def _solve(case, h):
+    pm = PortfolioModel(case, h)
+    pm.solve()
+    return pm
+
+
+@pytest.mark.parametrize("month", [1, 4])
+def test_v7_optimiser_cuts_monthly_peak_charge(tmp_path, month):
+    h, kw, load_csv, price_csv = _january(tmp_path, month)
+    movable_mw = MOVABLE_KW[month - 1] / 1000.0
+    load = {"kind": "load", "name": "house", "profile": load_csv.name}
+    shifter = {  # lossless load shifting, as a battery
+        "kind": "battery", "name": "shift", "power_mw": movable_mw, "energy_mwh": 0.02,
+        "charge_efficiency": 1.0, "discharge_efficiency": 1.0,
+        "soc_initial_mwh": 0.01, "soc_final_mwh": 0.01,
+    }
+    rigid = _solve(sala_case(assets=[load], prices=price_csv.name, base_dir=tmp_path), h)
+    flex = _solve(sala_case(assets=[load, shifter], prices=price_csv.name, base_dir=tmp_path), h)
+    assert not rigid.is_mip and not flex.is_mip  # the top-5 mean is an LP: no binaries
+    assert flex.summary()["binaries"] is False
+    rate = 97 if month in (1, 2, 3, 11, 12) else 39
+    peak_rigid = -sek(rigid.summary()["revenue_eur"]["tariff"])
+    peak_flex = -sek(flex.summary()["revenue_eur"]["tariff"])
+    assert peak_rigid == pytest.approx(rate * PEAK_KW, abs=1e-6)
+    saving = peak_rigid - peak_flex
+    expected = FIGURE9_SEK[month - 1]
+    # at least the heuristic's saving; here exactly it, as each peak hour can drop by only the movable kW
+    assert saving >= expected - 1e-6
+    assert saving == pytest.approx(expected, abs=1e-4)
+    # flat spot, lossless shifting: the energy bill does not change
+    assert flex.summary()["revenue_eur"]["dayahead"] == pytest.approx(
+        rigid.summary()["revenue_eur"]["dayahead"], abs=1e-6
+    )
+    # model and realised bill agree on the solved schedule
+    tariff = flex.case.tariffs[0]
+    imp = flex.schedule()["grid_import_mw"]
+    assert sek(tariff.bill_eur(flex.case, imp)) == pytest.approx(peak_flex, abs=1e-6)
+    assert sek(pyo.value(flex.tariff_blocks[0].cost_eur)) == pytest.approx(peak_flex, abs=1e-6)
+
+
+# ------------------------------------------------- peak tariff: LP charge == realised bill (Ellevio)
+
+
+def ellevio_reference_eur(case, imp_mw: pd.Series) -> float:
+    """Independent Ellevio charge: mean of the 3 largest daily maxima of hourly import, 22-06 at half,
+    81.25 SEK/kW incl. VAT per month (this horizon lies inside one month)."""
+    hourly = imp_mw.groupby(imp_mw.index.floor("60min")).mean()
+    loc = hourly.index.tz_convert("Europe/Stockholm")
+    w = np.where((loc.hour >= 22) | (loc.hour < 6), 0.5, 1.0)
+    daily_max = pd.Series(hourly.to_numpy() * w, index=loc).groupby(np.asarray(loc.date)).max()
+    top3 = np.sort(daily_max.to_numpy())[::-1][:3]
+    return 81.25 / VAT * 1000.0 * top3.sum() / 3 / S
+
+
+@pytest.mark.parametrize("mtu", [60, 15])
+def test_ellevio_lp_charge_equals_bill(tmp_path, mtu):
+    first, last = dt.date(2024, 1, 8), dt.date(2024, 1, 14)
+    h = Horizon.for_days(first, last, mtu)
+    hourly = Horizon.for_days(first, last, 60)
+    loc = hourly.local
+    day = np.arange(hourly.n) // 24
+    # evening peaks that differ by day, a night bump (counted at half), and prices with a daily shape
+    kw = 2.0 + 3.0 * np.isin(loc.hour, [17, 18, 19]) * (1 + 0.1 * day) + 4.0 * (loc.hour == 23)
+    price = 30.0 + 40.0 * np.isin(loc.hour, [7, 8, 17, 18, 19]) + 5.0 * np.sin(np.arange(hourly.n))
+    load_csv = write_series(tmp_path / "load.csv", hourly.index, "load_mw", kw / 1000.0)
+    price_csv = write_series(tmp_path / "prices.csv", hourly.index, "price_eur_per_mwh", price)
+    case = make_case(
+        [{"template": str(TARIFFS / "ellevio_power.toml")}],
+        assets=[
+            {"kind": "load", "name": "house", "profile": load_csv.name},
+            {"kind": "battery", "name": "bess", "power_mw": 0.0015, "energy_mwh": 0.004,
+             "soc_initial_mwh": 0.002, "soc_final_mwh": 0.002},
+        ],
+        prices=price_csv.name,
+        base_dir=tmp_path,
+    )
+    tariff = case.tariffs[0]
+    assert tariff.one_per_day and tariff.n_peaks == 3 and tariff.hour_weights[23] == 0.5
+    pm = _solve(case, h)
+    assert not pm.is_mip
+    lp = pyo.value(pm.tariff_blocks[0].cost_eur)
+    imp = pm.schedule()["grid_import_mw"]
+    assert tariff.bill_eur(case, imp) == pytest.approx(lp, rel=1e-6, abs=1e-7)
+    assert ellevio_reference_eur(case, imp) == pytest.approx(lp, rel=1e-6, abs=1e-7)
+    assert -pm.revenue()["tariff"] == pytest.approx(lp, rel=1e-9)
+    # the battery shaved the charge below that of the rigid load
+    rigid = ellevio_reference_eur(case, pd.Series(np.repeat(kw / 1000.0, 60 // mtu), index=h.index))
+    assert lp < rigid - 1e-6
+
+
+# ------------------------------------------------- peaks already set this month: pay the increment
+
+
+def _day_case(tmp_path: Path, peaks_kw, with_battery: bool):
+    day = dt.date(2014, 1, 15)  # a Wednesday
+    h = Horizon.for_days(day, None, 60)
+    loc = h.local
+    kw = np.full(h.n, 3.0) + 6.0 * (loc.hour == 10) + 5.5 * (loc.hour == 11)  # 9 and 8.5 kW
+    load_csv = write_series(tmp_path / "load.csv", h.index, "load_mw", kw / 1000.0)
+    price_csv = write_series(tmp_path / "prices.csv", h.index, "price_eur_per_mwh", np.full(h.n, 40.0))
+    assets = [{"kind": "load", "name": "house", "profile": str(load_csv)}]
+    if with_battery:
+        assets.append({"kind": "battery", "name": "shift", "power_mw": 0.002, "energy_mwh": 0.01,
+                       "charge_efficiency": 1.0, "discharge_efficiency": 1.0,
+                       "soc_initial_mwh": 0.005, "soc_final_mwh": 0.005})
+    tariff = {"template": str(TARIFFS / "sala_heby_power_2014.toml"),
+              "peaks_so_far_mw": [p / 1000.0 for p in peaks_kw]}
+    case = make_case([tariff], assets=assets, prices=str(price_csv), base_dir=ROOT)
+    return case, day
+
+
+@pytest.mark.parametrize(
+    "peaks_kw, battery, expected_sek",
+    [
+        ([], False, 97 * (9 + 8.5 + 3 + 3 + 3) / 5),  # fresh month: the whole top-5 mean
+        ([8] * 5, False, 97 * 1.5 / 5),  # 9 and 8.5 displace two 8s: pays only +1.5 kW / 5
+        ([8] * 6, False, 97 * 1.5 / 5),  # a sixth old peak changes nothing
+        ([10] * 5, False, 0.0),  # today stays below the month's peaks: nothing more to pay
+        ([8] * 5, True, 0.0),  # shifting 1 / 0.5 kW keeps today at 8 kW: no increment
+        # fresh month with 2 kW / 10 kWh of shifting: 9 -> 7 and 8.5 -> 6.5 kW (4 kWh), the other
+        # 6 kWh lower the ten 3 kW window hours to 2.4 kW: top 5 = 7 + 6.5 + 3 * 2.4 = 20.7 kW
+        ([], True, 97 * 20.7 / 5),
+    ],
+)
+def test_peaks_so_far_pays_only_increment(tmp_path, peaks_kw, battery, expected_sek):
+    case, day = _day_case(tmp_path, peaks_kw, battery)
+    res = plan(case, day)
+    pm = res.model
+    assert not pm.is_mip
+    tariff = case.tariffs[0]
+    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur))
+    bill = sek(tariff.bill_eur(case, res.schedule["grid_import_mw"]))
+    assert lp == pytest.approx(bill, abs=1e-6)
+    assert -sek(res.summary["revenue_eur"]["tariff"]) == pytest.approx(lp, abs=1e-9)
+    assert lp == pytest.approx(expected_sek, abs=1e-5)
+    assert lp >= -1e-7
+
+
+@pytest.mark.parametrize(
+    "first, expected_sek",
+    [
+        # starts on Saturday 31 May (no window hours in May): May's old 8 kW peaks must not be credited
+        # against June; June pays 39 SEK/kW * 5 kW in full
+        (dt.date(2014, 5, 31), 39 * 5.0),
+        # starts on Friday 30 May: May's 5 kW day adds nothing above its 8 kW peaks, June pays in full
+        (dt.date(2014, 5, 30), 39 * 5.0),
+    ],
+)
+def test_peaks_so_far_belong_to_the_horizons_first_month(tmp_path, first, expected_sek):
+    last = dt.date(2014, 6, 2)  # Monday
+    h = Horizon.for_days(first, last, 60)
+    load_csv = write_series(tmp_path / "load.csv", h.index, "load_mw", np.full(h.n, 0.005))
+    price_csv = write_series(tmp_path / "prices.csv", h.index, "price_eur_per_mwh", np.full(h.n, 40.0))
+    case = make_case(
+        [{"template": str(TARIFFS / "sala_heby_power_2014.toml"), "peaks_so_far_mw": [0.008] * 5}],
+        assets=[{"kind": "load", "name": "house", "profile": str(load_csv)}],
+        prices=str(price_csv),
+    )
+    tariff = case.tariffs[0]
+    pm = _solve(case, h)
+    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur))
+    bill = sek(tariff.bill_eur(case, pm.schedule()["grid_import_mw"]))
+    assert bill == pytest.approx(expected_sek, abs=1e-6)
+    assert lp == pytest.approx(expected_sek, abs=1e-6)
