@@ -133,7 +133,8 @@ class PortfolioModel:
         tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
         asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
         m.objective = pyo.Objective(
-            expr=m.dayahead.value_eur - self.vat_factor * tariff_cost - asset_cost, sense=pyo.maximize
+            expr=m.dayahead.value_eur - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost,
+            sense=pyo.maximize,
         )
         return m
 

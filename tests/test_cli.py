@@ -188,3 +188,12 @@ def test_tariff_without_rate_in_force(case_dir):
     (case_dir / "case.toml").write_text(text)
     _assert_input_error(run("plan", case_dir, "--day", DAY, "--out", case_dir / "o"), "case.toml",
                         "tariffs.transfer.rates", "no rate in force on 2024-03-14")
+
+
+def test_summary_objective_is_the_solved_objective():
+    import pyomo.environ as pyo
+
+    import bidopt
+
+    res = bidopt.plan(bidopt.load_case(REPO / "cases" / "demo"), DAY)
+    assert res.summary["objective_eur"] == pytest.approx(pyo.value(res.model.m.objective), rel=1e-9)

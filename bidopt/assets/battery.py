@@ -4,7 +4,7 @@ Variables per MTU t (MW, MWh): charge power c_t, discharge power d_t, state of c
 of MTU t. Dynamics: s_t = s_{t-1} + (eta_c c_t - d_t / eta_d) dt, with s_{-1} = soc_initial_mwh.
 Bounds: 0 <= c_t <= charge power, 0 <= d_t <= discharge power, soc_min <= s_t <= soc_max, optional
 final SoC (s_last >= soc_final_mwh), optional daily cycle limit (discharged energy per local day <=
-max_cycles_per_day * energy_mwh). Degradation costs degradation_eur_per_mwh per MWh of throughput
+max_cycles_per_day * (soc_max - soc_min), the usable energy). Degradation costs degradation_eur_per_mwh per MWh of throughput
 (charged + discharged energy).
 
 Charge/discharge exclusivity needs a binary u_t (c_t <= P_c u_t, d_t <= P_d (1 - u_t)) only when
