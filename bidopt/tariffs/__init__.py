@@ -1,7 +1,10 @@
 """Grid tariffs, energy tax and VAT. Each tariff kind is a module registered with
-``bidopt.case.register_tariff``; ``retail`` builds the per-MWh price stack."""
+``bidopt.case.register_tariff`` (every module here is imported when the package is); ``retail``
+builds the per-MWh price stack."""
 
-from bidopt.tariffs import energy_fee, fixed_fee, grid_fee, peak_power  # noqa: F401  (registration)
+from bidopt.registry import import_all
 from bidopt.tariffs.base import TariffBase, Window
+
+import_all(__name__, __path__)
 
 __all__ = ["TariffBase", "Window"]
