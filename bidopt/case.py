@@ -165,6 +165,7 @@ class Case(Strict):
     tariffs: list[TariffSpec] = Field(default_factory=list)
     solver: SolverOptions = Field(default_factory=SolverOptions)
     synthetic: Synthetic = Field(default_factory=Synthetic)
+    markets: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per product, validated by its module
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     source: Path | None = Field(None, exclude=True)
 
@@ -208,10 +209,12 @@ def _dispatch(item: Any, registry: dict, what: str):
     return registry[kind].model_validate(item)
 
 
-def _merge_templates(table: dict, base_dir: Path, file: Path, where: str) -> dict:
-    """Fill a table from its ``template`` file (keys in the table win)."""
+def _merge_templates(table: dict, base_dir: Path, file: Path, where: str, depth: int = 0) -> dict:
+    """Fill a table from its ``template`` file (keys in the table win); templates may chain."""
     if "template" not in table:
         return table
+    if depth > 8:
+        raise InputError(file, f"{where}.template", "templates nest more than 8 deep (a loop?)")
     tpath = Path(table["template"])
     tpath = tpath if tpath.is_absolute() else base_dir / tpath
     try:
@@ -221,7 +224,7 @@ def _merge_templates(table: dict, base_dir: Path, file: Path, where: str) -> dic
         raise InputError(file, f"{where}.template", f"template file not found: {tpath}") from None
     except tomllib.TOMLDecodeError as e:
         raise InputError(tpath, None, f"invalid TOML: {e}") from None
-    tdata = _merge_templates(tdata, tpath.parent, tpath, where)
+    tdata = _merge_templates(tdata, tpath.parent, tpath, where, depth + 1)
     merged = {**tdata, **{k: v for k, v in table.items() if k != "template"}}
     return merged
 

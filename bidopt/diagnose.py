@@ -32,10 +32,10 @@ def explain_infeasibility(pm) -> InfeasibleError:
     res.solution_loader.load_vars()
     bent: list[tuple[float, str]] = []
     for c in relaxed.component_data_objects(pyo.Constraint, active=True):
-        body = c.body
-        used = sum(pyo.value(v) for v in _slack_vars(body, slacks))
+        used = sum(pyo.value(v) for v in _slack_vars(c.body, slacks))
         if used > TOL:
-            bent.append((used, c.name))
+            by_mtu = c.parent_component().index_set().name == "T"
+            bent.append((used, c.name if by_mtu else c.name.replace("[", "(", 1).replace("]", ")")))
     if not bent:
         return InfeasibleError("portfolio", "variable bounds", "variable bounds conflict")
     bent.sort(key=lambda x: (-x[0], x[1]))

@@ -26,7 +26,7 @@ from bidopt.case import Case
 from bidopt.data import sources
 from bidopt.errors import InfeasibleError, InputError, SolverError
 from bidopt.horizon import Horizon
-from bidopt.markets import dayahead
+from bidopt.markets import dayahead, fcr
 from bidopt.tariffs import retail
 
 ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
@@ -122,6 +122,11 @@ class PortfolioModel:
         )
         m.dayahead = pyo.Block()
         dayahead.build(m.dayahead, m.T, h.dt_h, m.grid, self.import_cost, self.export_value)
+        market_value = m.dayahead.value_eur
+        if fcr.offered(case):
+            m.fcr = pyo.Block()
+            fcr.build(m.fcr, m.T, h, case, {a.name: a for a in case.assets}, self.asset_blocks, self.spot)
+            market_value = market_value + m.fcr.value_eur
         self.tariff_blocks = {}
         for i, t in enumerate(case.tariffs):
             blk = pyo.Block()
@@ -133,7 +138,7 @@ class PortfolioModel:
         tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
         asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
         m.objective = pyo.Objective(
-            expr=m.dayahead.value_eur - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost,
+            expr=market_value - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost,
             sense=pyo.maximize,
         )
         return m
@@ -161,6 +166,8 @@ class PortfolioModel:
         if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded,
                   TerminationCondition.locallyInfeasible):
             raise self._diagnose()
+        if tc == TerminationCondition.unbounded:
+            raise SolverError("model is unbounded: a price or rate rewards unlimited energy or power; check the case")
         if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
             raise SolverError(f"solver stopped without a solution: {tc.name}")
         res.solution_loader.load_vars()
@@ -187,6 +194,8 @@ class PortfolioModel:
         }
         for a in self.case.assets:
             cols.update(a.schedule(self.asset_blocks[a.name], self.horizon))
+        if hasattr(m, "fcr"):
+            cols.update(fcr.schedule(m.fcr, self.horizon))
         cols["price_eur_per_mwh"] = self.spot
         df = pd.DataFrame(cols, index=self.horizon.index)
         df.index.name = "timestamp_utc"
@@ -202,6 +211,8 @@ class PortfolioModel:
         out["degradation"] = -sum(a.cost_eur(self.asset_blocks[a.name]) for a in self.case.assets)
         for s in ZERO_STREAMS:
             out[s] = 0.0
+        if hasattr(self.m, "fcr"):
+            out.update(fcr.revenue(self.m.fcr))
         order = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
         return {k: out[k] for k in order}
 

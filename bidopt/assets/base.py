@@ -37,14 +37,17 @@ class AssetBase(AssetSpec):
         """Reserve products this asset may provide ("fcr_n", "fcr_d_up", "fcr_d_down"); none by default."""
         return set()
 
-    def add_reserve_headroom(self, blk: pyo.Block, T: pyo.Set, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh) -> None:
+    def add_reserve_headroom(
+        self, blk: pyo.Block, T: pyo.Set, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None
+    ) -> None:
         """Constrain the asset so that, on top of its planned schedule, in every MTU t it can
 
         - raise its output or cut its consumption by ``up_mw[t]`` (MW at the connection point) and
           sustain that for ``up_mwh[t]`` MWh, and
         - lower its output or raise its consumption by ``down_mw[t]`` and absorb ``down_mwh[t]`` MWh.
 
-        Arguments are Pyomo expressions indexed by ``T``, built by the market module from the sold
+        ``expected_up_mw[t]`` is the expected net activation (MW, + = upward), which moves the energy
+        of a storage asset. Arguments are Pyomo expressions indexed by ``T``, built by the market module from the sold
         capacities and the product rules (e.g. the LER multipliers). Called only when
         ``reserve_products()`` is not empty. Markets never look inside the asset; assets never
         know which product asked.

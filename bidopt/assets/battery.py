@@ -42,6 +42,9 @@ class Battery(AssetBase):
     degradation_eur_per_mwh: float = Field(0.0, ge=0)
     max_cycles_per_day: float | None = Field(None, gt=0)
     exclusive: Literal["auto", True, False] = "auto"
+    reserves: list[Literal["fcr_n", "fcr_d_up", "fcr_d_down"]] = Field(
+        default_factory=lambda: ["fcr_n", "fcr_d_up", "fcr_d_down"]
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -101,9 +104,12 @@ class Battery(AssetBase):
         eta_c, eta_d = self.charge_efficiency, self.discharge_efficiency
         first = T.first()
 
+        # energy moved by expected reserve activation (0 unless a market sets it)
+        blk.activation_mwh = pyo.Expression(T, initialize=0.0)
+
         def dynamics(b, t):
             prev = b.soc_initial if t == first else b.soc[T.prev(t)]
-            return b.soc[t] == prev + (eta_c * b.charge[t] - b.discharge[t] / eta_d) * dt_h
+            return b.soc[t] == prev + (eta_c * b.charge[t] - b.discharge[t] / eta_d) * dt_h - b.activation_mwh[t]
 
         blk.soc_dynamics = pyo.Constraint(T, rule=dynamics)
         if self.soc_final_mwh is not None:
@@ -130,6 +136,45 @@ class Battery(AssetBase):
         blk.cost_eur = pyo.Expression(
             expr=self.degradation_eur_per_mwh * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
         )
+
+    def reserve_products(self) -> set[str]:
+        return set(self.reserves)
+
+    def add_reserve_headroom(self, blk, T, horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None) -> None:
+        """LER headroom on top of the schedule. Power: stopping a charge and discharging up to P_d
+        both count upwards (up <= P_d - d_t + c_t), and vice versa downwards. Energy must be there at
+        the start and the end of every MTU: (s - soc_min) * eta_d >= up_mwh, (soc_max - s) / eta_c >=
+        down_mwh, so full activation for the endurance time never leaves the SoC window."""
+        eta_c, eta_d = self.charge_efficiency, self.discharge_efficiency
+        first = T.first()
+
+        def start(b, t):
+            return b.soc_initial if t == first else b.soc[T.prev(t)]
+
+        blk.reserve_power_up = pyo.Constraint(
+            T, rule=lambda b, t: up_mw[t] <= self.p_discharge - b.discharge[t] + b.charge[t]
+        )
+        blk.reserve_power_down = pyo.Constraint(
+            T, rule=lambda b, t: down_mw[t] <= self.p_charge - b.charge[t] + b.discharge[t]
+        )
+        blk.reserve_energy_up_end = pyo.Constraint(
+            T, rule=lambda b, t: up_mwh[t] <= (b.soc[t] - self.soc_min_mwh) * eta_d
+        )
+        blk.reserve_energy_up_start = pyo.Constraint(
+            T, rule=lambda b, t: up_mwh[t] <= (start(b, t) - self.soc_min_mwh) * eta_d
+        )
+        blk.reserve_energy_down_end = pyo.Constraint(
+            T, rule=lambda b, t: down_mwh[t] <= (self.soc_max - b.soc[t]) / eta_c
+        )
+        blk.reserve_energy_down_start = pyo.Constraint(
+            T, rule=lambda b, t: down_mwh[t] <= (self.soc_max - start(b, t)) / eta_c
+        )
+        if expected_up_mw is not None:
+            # signed expected activation: upward drains at 1/eta_d, downward fills at eta_c; a
+            # symmetric average is used (exact when activation is one-signed within an MTU)
+            mean_eff = 0.5 * (1.0 / eta_d + eta_c)
+            for t in T:
+                blk.activation_mwh[t].set_value(expected_up_mw[t] * horizon.dt_h * mean_eff)
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {

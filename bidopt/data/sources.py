@@ -15,6 +15,7 @@ import pandas as pd
 
 from bidopt.data import prices as price_files
 from bidopt.data import synthetic
+from bidopt.errors import InputError
 
 SYNTHETIC = "synthetic"
 
@@ -40,6 +41,9 @@ def dayahead_prices(case, index: pd.DatetimeIndex) -> np.ndarray:
     """Day-ahead price per MTU of ``index`` in EUR/MWh."""
     ref = case.prices.dayahead
     if ref == SYNTHETIC:
+        if case.case.zone not in synthetic.ZONES:
+            raise InputError(case.label, "case.zone", f"no synthetic prices for zone {case.case.zone!r}; "
+                             f"known: {', '.join(sorted(synthetic.ZONES))}")
         return synthetic.dayahead_prices(index, zone=case.case.zone, seed=case.synthetic.seed).to_numpy(float)
     path = case.resolve(ref)
     s = _read_prices(str(path), case.case.zone, _mtime(path))
@@ -53,3 +57,18 @@ def profile(case, ref: str, field: str, index: pd.DatetimeIndex, synthetic_fn, c
     path = case.resolve(ref)
     s = _read_series(str(path), column, _mtime(path))
     return price_files.slice_day(s, index, path, field).to_numpy(float)
+
+
+@lru_cache(maxsize=64)
+def _read_reserve(path: str, product: str, mtime: float) -> pd.Series:
+    from bidopt.data import reserve_prices as reserve_files
+
+    return reserve_files.read_reserve_prices(path, product)
+
+
+def reserve_prices(case, product: str, hour_starts: pd.DatetimeIndex) -> np.ndarray:
+    """Capacity price of a reserve product per UTC hour (EUR/MW/h) from ``[prices] <product>``."""
+    ref = getattr(case.prices, product)
+    path = case.resolve(ref)
+    s = _read_reserve(str(path), product, _mtime(path))
+    return price_files.slice_day(s, hour_starts, path, f"prices.{product}").to_numpy(float)

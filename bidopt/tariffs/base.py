@@ -10,6 +10,7 @@ All amounts are ex VAT inside; rates published incl. VAT set ``includes_vat = tr
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,9 @@ KW_PER_MW = 1000.0
 class Window(Strict):
     """A set of local times: months (1-12), weekdays (0 = Monday .. 6), hour starts (0-23), minus holidays."""
 
-    months: list[int] = Field(default_factory=lambda: list(range(1, 13)))
-    weekdays: list[int] = Field(default_factory=lambda: list(range(7)))
-    hours: list[int] = Field(default_factory=lambda: list(range(24)))
+    months: list[Annotated[int, Field(ge=1, le=12)]] = Field(default_factory=lambda: list(range(1, 13)))
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(default_factory=lambda: list(range(7)))
+    hours: list[Annotated[int, Field(ge=0, le=23)]] = Field(default_factory=lambda: list(range(24)))
     holidays: list[dt.date] = Field(default_factory=list)
 
     def mask(self, local: pd.DatetimeIndex) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from bidopt.case import register_tariff
 from bidopt.data import sources
@@ -25,6 +25,13 @@ class GridFeeSeries(TariffBase):
     import_column: str = "import_sek_per_kwh"
     export_column: str | None = "export_sek_per_kwh"
     scale: float = Field(1.0, ge=0)
+
+    @field_validator("file")
+    @classmethod
+    def _a_file(cls, v: str) -> str:
+        if v == sources.SYNTHETIC:
+            raise ValueError("file must be a CSV path (there is no synthetic grid fee)")
+        return v
 
     def unit_costs(self, case, horizon: Horizon):
         def col(c):

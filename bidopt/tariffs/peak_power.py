@@ -16,7 +16,7 @@ Rates are SEK per kW per month, by month (12 values) or one value, dated by ``va
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,8 @@ class PeakRate(Strict):
     def _twelve(cls, v):
         if isinstance(v, list) and len(v) != 12:
             raise ValueError("give one rate or 12 monthly rates (January..December)")
+        if min(v if isinstance(v, list) else [v]) < 0:
+            raise ValueError("a peak rate cannot be negative (the charge would reward peaks)")
         return v
 
     def for_month(self, month: int) -> float:
@@ -49,10 +51,10 @@ class PeakPower(TariffBase):
     kind: Literal["peak_power"] = "peak_power"
     n_peaks: int = Field(5, ge=1)
     window: Window = Field(default_factory=Window)
-    hour_weights: dict[int, float] = Field(default_factory=dict)  # local hour start -> weight (default 1)
+    hour_weights: dict[Annotated[int, Field(ge=0, le=23)], Annotated[float, Field(ge=0)]] = Field(default_factory=dict)  # local hour start -> weight (default 1)
     one_per_day: bool = False
     rates: list[PeakRate] = Field(min_length=1)
-    peaks_so_far_mw: list[float] = Field(default_factory=list)  # weighted peaks already set this month
+    peaks_so_far_mw: list[Annotated[float, Field(ge=0)]] = Field(default_factory=list)  # weighted peaks already set this month
 
     # --- helpers -------------------------------------------------------------------------------
     def rate_eur_per_mw(self, case, day: dt.date) -> float:
