@@ -1,0 +1,126 @@
+"""FCR-N / FCR-D capacity with the LER rules (MARKET_RULES 3.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import bidopt
+from bidopt import time as btime
+
+DAY = "2024-03-14"
+
+
+def _write(path, idx, col, values):
+    pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), col: values}).to_csv(path, index=False)
+
+
+def ler_case(tmp_path, products, *, step=0.1, soc0=0.5, da_price=0.0, import_limit=2.0, export_limit=2.0,
+             load=None, pv=None, fcr_price=100.0, **battery):
+    idx = btime.delivery_index(DAY, 60)
+    da = np.full(len(idx), da_price) if np.isscalar(da_price) else np.asarray(da_price)
+    _write(tmp_path / "da.csv", idx, "price_eur_per_mwh", da)
+    prices = {"dayahead": "da.csv"}
+    for p in products:
+        fp = np.full(len(idx), fcr_price) if np.isscalar(fcr_price) else np.asarray(fcr_price[p])
+        _write(tmp_path / f"{p}.csv", idx, "price_eur_per_mw_h", fp)
+        prices[p] = f"{p}.csv"
+    bat = {"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 1.0, "charge_efficiency": 1.0,
+           "discharge_efficiency": 1.0, "soc_min_mwh": 0.0, "soc_max_mwh": 1.0, "soc_initial_mwh": soc0}
+    bat.update(battery)
+    assets = [bat]
+    if load is not None:
+        _write(tmp_path / "load.csv", idx, "load_mw", load)
+        assets.append({"kind": "load", "name": "site", "profile": "load.csv"})
+    if pv is not None:
+        _write(tmp_path / "pv.csv", idx, "pv_mw", pv)
+        assets.append({"kind": "pv", "name": "roof", "capacity_mw": 1.0, "profile": "pv.csv", "curtailable": False})
+    data = {"case": {"zone": "SE3", "mtu_minutes": 60}, "prices": prices,
+            "grid": {"import_limit_mw": import_limit, "export_limit_mw": export_limit},
+            "assets": assets, "markets": {"fcr": {"step_mw": step}}}
+    return bidopt.case_from_dict(data, base_dir=tmp_path)
+
+
+# With no day-ahead position (grid closed) the battery's own limits decide. With a position, charging
+# power counts upward (stop charging, then discharge): see the schedule tests below.
+ALONE = {"import_limit": 0.0, "export_limit": 0.0}
+
+
+def test_fcr_n_alone_is_half_the_energy(tmp_path):
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_n"], **ALONE), DAY)
+    np.testing.assert_allclose(res.schedule.bess_fcr_n_mw, 0.5, atol=1e-9)
+    assert res.summary["revenue_eur"]["fcr_n"] == pytest.approx(0.5 * 100 * 24)
+
+
+def test_fcr_d_up_alone_is_full_power(tmp_path):
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], **ALONE), DAY)
+    np.testing.assert_allclose(res.schedule.bess_fcr_d_up_mw, 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("step,expected", [(0.0, 1 / 1.2), (0.1, 0.8)])
+def test_fcr_d_up_and_down_together(tmp_path, step, expected):
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up", "fcr_d_down"], step=step, **ALONE), DAY)
+    np.testing.assert_allclose(res.schedule.bess_fcr_d_up_mw, expected, atol=1e-6)
+    np.testing.assert_allclose(res.schedule.bess_fcr_d_down_mw, expected, atol=1e-6)
+
+
+def test_bids_come_in_lots(tmp_path):
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_n"], soc0=0.43, **ALONE), DAY)
+    lots = res.schedule.bess_fcr_n_mw / 0.1
+    np.testing.assert_allclose(lots, np.round(lots), atol=1e-6)
+    assert res.schedule.bess_fcr_n_mw.iloc[0] == pytest.approx(0.4)  # 0.43 MWh above empty holds 0.4 MW for 1 h
+
+
+def test_charging_position_adds_upward_headroom(tmp_path):
+    """A battery charging 0.5 MW on its day-ahead position can answer FCR-D up with 1.5 MW: stop
+    charging, then discharge at full power (MARKET_RULES 3.3: p_h + C_Du <= P_dis)."""
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], step=0.0), DAY)
+    s = res.schedule
+    np.testing.assert_allclose(s.bess_fcr_d_up_mw, 1.0 - s.bess_discharge_mw + s.bess_charge_mw, atol=1e-6)
+
+
+def test_discharge_schedule_reduces_fcr_d_up_by_its_headroom(tmp_path):
+    load = np.zeros(24)
+    load[10] = 0.3  # no import allowed: the battery must serve 0.3 MW in hour 10
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], soc0=1.0, import_limit=0.0, load=load, step=0.0), DAY)
+    sold = res.schedule.bess_fcr_d_up_mw.to_numpy()
+    assert sold[10] == pytest.approx(0.7, abs=1e-6)
+    np.testing.assert_allclose(np.delete(sold, 10), 1.0, atol=1e-6)
+
+
+def test_charge_schedule_reduces_fcr_d_down_by_its_headroom(tmp_path):
+    pv = np.zeros(24)
+    pv[12] = 0.3  # must-take PV, no export allowed: the battery must absorb 0.3 MW in hour 12
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_down"], soc0=0.0, export_limit=0.0, pv=pv, step=0.0), DAY)
+    sold = res.schedule.bess_fcr_d_down_mw.to_numpy()
+    assert sold[12] == pytest.approx(0.7, abs=1e-6)
+    np.testing.assert_allclose(np.delete(sold, 12), 1.0, atol=1e-6)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    energy=st.floats(0.5, 4.0), power=st.floats(0.2, 2.0), eta=st.floats(0.8, 1.0), soc0=st.floats(0.0, 1.0),
+    da=st.lists(st.floats(-20, 300), min_size=24, max_size=24),
+    n=st.lists(st.floats(0, 60), min_size=24, max_size=24),
+    up=st.lists(st.floats(0, 60), min_size=24, max_size=24),
+    down=st.lists(st.floats(0, 60), min_size=24, max_size=24),
+)
+def test_full_activation_stays_within_limits(tmp_path, energy, power, eta, soc0, da, n, up, down):
+    """From the planned SoC at the start or end of any MTU, full activation of every sold product for
+    its endurance (FCR-N 1 h, FCR-D 20 min) keeps SoC and power within the battery's limits."""
+    case = ler_case(tmp_path, ["fcr_n", "fcr_d_up", "fcr_d_down"], da_price=np.array(da),
+                    fcr_price={"fcr_n": n, "fcr_d_up": up, "fcr_d_down": down},
+                    energy_mwh=energy, power_mw=power, soc_max_mwh=energy, soc_initial_mwh=soc0 * energy,
+                    charge_efficiency=eta, discharge_efficiency=eta)
+    s = bidopt.plan(case, DAY).schedule
+    N, U, D = s.bess_fcr_n_mw.to_numpy(), s.bess_fcr_d_up_mw.to_numpy(), s.bess_fcr_d_down_mw.to_numpy()
+    c, d, soc = s.bess_charge_mw.to_numpy(), s.bess_discharge_mw.to_numpy(), s.bess_soc_mwh.to_numpy()
+    tol = 1e-6
+    assert ((d - c) + N + U <= power + tol).all()
+    assert ((c - d) + N + D <= power + tol).all()
+    for start in (np.r_[soc0 * energy, soc[:-1]], soc):
+        assert (start - (N * 1.0 + U / 3) / eta >= -tol).all()
+        assert (start + (N * 1.0 + D / 3) * eta <= energy + tol).all()
