@@ -171,6 +171,7 @@ class PortfolioModel:
         if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
             raise SolverError(f"solver stopped without a solution: {tc.name}")
         res.solution_loader.load_vars()
+        self._net_grid_flows()
         gap = 0.0
         if self.is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
             inc, bnd = res.incumbent_objective, res.objective_bound
@@ -178,6 +179,18 @@ class PortfolioModel:
         status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
         self.solve_info = SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
         return self.solve_info
+
+    def _net_grid_flows(self) -> None:
+        """Report import and export net of each other. Where export earns exactly what import costs
+        the solver may do both at once at no cost; netting them changes no money, lowers no limit
+        and can only lower a peak, so the reported schedule shows the physical flow."""
+        g = self.m.grid
+        for t in self.m.T:
+            imp, exp = g.import_mw[t].value or 0.0, g.export_mw[t].value or 0.0
+            both = min(imp, exp)
+            if both > 0 and self.export_value[t] <= self.import_cost[t] + 1e-9:
+                g.import_mw[t].set_value(imp - both, skip_validation=True)
+                g.export_mw[t].set_value(exp - both, skip_validation=True)
 
     def _diagnose(self) -> InfeasibleError:
         """Elastic re-solve: add slacks to every constraint, minimise them, name what had to bend."""

@@ -85,3 +85,13 @@ def test_model_resolves_with_new_prices(tmp_path):
     fresh = bidopt.PortfolioModel(case, Horizon.for_days(NEG_DAY), spot_eur_per_mwh=new)
     fresh.solve()
     assert pm.summary()["objective_eur"] == pytest.approx(fresh.summary()["objective_eur"], rel=1e-9)
+
+
+def test_no_phantom_import_and_export(tmp_path):
+    """With equal import and export prices buying and selling at once is free; the schedule nets it."""
+    write_prices(tmp_path / "p.csv", "2024-03-13T23:00Z", np.linspace(10, 100, 24))
+    data = battery_case("p.csv")
+    data["assets"].append({"kind": "load", "name": "house", "peak_mw": 0.3})
+    res = bidopt.plan(bidopt.case_from_dict(data, base_dir=tmp_path), NEG_DAY)
+    s = res.schedule
+    assert (np.minimum(s.grid_import_mw, s.grid_export_mw) <= 1e-9).all()

@@ -1,0 +1,781 @@
+"""Heat pump heating a building (``kind = "heat_pump"``).
+
+Electric power of the heat pump ``p_t`` in [0, max_power_mw] (MW, consumption), heat delivered
+``COP_t p_t`` (MW heat). The COP is a constant (``cop``) or linear in the outdoor temperature,
+``COP_t = clip(cop_at_0c + cop_slope_per_k * T_out,t, cop_min, cop_max)``. An optional auxiliary
+electric heater ``aux_t`` in [0, aux_max_mw] (COP 1) adds heat to the space-heating balance. The
+asset's net power at the connection point is ``p_t + aux_t``.
+
+Two modes.
+
+**RC model** (``mode = "rc"``): one thermal capacity C (MWh/K, ``thermal_capacity_mwh_per_k``) at
+the indoor temperature T_t (°C, at the END of MTU t), losing UA (MW/K, ``heat_loss_mw_per_k``) times
+the indoor-outdoor difference, gaining heat Q_t = COP_t p_t + aux_t, solar gains S_t and internal
+gains G (MW)::
+
+    C dT/dt = Q_t + S_t + G - UA (T - T_out,t)
+
+Discretisation: inputs are held constant over each MTU (zero-order hold) and the ODE is solved
+exactly over the MTU, which is linear in the decisions::
+
+    T_t = a T_{t-1} + (1 - a) (T_out,t + (Q_t + S_t + G) / UA),     a = exp(-UA dt / C)
+
+with T_{-1} = ``indoor_initial_c``. To first order in dt this is the explicit form
+C (T_t - T_{t-1}) = (Q_t + S_t + G - UA (T_{t-1} - T_out,t)) dt; unlike it, it is stable for any
+dt and gives the same trajectory at 15 and 60 minutes for the same inputs. Inside an MTU the
+temperature moves monotonically from T_{t-1} to T_t (an exponential towards its steady state), so
+holding the comfort band at both ends of an MTU holds it throughout. The model therefore asks, for
+every MTU t, that both T_{t-1} and T_t lie in the band of MTU t (the band of the MTU's local start
+hour: ``comfort_min_c``/``comfort_max_c`` with per-hour overrides ``comfort_min_by_hour`` /
+``comfort_max_by_hour``, keys = local hour 0-23). Equivalently T_t lies in band_t ∩ band_{t+1}: a
+higher comfort level from 06:00 means 21 °C at 06:00, not somewhere during the hour.
+The heat pump cannot cool: where the gains alone, with no heat from the coolest reachable start,
+leave the building above the comfort maximum (a warm spell), that upper bound is raised to the
+passive temperature instead of declaring the plan infeasible. With ``final_at_least_initial``
+(default) the last temperature is at least the initial one, so a day cannot borrow heat from the
+next. ``check()`` runs the same recursion with full heat (the reachable interval of T_t is exact
+because the dynamics are monotone) and raises ``InfeasibleError(name, "comfort_band", ...)`` at the
+first MTU that cannot reach its comfort minimum.
+
+**Measured heat demand** (``mode = "demand"``): a heat demand series d_t (MW heat; a file in MW or
+kW) is met through a store (the building's mass or a buffer tank) with energy e_t (MWh heat, end of
+MTU) in [0, ``storage_mwh_heat``]::
+
+    e_t = r e_{t-1} + (COP_t p^space_t + aux_t - d^space_t) dt,   r = (1 - storage_loss_per_h) ** dt
+
+With a store of 0 MWh the heat pump follows the demand exactly (the thermostat baseline). An
+optional hot-water tank (``hot_water_tank_mwh_heat``, losses ``hot_water_loss_per_h``) is a second
+store that serves the columns named in ``hot_water_columns``; the heat pump splits its power
+p_t = p^space_t + p^dhw_t and heats the tank at ``hot_water_cop_factor * COP_t`` (hot water needs
+a higher supply temperature). Without a tank, hot-water columns are served like space heat. With
+``final_at_least_initial`` each store ends at least as full as it started.
+
+**Reserves** (``offer_reserves = true``): FCR-D up (cut consumption) and FCR-D down (raise it).
+Power: up_t <= p_t + aux_t and down_t <= (max_power_mw - p_t) + (aux_max_mw - aux_t). Energy
+(a conservative rule): an activation of up_mwh MWh electric removes at most COP_t up_mwh of heat
+(COP_t >= 1 also covers the aux heater). In the RC model the temperature falls by at most
+COP_t up_mwh / C (the reduced losses at a lower temperature are ignored, which is on the safe
+side), so both ends of the MTU must keep that margin above the comfort minimum:
+T_s - COP_t up_mwh_t / C >= min_t and T_s + COP_t down_mwh_t / C <= max_t for s in {t-1, t}. In
+demand mode the space-heating store must hold it: e_s - COP_t up_mwh_t >= 0 and
+e_s + COP_t down_mwh_t <= storage_mwh_heat. Recovery after an activation is left to the next
+plan (FCR-D activations are short and rare). An expected activation ``expected_up_mw`` from the
+market (a frequency series; zero by default) changes the heat delivered by -COP_t expected_up_mw_t
+in the RC dynamics or the space-heating store.
+
+Inputs: ``outdoor_temp`` is a number (°C, constant), ``"synthetic"`` (``synthetic_outdoor_temp``: a
+seeded seasonal + daily curve with smooth day-to-day weather, deterministic per local day), a CSV
+with ``timestamp_utc`` and a °C column, or a naive local-time file such as the Örebro measurements
+(``Date / Time``; ``,`` or ``;`` separated). Heat demand and solar gains are read the same way.
+Naive local-time files are converted to UTC by ``read_local_time_csv``: each label is the END of its
+hour by default (``local_time_labels``; the Örebro files start at 01:00 and have no value for the
+hour that does not exist when clocks go forward), gaps of up to ``max_gap_h`` hours (the DST hours,
+logger drop-outs) are interpolated, longer gaps are an input error when the horizon touches them.
+``read_orebro_heat_demand_mw`` and ``read_orebro_outdoor_temp_c`` read the two Örebro files.
+
+Schedule columns: ``<name>_power_mw`` (p + aux, consumption positive), ``<name>_heat_mw`` (heat
+delivered), ``<name>_indoor_temp_c`` (RC), ``<name>_storage_mwh_heat`` and
+``<name>_heat_demand_mw`` (demand mode), ``<name>_hot_water_mwh_heat`` (with a tank),
+``<name>_aux_mw`` (with an aux heater), ``<name>_outdoor_temp_c`` and ``<name>_cop``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+from pydantic import Field, field_validator, model_validator
+
+from bidopt.assets.base import AssetBase, values
+from bidopt.case import register_asset
+from bidopt.data import prices as price_files
+from bidopt.data import sources, synthetic
+from bidopt.errors import InfeasibleError, InputError
+from bidopt.horizon import Horizon
+from bidopt.time import STOCKHOLM
+
+KW_PER_MW = 1000.0
+_STREAM_TEMPERATURE = 11  # stream id of the per-day weather draws (synthetic.py uses 1-4)
+_NA = ["#N/A", "N/A", "n/e", "-", ""]
+
+
+# ------------------------------------------------------------------------------------ data loaders
+
+
+def _header(path: Path) -> tuple[list[str], str]:
+    """Column names and separator of a CSV (``,`` or ``;``; compressed files too)."""
+    try:
+        cols = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+        sep = ","
+        if len(cols) == 1 and ";" in str(cols[0]):
+            cols, sep = list(pd.read_csv(path, nrows=0, sep=";", encoding="utf-8-sig").columns), ";"
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(path, None, f"cannot read CSV: {msg}") from None
+    return [str(c).strip() for c in cols], sep
+
+
+def _has_utc_column(path: Path) -> bool:
+    return price_files.TIMESTAMP in _header(path)[0]
+
+
+def read_local_time_csv(
+    path: str | Path,
+    tz: str = STOCKHOLM,
+    labels: Literal["start", "end"] = "end",
+    max_gap_h: int = 6,
+) -> pd.DataFrame:
+    """A CSV whose first column is a naive local time (hourly), as float columns on a UTC hourly index.
+
+    ``labels = "end"``: a row labelled 01:00 holds the hour 00:00-01:00. Rows whose hour does not
+    exist locally (clocks forward) are dropped; a repeated local hour (clocks back) is summer time
+    at its first occurrence. Missing cells (``#N/A``, empty) and hours absent from the file are
+    interpolated over gaps of at most ``max_gap_h`` hours; longer gaps stay NaN. Values may use a
+    decimal comma when the file is ``;`` separated.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(path, None, "file not found" if not p.exists() else "not a file")
+    sep = _header(p)[1]
+    try:
+        df = pd.read_csv(p, sep=sep, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise InputError(path, None, f"cannot read CSV: {str(e).strip().splitlines()[0]}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df.columns) < 2:
+        raise InputError(path, "columns", "expected a local time column and at least one value column")
+    tcol = df.columns[0]
+    text = df[tcol].str.strip()
+    keep = (text != "").to_numpy()  # trailing empty rows
+    df, text = df[keep], text[keep]
+    rows = np.flatnonzero(keep) + 1
+    local = pd.to_datetime(text, errors="coerce", format="mixed")
+    if local.isna().any():
+        i = int(np.argmax(local.isna().to_numpy()))
+        raise InputError(path, f"row {rows[i]}", f"{tcol}: cannot parse time {text.iloc[i]!r}")
+    if labels == "end":
+        local = local - pd.Timedelta(hours=1)
+    first_time = (local.groupby(local).cumcount() == 0).to_numpy()
+    utc = pd.DatetimeIndex(local).tz_localize(tz, ambiguous=first_time, nonexistent="NaT").tz_convert("UTC")
+    exists = ~np.asarray(utc.isna())
+    out = {}
+    for col in df.columns[1:]:
+        cells = df[col].str.strip()
+        if sep == ";":
+            cells = cells.str.replace(",", ".", regex=False)
+        num = pd.to_numeric(cells.where(~cells.isin(_NA)), errors="coerce")
+        bad = num.isna().to_numpy() & ~cells.isin(_NA).to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(path, f"row {rows[i]}", f"{col}: not a number: {cells.iloc[i]!r}")
+        out[col] = num.to_numpy(float)[exists]
+    frame = pd.DataFrame(out, index=utc[exists])
+    frame = frame[~frame.index.duplicated(keep="first")].sort_index()
+    if frame.empty:
+        raise InputError(path, None, "no data rows")
+    full = pd.date_range(frame.index[0], frame.index[-1], freq="60min", name=price_files.TIMESTAMP)
+    frame = frame.reindex(full)
+    return frame.interpolate(method="linear", limit=max_gap_h, limit_area="inside")
+
+
+@lru_cache(maxsize=16)
+def _local_table(path: str, mtime: float, tz: str, labels: str, max_gap_h: int) -> pd.DataFrame:
+    return read_local_time_csv(path, tz=tz, labels=labels, max_gap_h=max_gap_h)
+
+
+def read_orebro_heat_demand_mw(path: str | Path, labels: Literal["start", "end"] = "end") -> pd.DataFrame:
+    """The Örebro (Vetelängden) heat file: ``space_heat_mw`` and ``hot_water_mw`` (kW -> MW) on UTC hours."""
+    df = read_local_time_csv(path, labels=labels)
+    space = next((c for c in df.columns if c.lower().startswith("radiator")), df.columns[0])
+    water = next((c for c in df.columns if c.lower().startswith("varmvatten")), None)
+    out = pd.DataFrame({"space_heat_mw": df[space] / KW_PER_MW}, index=df.index)
+    out["hot_water_mw"] = (df[water] / KW_PER_MW) if water is not None else 0.0
+    return out
+
+
+def read_orebro_outdoor_temp_c(path: str | Path, labels: Literal["start", "end"] = "end") -> pd.Series:
+    """The Örebro outdoor temperature file (``;`` separated) as °C on UTC hours."""
+    df = read_local_time_csv(path, labels=labels)
+    return df.iloc[:, 0].rename("outdoor_temp_c")
+
+
+# ------------------------------------------------------------------------------ synthetic weather
+
+
+def synthetic_outdoor_temp(
+    index: pd.DatetimeIndex,
+    seed: int = 0,
+    annual_mean_c: float = 7.0,
+    seasonal_amplitude_k: float = 10.0,
+    daily_amplitude_k: float = 3.0,
+    weather_sigma_k: float = 4.0,
+    tz: str = STOCKHOLM,
+) -> pd.Series:
+    """Synthetic outdoor temperature (°C) on UTC MTU starts, like central Sweden.
+
+    ``annual_mean - seasonal_amplitude * cos(2 pi (doy - 20) / 365.25)`` (coldest about 20 January)
+    ``+ daily_amplitude * cos(2 pi (h - 15) / 24)`` (warmest about 15:00 local) plus a weather anomaly:
+    each local day d has an anomaly ``sigma * (z_{d-2} + 2 z_{d-1} + 3 z_d + 2 z_{d+1} + z_{d+2}) / sqrt(19)``
+    from standard normals z drawn per local day (``default_rng([seed, stream, ordinal])``), taken at
+    local noon and interpolated linearly in between. Each value is a pure function of (time, seed,
+    parameters), so one day alone equals the same day inside a long range. An MTU gets the mean of
+    its quarter-hour midpoints, so 60-minute values are the means of the 15-minute ones.
+    """
+    idx = pd.DatetimeIndex(index)
+    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    if len(idx) == 0:
+        return pd.Series(np.zeros(0), index=idx, name="outdoor_temp_c")
+    ns = idx.as_unit("ns").asi8
+    step = int(np.min(np.diff(ns))) if len(idx) > 1 else pd.Timedelta(minutes=60).value
+    k = max(step // pd.Timedelta(minutes=15).value, 1)
+    quarter = pd.Timedelta(minutes=15).value
+    pts = (ns[:, None] + (np.arange(k) * quarter + quarter // 2)[None, :]).ravel()
+    local = pd.DatetimeIndex(pts, tz="UTC").tz_convert(tz)
+    ordinal = _ordinals(local)
+    hour = np.asarray(local.hour + local.minute / 60.0 + local.second / 3600.0, dtype=float)
+    doy = np.asarray(local.day_of_year, dtype=float) + hour / 24.0
+
+    lo, hi = int(ordinal.min()) - 3, int(ordinal.max()) + 4
+    days = np.arange(lo, hi + 1)
+    z = np.array([np.random.default_rng([int(seed) % (1 << 64), _STREAM_TEMPERATURE, int(d)]).standard_normal() for d in days])
+    w = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
+    anomaly = np.convolve(z, w, mode="same") / math.sqrt(float(np.sum(w**2)))  # valid from lo+2 to hi-2
+    x = ordinal + (hour - 12.0) / 24.0  # position in days, local noon at integers
+    i0 = np.floor(x).astype(np.int64)
+    frac = x - i0
+    a = anomaly[i0 - lo] * (1.0 - frac) + anomaly[i0 + 1 - lo] * frac
+
+    temp = (
+        annual_mean_c
+        - seasonal_amplitude_k * np.cos(2.0 * np.pi * (doy - 20.0) / 365.25)
+        + daily_amplitude_k * np.cos(2.0 * np.pi * (hour - 15.0) / 24.0)
+        + weather_sigma_k * a
+    )
+    return pd.Series(temp.reshape(len(idx), k).mean(axis=1), index=idx, name="outdoor_temp_c")
+
+
+def _ordinals(local: pd.DatetimeIndex) -> np.ndarray:
+    days = local.tz_localize(None).normalize().as_unit("ns")
+    return (days.asi8 // pd.Timedelta(days=1).value + pd.Timestamp("1970-01-01").toordinal()).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------ asset
+
+
+def _hour_map(v: dict[int, float], field: str) -> dict[int, float]:
+    for h in v:
+        if not 0 <= h <= 23:
+            raise ValueError(f"{field} has hour {h}, outside 0-23 (local hour starts)")
+    return v
+
+
+@register_asset
+class HeatPump(AssetBase):
+    kind: Literal["heat_pump"] = "heat_pump"
+    mode: Literal["rc", "demand"] = "rc"
+    max_power_mw: float = Field(gt=0)
+
+    # COP: constant, or linear in outdoor temperature and clipped
+    cop: float | None = Field(None, gt=0)
+    cop_at_0c: float = Field(3.0, gt=0)
+    cop_slope_per_k: float = 0.08
+    cop_min: float = Field(1.5, gt=0)
+    cop_max: float = Field(5.0, gt=0)
+
+    # outdoor temperature
+    outdoor_temp: float | str = "synthetic"
+    outdoor_temp_column: str | None = None
+    synthetic_annual_mean_c: float = 7.0
+    synthetic_seasonal_amplitude_k: float = Field(10.0, ge=0)
+    synthetic_daily_amplitude_k: float = Field(3.0, ge=0)
+    synthetic_weather_sigma_k: float = Field(4.0, ge=0)
+    local_time_labels: Literal["start", "end"] = "end"
+    max_gap_h: int = Field(6, ge=0)
+
+    # RC model
+    thermal_capacity_mwh_per_k: float | None = Field(None, gt=0)
+    heat_loss_mw_per_k: float | None = Field(None, gt=0)
+    internal_gain_mw: float = Field(0.0, ge=0)
+    solar_gain: str | None = None  # "synthetic" or a MW file
+    solar_gain_column: str | None = None
+    solar_gain_peak_mw: float = Field(0.0, ge=0)
+    latitude: float = 59.3
+    comfort_min_c: float = 20.0
+    comfort_max_c: float = 23.0
+    comfort_min_by_hour: dict[int, float] = Field(default_factory=dict)
+    comfort_max_by_hour: dict[int, float] = Field(default_factory=dict)
+    indoor_initial_c: float | None = None
+    final_at_least_initial: bool = True
+
+    # measured heat demand with a store
+    heat_demand: str | None = None
+    heat_demand_columns: list[str] | None = None
+    hot_water_columns: list[str] = Field(default_factory=list)
+    heat_demand_unit: Literal["mw", "kw"] = "mw"
+    storage_mwh_heat: float = Field(0.0, ge=0)
+    storage_initial_mwh_heat: float | None = Field(None, ge=0)
+    storage_loss_per_h: float = Field(0.0, ge=0, lt=1)
+    hot_water_tank_mwh_heat: float = Field(0.0, ge=0)
+    hot_water_initial_mwh_heat: float | None = Field(None, ge=0)
+    hot_water_loss_per_h: float = Field(0.0, ge=0, lt=1)
+    hot_water_cop_factor: float = Field(1.0, gt=0, le=1)
+
+    aux_max_mw: float = Field(0.0, ge=0)
+    offer_reserves: bool = False
+
+    @field_validator("comfort_min_by_hour")
+    @classmethod
+    def _min_hours(cls, v):
+        return _hour_map(v, "comfort_min_by_hour")
+
+    @field_validator("comfort_max_by_hour")
+    @classmethod
+    def _max_hours(cls, v):
+        return _hour_map(v, "comfort_max_by_hour")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.cop_min > self.cop_max:
+            raise ValueError(f"cop_min ({self.cop_min}) above cop_max ({self.cop_max})")
+        if isinstance(self.outdoor_temp, str) and not self.outdoor_temp.strip():
+            raise ValueError("outdoor_temp is empty: give a number (°C), 'synthetic' or a CSV path")
+        if self.comfort_min_c > self.comfort_max_c:
+            raise ValueError(
+                f"comfort_min_c ({self.comfort_min_c}) above comfort_max_c ({self.comfort_max_c}): empty comfort band"
+            )
+        lo, hi = self.band_by_hour()
+        for h in range(24):
+            if lo[h] > hi[h]:
+                field = "comfort_min_by_hour" if h in self.comfort_min_by_hour else "comfort_max_by_hour"
+                raise ValueError(f"{field} leaves the comfort band empty at local hour {h} ({lo[h]} above {hi[h]})")
+        if self.mode == "rc":
+            for field in ("thermal_capacity_mwh_per_k", "heat_loss_mw_per_k"):
+                if getattr(self, field) is None:
+                    raise ValueError(f"{field} is required when mode = 'rc'")
+            t0 = self.indoor_start
+            if not lo[0] - 1e-9 <= t0 <= hi[0] + 1e-9:
+                raise ValueError(
+                    f"indoor_initial_c ({t0}) outside the comfort band [{lo[0]}, {hi[0]}] at local hour 0"
+                )
+            if self.hot_water_tank_mwh_heat > 0:
+                raise ValueError("hot_water_tank_mwh_heat needs mode = 'demand' (a measured hot-water demand)")
+        else:
+            if self.heat_demand is None or self.heat_demand in ("", sources.SYNTHETIC):
+                raise ValueError("heat_demand is required when mode = 'demand' (a CSV path)")
+            if self.storage_initial_mwh_heat is not None and self.storage_initial_mwh_heat > self.storage_mwh_heat + 1e-12:
+                raise ValueError(
+                    f"storage_initial_mwh_heat ({self.storage_initial_mwh_heat}) above storage_mwh_heat ({self.storage_mwh_heat})"
+                )
+            if self.hot_water_tank_mwh_heat > 0 and not self.hot_water_columns:
+                raise ValueError("hot_water_columns must name the hot-water demand column(s) served by the tank")
+            if (
+                self.hot_water_initial_mwh_heat is not None
+                and self.hot_water_initial_mwh_heat > self.hot_water_tank_mwh_heat + 1e-12
+            ):
+                raise ValueError(
+                    f"hot_water_initial_mwh_heat ({self.hot_water_initial_mwh_heat}) above hot_water_tank_mwh_heat "
+                    f"({self.hot_water_tank_mwh_heat})"
+                )
+        return self
+
+    # --- derived ----------------------------------------------------------------------------------
+    def band_by_hour(self) -> tuple[list[float], list[float]]:
+        lo = [self.comfort_min_by_hour.get(h, self.comfort_min_c) for h in range(24)]
+        hi = [self.comfort_max_by_hour.get(h, self.comfort_max_c) for h in range(24)]
+        return lo, hi
+
+    @property
+    def indoor_start(self) -> float:
+        if self.indoor_initial_c is not None:
+            return self.indoor_initial_c
+        lo, hi = self.band_by_hour()
+        return (lo[0] + hi[0]) / 2.0
+
+    @property
+    def storage_start(self) -> float:
+        s = self.storage_initial_mwh_heat
+        return self.storage_mwh_heat / 2.0 if s is None else s
+
+    @property
+    def hot_water_start(self) -> float:
+        s = self.hot_water_initial_mwh_heat
+        return self.hot_water_tank_mwh_heat / 2.0 if s is None else s
+
+    @property
+    def has_tank(self) -> bool:
+        return self.mode == "demand" and self.hot_water_tank_mwh_heat > 0
+
+    def cop_series(self, outdoor_c: np.ndarray) -> np.ndarray:
+        if self.cop is not None:
+            return np.full(len(outdoor_c), float(self.cop))
+        return np.clip(self.cop_at_0c + self.cop_slope_per_k * np.asarray(outdoor_c, float), self.cop_min, self.cop_max)
+
+    # --- data -------------------------------------------------------------------------------------
+    def _series(self, case, ref: str, field: str, horizon: Horizon, column: str | None, synthetic_fn) -> np.ndarray:
+        """A series per MTU from "synthetic", a timestamp_utc CSV or a naive local-time CSV."""
+        if ref == sources.SYNTHETIC:
+            return np.asarray(synthetic_fn(horizon.index), dtype=float)
+        path = case.resolve(ref)
+        if not path.is_file():
+            raise InputError(path, field, "file not found")
+        if _has_utc_column(path):
+            return sources.profile(case, ref, field, horizon.index, synthetic_fn, column)
+        table = self._local(path, case)
+        if column is None:
+            if len(table.columns) != 1:
+                raise InputError(path, field, f"several value columns ({', '.join(table.columns)}); name one")
+            column = table.columns[0]
+        if column not in table.columns:
+            raise InputError(path, field, f"column {column!r} not found; columns are {', '.join(table.columns)}")
+        return price_files.slice_day(table[column], horizon.index, path, field).to_numpy(float)
+
+    def _local(self, path: Path, case) -> pd.DataFrame:
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        return _local_table(str(path), mtime, case.case.timezone, self.local_time_labels, self.max_gap_h)
+
+    def _demand(self, case, horizon: Horizon) -> tuple[np.ndarray, np.ndarray]:
+        """(space-heating demand, hot-water demand) per MTU in MW heat."""
+        field = f"assets.{self.name}.heat_demand"
+        path = case.resolve(self.heat_demand)
+        if not path.is_file():
+            raise InputError(path, field, "file not found")
+        if _has_utc_column(path):
+            columns = [c for c in _header(path)[0] if c != price_files.TIMESTAMP]
+
+            def get(c):
+                return sources.profile(case, self.heat_demand, field, horizon.index, None, c)
+        else:
+            table = self._local(path, case)
+            columns = list(table.columns)
+
+            def get(c):
+                return price_files.slice_day(table[c], horizon.index, path, field).to_numpy(float)
+
+        for c in [*(self.heat_demand_columns or []), *self.hot_water_columns]:
+            if c not in columns:
+                raise InputError(path, field, f"column {c!r} not found; columns are {', '.join(columns)}")
+        space_cols = self.heat_demand_columns or [c for c in columns if c not in self.hot_water_columns]
+        scale = 1.0 / KW_PER_MW if self.heat_demand_unit == "kw" else 1.0
+        zero = np.zeros(horizon.n)
+        space = sum((get(c) for c in space_cols), zero) * scale
+        water = sum((get(c) for c in self.hot_water_columns), zero) * scale
+        for what, arr in (("space", space), ("hot water", water)):
+            if (arr < -1e-9).any():
+                t = horizon.index[int(np.argmax(arr < -1e-9))]
+                raise InputError(path, field, f"negative {what} heat demand at {t}")
+        if not self.has_tank:
+            space, water = space + water, zero
+        return np.clip(space, 0, None), np.clip(water, 0, None)
+
+    def prepare(self, case, horizon: Horizon) -> dict:
+        seed = case.synthetic.seed
+        if isinstance(self.outdoor_temp, int | float):
+            t_out = np.full(horizon.n, float(self.outdoor_temp))
+        else:
+            t_out = self._series(
+                case,
+                self.outdoor_temp,
+                f"assets.{self.name}.outdoor_temp",
+                horizon,
+                self.outdoor_temp_column,
+                lambda idx: synthetic_outdoor_temp(
+                    idx,
+                    seed=seed,
+                    annual_mean_c=self.synthetic_annual_mean_c,
+                    seasonal_amplitude_k=self.synthetic_seasonal_amplitude_k,
+                    daily_amplitude_k=self.synthetic_daily_amplitude_k,
+                    weather_sigma_k=self.synthetic_weather_sigma_k,
+                    tz=horizon.tz,
+                ),
+            )
+        data: dict = {"outdoor_c": t_out, "cop": self.cop_series(t_out)}
+        if self.mode == "rc":
+            solar = np.zeros(horizon.n)
+            if self.solar_gain is not None and not (self.solar_gain == sources.SYNTHETIC and self.solar_gain_peak_mw == 0):
+                solar = self._series(
+                    case,
+                    self.solar_gain,
+                    f"assets.{self.name}.solar_gain",
+                    horizon,
+                    self.solar_gain_column,
+                    lambda idx: synthetic.pv_profile(
+                        idx, capacity_mw=self.solar_gain_peak_mw, latitude=self.latitude, seed=seed
+                    ),
+                )
+                solar = np.clip(solar, 0.0, None)
+            lo_h, hi_h = self.band_by_hour()
+            hours = np.asarray(horizon.local.hour)
+            data["solar_mw"] = solar
+            data["band_min_c"] = np.array([lo_h[h] for h in hours], dtype=float)
+            data["band_max_c"] = np.array([hi_h[h] for h in hours], dtype=float)
+        else:
+            data["demand_mw"], data["hot_water_demand_mw"] = self._demand(case, horizon)
+        return data
+
+    # --- feasibility ------------------------------------------------------------------------------
+    def _rc_coefficients(self, horizon: Horizon, data: dict):
+        c, ua = self.thermal_capacity_mwh_per_k, self.heat_loss_mw_per_k
+        a = math.exp(-ua * horizon.dt_h / c)
+        gain = (1.0 - a) / ua  # K per MW of heat held over the MTU
+        forcing = (1.0 - a) * data["outdoor_c"] + gain * (data["solar_mw"] + self.internal_gain_mw)
+        return a, gain, forcing
+
+    def _temperature_bounds(self, horizon: Horizon, data: dict) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds on the end-of-MTU temperature T_t: band_t ∩ band_{t+1} (the last MTU: band_t).
+
+        The heat pump cannot cool: where the gains alone (no heat at all, from the coolest reachable
+        start) leave the building warmer than the comfort maximum, the upper bound is raised to
+        that passive temperature, so a warm spell is not "infeasible" for a heater.
+        """
+        lo_b, hi_b = data["band_min_c"], data["band_max_c"]
+        lo_e = np.r_[np.maximum(lo_b[:-1], lo_b[1:]), lo_b[-1]]
+        hi_e = np.r_[np.minimum(hi_b[:-1], hi_b[1:]), hi_b[-1]]
+        a, _, forcing = self._rc_coefficients(horizon, data)
+        coolest = self.indoor_start
+        for t in range(horizon.n):
+            coolest = max(lo_e[t], a * coolest + forcing[t])
+            hi_e[t] = max(hi_e[t], coolest)
+        return lo_e, hi_e
+
+    def check(self, horizon: Horizon, data: dict) -> None:
+        when = horizon.local
+        qmax = data["cop"] * self.max_power_mw
+        if self.mode == "rc":
+            lo_b, hi_b = data["band_min_c"], data["band_max_c"]
+            t0 = self.indoor_start
+            if not lo_b[0] - 1e-9 <= t0 <= hi_b[0] + 1e-9:
+                raise InfeasibleError(
+                    self.name, "comfort_band",
+                    f"initial indoor temperature {t0} °C outside the band [{lo_b[0]}, {hi_b[0]}] at {when[0]}",
+                )
+            a, gain, forcing = self._rc_coefficients(horizon, data)
+            lo_e, hi_e = self._temperature_bounds(horizon, data)
+            qmax = qmax + self.aux_max_mw
+            hi = t0
+            for t in range(horizon.n):  # warmest reachable T_t inside the band (exact: dynamics are monotone)
+                reach_hi = a * hi + gain * qmax[t] + forcing[t]
+                if reach_hi < lo_e[t] - 1e-7:
+                    raise InfeasibleError(
+                        self.name, "comfort_band",
+                        f"at {when[t]} the indoor temperature reaches at most {reach_hi:.2f} °C with full heat "
+                        f"({qmax[t] * KW_PER_MW:.1f} kW heat at COP {data['cop'][t]:.2f}, outdoor "
+                        f"{data['outdoor_c'][t]:.1f} °C), below the comfort minimum {lo_e[t]:g} °C",
+                    )
+                if lo_e[t] > hi_e[t] + 1e-9:
+                    raise InfeasibleError(
+                        self.name, "comfort_band",
+                        f"at {when[t]} the comfort bands of neighbouring hours do not overlap "
+                        f"(minimum {lo_e[t]:g} °C, maximum {hi_e[t]:g} °C)",
+                    )
+                hi = min(hi_e[t], reach_hi)
+            if self.final_at_least_initial and hi + 1e-7 < t0:
+                raise InfeasibleError(
+                    self.name, "final_temperature",
+                    f"the indoor temperature can end at most at {hi:.2f} °C, below the initial {t0} °C",
+                )
+            return
+        space_heat_max = qmax + self.aux_max_mw
+        self._check_store(horizon, space_heat_max, data["demand_mw"], self.storage_mwh_heat, self.storage_start,
+                          self.storage_loss_per_h, "heat_demand")
+        if self.has_tank:
+            self._check_store(horizon, qmax * self.hot_water_cop_factor, data["hot_water_demand_mw"],
+                              self.hot_water_tank_mwh_heat, self.hot_water_start, self.hot_water_loss_per_h,
+                              "hot_water_demand")
+
+    def _check_store(self, horizon, heat_max, demand, cap, start, loss, constraint) -> None:
+        dt_h = horizon.dt_h
+        r = (1.0 - loss) ** dt_h
+        hi = start
+        for t in range(horizon.n):
+            hi = min(cap, r * hi + (heat_max[t] - demand[t]) * dt_h)
+            if hi < -1e-7:
+                raise InfeasibleError(
+                    self.name, constraint,
+                    f"at {horizon.local[t]} the demand {demand[t] * KW_PER_MW:.1f} kW heat exceeds what the heat pump "
+                    f"(and aux heater) can deliver, {heat_max[t] * KW_PER_MW:.1f} kW heat, and the store is empty",
+                )
+        if self.final_at_least_initial and hi + 1e-7 < start:
+            raise InfeasibleError(
+                self.name, constraint, f"the store can end at most at {hi:.4g} MWh heat, below its initial {start:.4g}"
+            )
+
+    # --- model ------------------------------------------------------------------------------------
+    def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        dt_h = horizon.dt_h
+        blk.outdoor = pyo.Param(T, initialize=dict(enumerate(data["outdoor_c"])), mutable=True)
+        blk.cop = pyo.Param(T, initialize=dict(enumerate(data["cop"])), mutable=True)
+        # MWh heat moved per MWh electric when a reserve activation changes consumption, at most
+        # (the aux heater has COP 1 <= max(COP_t, 1)); used by add_reserve_headroom
+        blk.reserve_heat_per_mwh = pyo.Param(
+            T, initialize=dict(enumerate(np.maximum(data["cop"], 1.0))), mutable=True
+        )
+        blk.power = pyo.Var(T, bounds=(0, self.max_power_mw))
+        blk.aux = pyo.Var(T, bounds=(0, self.aux_max_mw))
+        if self.has_tank:
+            blk.power_hot_water = pyo.Var(T, bounds=(0, self.max_power_mw))
+            blk.hot_water_within_power = pyo.Constraint(T, rule=lambda b, t: b.power_hot_water[t] <= b.power[t])
+            blk.space_heat = pyo.Expression(
+                T, rule=lambda b, t: b.cop[t] * (b.power[t] - b.power_hot_water[t]) + b.aux[t]
+            )
+            blk.hot_water_heat = pyo.Expression(
+                T, rule=lambda b, t: self.hot_water_cop_factor * b.cop[t] * b.power_hot_water[t]
+            )
+        else:
+            blk.space_heat = pyo.Expression(T, rule=lambda b, t: b.cop[t] * b.power[t] + b.aux[t])
+        blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.power[t] + b.aux[t])
+
+        if self.mode == "rc":
+            a, gain, forcing = self._rc_coefficients(horizon, data)
+            lo_e, hi_e = self._temperature_bounds(horizon, data)
+            blk.indoor_initial = pyo.Param(initialize=self.indoor_start, mutable=True)
+            blk.forcing = pyo.Param(T, initialize=dict(enumerate(forcing)), mutable=True)
+            # bounds of T_t carry band_t ∩ band_{t+1}: both ends of every MTU inside its band
+            blk.temp_min = pyo.Param(T, initialize=dict(enumerate(lo_e)), mutable=True)
+            blk.temp_max = pyo.Param(T, initialize=dict(enumerate(hi_e)), mutable=True)
+            blk.initial_min = pyo.Param(initialize=float(data["band_min_c"][0]), mutable=True)
+            blk.initial_max = pyo.Param(initialize=max(float(data["band_max_c"][0]), self.indoor_start), mutable=True)
+            blk.indoor = pyo.Var(T, bounds=lambda b, t: (float(lo_e[t]), float(hi_e[t])))
+
+            blk._rc = (a, gain)  # plain numbers, reused if a reserve market adds expected activation
+            blk.indoor_dynamics = pyo.Constraint(T, rule=self._rc_rule(T, a, gain))
+            if self.final_at_least_initial:
+                blk.indoor_final = pyo.Constraint(expr=blk.indoor[T.last()] >= blk.indoor_initial)
+        else:
+            self._build_store(blk, T, dt_h, "storage", self.storage_mwh_heat, self.storage_start,
+                              self.storage_loss_per_h, data["demand_mw"], blk.space_heat)
+            if self.has_tank:
+                self._build_store(blk, T, dt_h, "hot_water", self.hot_water_tank_mwh_heat, self.hot_water_start,
+                                  self.hot_water_loss_per_h, data["hot_water_demand_mw"], blk.hot_water_heat)
+
+    @staticmethod
+    def _rc_rule(T, a, gain, extra_heat=None):
+        """T_t = a T_{t-1} + gain (Q_t + extra_t) + forcing_t, as a constraint rule."""
+        first = T.first()
+
+        def rule(b, t):
+            prev = b.indoor_initial if t == first else b.indoor[T.prev(t)]
+            heat = b.space_heat[t] + (extra_heat(b, t) if extra_heat is not None else 0.0)
+            return b.indoor[t] == a * prev + gain * heat + b.forcing[t]
+
+        return rule
+
+    @staticmethod
+    def _store_rule(T, dt_h, r, name, heat, extra_heat=None):
+        """e_t = r e_{t-1} + (heat_t + extra_t - demand_t) dt for the store ``name``, as a constraint rule."""
+        first = T.first()
+
+        def rule(b, t):
+            level = b.component(f"{name}_level")
+            prev = b.component(f"{name}_initial") if t == first else level[T.prev(t)]
+            gain = heat[t] + (extra_heat(b, t) if extra_heat is not None else 0.0)
+            return level[t] == r * prev + (gain - b.component(f"{name}_demand")[t]) * dt_h
+
+        return rule
+
+    def _build_store(self, blk, T, dt_h, name, cap, start, loss, demand, heat) -> None:
+        r = (1.0 - loss) ** dt_h
+        blk.add_component(f"{name}_demand", pyo.Param(T, initialize=dict(enumerate(demand)), mutable=True))
+        blk.add_component(f"{name}_level", pyo.Var(T, bounds=(0, cap)))
+        blk.add_component(f"{name}_initial", pyo.Param(initialize=start, mutable=True))
+        blk.add_component(f"{name}_balance", pyo.Constraint(T, rule=self._store_rule(T, dt_h, r, name, heat)))
+        if self.final_at_least_initial:
+            level, initial = blk.component(f"{name}_level"), blk.component(f"{name}_initial")
+            blk.add_component(f"{name}_final", pyo.Constraint(expr=level[T.last()] >= initial))
+
+    # --- reserves ---------------------------------------------------------------------------------
+    def reserve_products(self) -> set[str]:
+        return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
+
+    def add_reserve_headroom(
+        self, blk, T, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None
+    ) -> None:
+        first = T.first()
+        if expected_up_mw is not None:
+            # expected activation (MW, + = consumption cut) changes the heat delivered by COP_t per MW
+            def activated(b, t):
+                return -b.cop[t] * expected_up_mw[t]
+
+            if self.mode == "rc":
+                a, gain = blk._rc
+                blk.indoor_dynamics.deactivate()
+                blk.indoor_dynamics_activated = pyo.Constraint(T, rule=self._rc_rule(T, a, gain, activated))
+            else:
+                r = (1.0 - self.storage_loss_per_h) ** horizon.dt_h
+                blk.storage_balance.deactivate()
+                blk.storage_balance_activated = pyo.Constraint(
+                    T, rule=self._store_rule(T, horizon.dt_h, r, "storage", blk.space_heat, activated)
+                )
+        headroom = self.max_power_mw + self.aux_max_mw
+        blk.reserve_up_power = pyo.Constraint(T, rule=lambda b, t: up_mw[t] <= b.power[t] + b.aux[t])
+        blk.reserve_down_power = pyo.Constraint(
+            T, rule=lambda b, t: down_mw[t] <= headroom - b.power[t] - b.aux[t]
+        )
+
+        def heat_per_mwh(b, t):
+            return b.reserve_heat_per_mwh[t]
+
+        blk.ENDS = pyo.Set(initialize=[0, 1])  # 0: start of the MTU, 1: its end
+        if self.mode == "rc":
+            c = self.thermal_capacity_mwh_per_k
+
+            def point(b, t, s):  # (temperature, its lower bound, its upper bound) at one end of MTU t
+                if s == 1:
+                    return b.indoor[t], b.temp_min[t], b.temp_max[t]
+                if t == first:
+                    return b.indoor_initial, b.initial_min, b.initial_max
+                return b.indoor[T.prev(t)], b.temp_min[T.prev(t)], b.temp_max[T.prev(t)]
+
+            def up_rule(b, t, s):
+                temp, lo, _ = point(b, t, s)
+                return temp - heat_per_mwh(b, t) * up_mwh[t] / c >= lo
+
+            def down_rule(b, t, s):
+                temp, _, hi = point(b, t, s)
+                return temp + heat_per_mwh(b, t) * down_mwh[t] / c <= hi
+
+            blk.reserve_up_energy = pyo.Constraint(T, blk.ENDS, rule=up_rule)
+            blk.reserve_down_energy = pyo.Constraint(T, blk.ENDS, rule=down_rule)
+        else:
+            cap = self.storage_mwh_heat
+
+            def level(b, t, s):
+                return b.storage_level[t] if s == 1 else (b.storage_initial if t == first else b.storage_level[T.prev(t)])
+
+            blk.reserve_up_energy = pyo.Constraint(
+                T, blk.ENDS, rule=lambda b, t, s: level(b, t, s) - heat_per_mwh(b, t) * up_mwh[t] >= 0
+            )
+            blk.reserve_down_energy = pyo.Constraint(
+                T, blk.ENDS, rule=lambda b, t, s: level(b, t, s) + heat_per_mwh(b, t) * down_mwh[t] <= cap
+            )
+
+    # --- results ----------------------------------------------------------------------------------
+    def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
+        T = blk.power.index_set()
+        power, aux = values(blk.power), values(blk.aux)
+        cop = np.array([pyo.value(blk.cop[t]) for t in T])
+        heat = np.array([pyo.value(blk.space_heat[t]) for t in T])
+        if self.has_tank:
+            heat = heat + np.array([pyo.value(blk.hot_water_heat[t]) for t in T])
+        out = {f"{self.name}_power_mw": power + aux, f"{self.name}_heat_mw": heat}
+        if self.mode == "rc":
+            out[f"{self.name}_indoor_temp_c"] = values(blk.indoor)
+        else:
+            out[f"{self.name}_storage_mwh_heat"] = values(blk.storage_level)
+            demand = np.array([pyo.value(blk.storage_demand[t]) for t in T])
+            if self.has_tank:
+                out[f"{self.name}_hot_water_mwh_heat"] = values(blk.hot_water_level)
+                demand = demand + np.array([pyo.value(blk.hot_water_demand[t]) for t in T])
+            out[f"{self.name}_heat_demand_mw"] = demand
+        if self.aux_max_mw > 0:
+            out[f"{self.name}_aux_mw"] = aux
+        out[f"{self.name}_outdoor_temp_c"] = np.array([pyo.value(blk.outdoor[t]) for t in T])
+        out[f"{self.name}_cop"] = cop
+        return out
