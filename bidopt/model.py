@@ -221,13 +221,15 @@ class PortfolioModel:
         tariff_cost = sum(pyo.value(b.cost_eur) for b in self.tariff_blocks.values()) + self.fixed_cost_eur
         out["tariff"] -= tariff_cost
         out["tax"] -= (self.vat_factor - 1.0) * tariff_cost
-        out["degradation"] = -sum(a.cost_eur(self.asset_blocks[a.name]) for a in self.case.assets)
+        out["degradation"] = 0.0
+        for a in self.case.assets:
+            out[a.cost_stream] = out.get(a.cost_stream, 0.0) - a.cost_eur(self.asset_blocks[a.name])
         for s in ZERO_STREAMS:
             out[s] = 0.0
         if hasattr(self.m, "fcr"):
             out.update(fcr.revenue(self.m.fcr))
         order = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
-        return {k: out[k] for k in order}
+        return {**{k: out[k] for k in order}, **{k: v for k, v in out.items() if k not in order}}
 
     def summary(self) -> dict:
         rev = self.revenue()

@@ -182,7 +182,8 @@ def test_curtails_only_when_price_exceeds_voll(tmp_path):
     np.testing.assert_allclose(s["homes_power_mw"].to_numpy(), 1.0 - expected, atol=1e-9)
     m = res.model
     assert m.case.assets[0].cost_eur(m.asset_blocks["homes"]) == pytest.approx(voll)
-    assert res.summary["revenue_eur"]["degradation"] == pytest.approx(-voll)  # asset costs' stream today
+    assert res.summary["revenue_eur"]["curtailment"] == pytest.approx(-voll)
+    assert res.summary["revenue_eur"]["degradation"] == 0.0
     bought = sum(prices) - prices[18]
     assert res.summary["objective_eur"] == pytest.approx(-bought - voll)
 

@@ -8,6 +8,8 @@ Assets know nothing of markets or tariffs.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pyomo.environ as pyo
 
@@ -17,6 +19,9 @@ from bidopt.horizon import Horizon
 
 class AssetBase(AssetSpec):
     """Default behaviour shared by asset kinds."""
+
+    #: the summary.json revenue stream the asset's own cost (``blk.cost_eur``) is reported under
+    cost_stream: ClassVar[str] = "degradation"
 
     def prepare(self, case, horizon: Horizon) -> dict:
         """Load data the asset needs (profiles) for ``horizon``; returned dict goes to build()."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyomo.environ as pyo
@@ -88,6 +88,7 @@ def default_voll_eur_per_mwh(customer_type: str, sek_per_eur: float, day: dt.dat
 @register_asset
 class CurtailableLoad(AssetBase):
     kind: Literal["curtailable_load"] = "curtailable_load"
+    cost_stream: ClassVar[str] = "curtailment"  # value of lost load
     profile: str = "synthetic"
     profile_column: str | None = None
     peak_mw: float = Field(0.05, gt=0)

@@ -1,0 +1,314 @@
+"""EV charging sessions from files: the Sørensen et al. garage datasets and a plain CSV.
+
+Every reader returns one row per session, sorted by arrival, with the columns
+
+    session_id, garage, user_id, arrival_utc, departure_utc, energy_mwh, max_power_mw
+
+(timestamps tz-aware UTC; ``max_power_mw`` is NaN where the file does not give it, and the asset's
+charger power applies). ``df.attrs`` tells what was read and dropped: ``rows`` (data rows in the
+file), ``dropped_no_plugout`` (sessions without a plug-out time, which cannot be planned) and
+``dropped_zero_duration``.
+
+Formats
+-------
+``sorensen2024``: Sørensen et al., Data in Brief 2024, 12 Norwegian garages. ``;`` separator,
+decimal comma, columns ``location;user_id;session_id;plugin_time;plugout_time;connection_time;
+energy_session`` with times ``YYYY-MM-DD HH:MM:SS`` in local Norwegian time and energy in kWh.
+The garage is ``location``.
+
+``sorensen2021``: Sørensen et al., Mendeley Data 2021, Trondheim. ``;`` separator, decimal comma,
+``session_ID;Garage_ID;User_ID;...;Start_plugin;...;End_plugout;...;El_kWh;Duration_hours;...``
+with times ``dd.mm.yyyy HH:MM`` in local Norwegian time. The garage is ``Garage_ID``.
+
+``csv``: ``arrival_utc``, ``departure_utc`` (ISO 8601; naive = UTC), ``energy_mwh`` or
+``energy_kwh``, optionally ``session_id``, ``garage``, ``max_power_mw`` or ``max_power_kw``.
+A plain file is the user's own: a bad row is an InputError naming the row.
+
+Local time (Sørensen files) -> UTC, with the quirks of the real files:
+
+- a time that does not exist (spring-forward gap) moves forward to the first valid instant;
+- a time that occurs twice (autumn-back hour) takes the occurrence that makes the plug-in duration
+  closest to the file's own duration column (``connection_time`` / ``Duration_hours``); on a tie,
+  the first (summer time) occurrence;
+- a missing plug-out time drops the session (counted in ``dropped_no_plugout``);
+- in ``sorensen2021`` times are whole minutes, so a short session can show plug-out == plug-in; its
+  departure is plug-in + ``Duration_hours`` (which has seconds). Sessions still not longer than
+  zero are dropped (``dropped_zero_duration``).
+
+The duration columns are otherwise not used: the timestamps are the record (around 2019-06-22 and
+at DST changes the files' durations differ from their timestamps by whole hours).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bidopt.errors import InputError
+
+FORMATS = ("sorensen2024", "sorensen2021", "csv")
+NORWAY = "Europe/Oslo"
+COLUMNS = ["session_id", "garage", "user_id", "arrival_utc", "departure_utc", "energy_mwh", "max_power_mw"]
+
+_S2024 = ["location", "user_id", "session_id", "plugin_time", "plugout_time", "connection_time", "energy_session"]
+_S2021 = ["session_ID", "Garage_ID", "User_ID", "Start_plugin", "End_plugout", "El_kWh", "Duration_hours"]
+
+
+def read_sessions(
+    path: str | Path,
+    fmt: str = "sorensen2024",
+    *,
+    garage: str | list[str] | None = None,
+    start=None,
+    end=None,
+    max_sessions: int | None = None,
+    tz: str = NORWAY,
+) -> pd.DataFrame:
+    """Sessions from ``path`` in format ``fmt``, optionally filtered.
+
+    Filters, applied in this order: ``garage`` (one id or a list; Sørensen ``location`` /
+    ``Garage_ID``, plain-CSV ``garage``), the window [``start``, ``end``) (keep sessions plugged
+    in at some time inside it; naive = UTC), then the first ``max_sessions`` by arrival.
+    ``tz`` is the local time zone of the Sørensen files.
+    """
+    if fmt not in FORMATS:
+        raise InputError(path, "sessions_format", f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(path, None, "file not found" if not p.exists() else "not a file")
+    full = _read_cached(str(p), fmt, tz, p.stat().st_mtime)
+    df = full
+    if garage is not None:
+        wanted = [garage] if isinstance(garage, str) else list(garage)
+        df = df[df["garage"].isin(wanted)]
+        if df.empty:
+            known = ", ".join(sorted(full["garage"].dropna().unique())[:30])
+            raise InputError(path, "garage", f"no sessions for garage {garage!r}; garages in the file: {known}")
+    if start is not None:
+        df = df[df["departure_utc"] > _utc(start)]
+    if end is not None:
+        df = df[df["arrival_utc"] < _utc(end)]
+    if max_sessions is not None:
+        df = df.iloc[: int(max_sessions)]
+    out = df.reset_index(drop=True).copy()
+    out.attrs = dict(full.attrs)
+    return out
+
+
+def _utc(ts) -> pd.Timestamp:
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+@lru_cache(maxsize=16)
+def _read_cached(path: str, fmt: str, tz: str, mtime: float) -> pd.DataFrame:
+    if fmt == "sorensen2024":
+        return _sorensen2024(path, tz)
+    if fmt == "sorensen2021":
+        return _sorensen2021(path, tz)
+    return _plain(path)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _read_text(path: str, sep: str | None) -> pd.DataFrame:
+    try:
+        if sep is None:  # plain CSV: comma, or semicolon if that is what the header uses
+            df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, index_col=False)
+            if len(df.columns) == 1 and ";" in str(df.columns[0]):
+                df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, sep=";", index_col=False)
+        else:
+            df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, sep=sep, index_col=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(path, None, "empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(path, None, f"cannot read CSV: {msg}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.apply(lambda c: c.str.strip())
+
+
+def _require(df: pd.DataFrame, cols: list[str], path: str, fmt: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(path, "columns", f"not a {fmt} file: missing column(s) {', '.join(missing)}; "
+                         f"found {', '.join(df.columns[:10])}")
+
+
+def _empty(text: pd.Series) -> np.ndarray:
+    return text.isin(["", "NA", "NaN", "nan", "null"]).to_numpy()
+
+
+def _number(text: pd.Series, path: str, column: str, decimal_comma: bool, allow_empty: bool = False) -> np.ndarray:
+    t = text.str.replace(",", ".", regex=False) if decimal_comma else text
+    v = pd.to_numeric(t, errors="coerce").to_numpy(dtype=float)
+    bad = np.isnan(v) & ~(_empty(text) if allow_empty else False)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(path, f"row {i + 1}", f"{column}: not a number: {text.iloc[i]!r}")
+    return v
+
+
+def _naive_times(text: pd.Series, fmt: str, path: str, column: str, allow_empty: bool) -> pd.Series:
+    empty = _empty(text)
+    t = pd.to_datetime(text.where(~empty, None), format=fmt, errors="coerce")
+    bad = t.isna().to_numpy() & ~(empty if allow_empty else np.zeros(len(t), bool))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(path, f"row {i + 1}", f"{column}: cannot parse time {text.iloc[i]!r} (expected {fmt})")
+    return t
+
+
+def _localize(naive: pd.Series, tz: str, dst: bool) -> pd.Series:
+    flags = np.full(len(naive), dst, dtype=bool)
+    return naive.dt.tz_localize(tz, ambiguous=flags, nonexistent="shift_forward").dt.tz_convert("UTC")
+
+
+def local_to_utc(plug_in: pd.Series, plug_out: pd.Series, tz: str, duration_h: np.ndarray) -> tuple[pd.Series, pd.Series]:
+    """Naive local plug-in/plug-out times -> UTC, resolving the autumn-back hour by ``duration_h``."""
+    in_s, in_w = _localize(plug_in, tz, True), _localize(plug_in, tz, False)
+    out_s, out_w = _localize(plug_out, tz, True), _localize(plug_out, tz, False)
+    arr, dep = in_s.copy(), out_s.copy()
+    dur = np.where(np.isnan(duration_h), np.inf, duration_h)
+
+    def hours(a, d):
+        return ((d - a).dt.total_seconds() / 3600.0).to_numpy()
+
+    amb_in = (in_s != in_w).to_numpy()
+    if amb_in.any():
+        take_w = amb_in & (np.abs(hours(in_w, dep) - dur) < np.abs(hours(in_s, dep) - dur))
+        arr = arr.where(~take_w, in_w)
+    amb_out = (out_s != out_w).fillna(False).to_numpy(dtype=bool)
+    if amb_out.any():
+        take_w = amb_out & (np.abs(hours(arr, out_w) - dur) < np.abs(hours(arr, out_s) - dur))
+        dep = dep.where(~take_w, out_w)
+    return arr, dep
+
+
+def _finish(df: pd.DataFrame, rows: int, no_plugout: int, zero: int) -> pd.DataFrame:
+    df = df[COLUMNS].sort_values(["arrival_utc", "session_id"], kind="stable").reset_index(drop=True)
+    dup = df["session_id"].duplicated(keep=False)
+    if dup.any():
+        # ids must identify sessions in results and errors: suffix repeats (none in the real files)
+        n = df.groupby("session_id").cumcount()
+        df.loc[dup, "session_id"] = df.loc[dup, "session_id"] + "#" + (n[dup] + 1).astype(str)
+    df.attrs = {"rows": rows, "dropped_no_plugout": no_plugout, "dropped_zero_duration": zero}
+    return df
+
+
+def _keep(arr: pd.Series, dep: pd.Series, extra_h: np.ndarray | None = None):
+    """(mask of usable rows, departure) — drop missing plug-outs, mend truncated short sessions."""
+    no_out = dep.isna().to_numpy()
+    if extra_h is not None:
+        short = ~no_out & (dep <= arr).to_numpy() & (extra_h > 0)
+        if short.any():
+            mended = arr + pd.to_timedelta(np.round(np.where(short, extra_h, 0.0) * 3600.0), unit="s")
+            dep = dep.where(~short, mended)
+    zero = ~no_out & (dep <= arr).fillna(False).to_numpy(dtype=bool)
+    return ~no_out & ~zero, dep, int(no_out.sum()), int(zero.sum())
+
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+def _sorensen2024(path: str, tz: str) -> pd.DataFrame:
+    raw = _read_text(path, ";")
+    _require(raw, _S2024, path, "sorensen2024")
+    plug_in = _naive_times(raw["plugin_time"], "%Y-%m-%d %H:%M:%S", path, "plugin_time", allow_empty=False)
+    plug_out = _naive_times(raw["plugout_time"], "%Y-%m-%d %H:%M:%S", path, "plugout_time", allow_empty=True)
+    dur = _number(raw["connection_time"], path, "connection_time", True, allow_empty=True)
+    kwh = _number(raw["energy_session"], path, "energy_session", True)
+    arr, dep = local_to_utc(plug_in, plug_out, tz, dur)
+    keep, dep, no_out, zero = _keep(arr, dep)
+    df = pd.DataFrame({
+        "session_id": raw["session_id"].astype(str),
+        "garage": raw["location"].astype(str),
+        "user_id": raw["user_id"].astype(str),
+        "arrival_utc": arr,
+        "departure_utc": dep,
+        "energy_mwh": kwh / 1000.0,
+        "max_power_mw": np.nan,
+    })[keep]
+    return _finish(df, len(raw), no_out, zero)
+
+
+def _sorensen2021(path: str, tz: str) -> pd.DataFrame:
+    raw = _read_text(path, ";")
+    _require(raw, _S2021, path, "sorensen2021")
+    plug_in = _naive_times(raw["Start_plugin"], "%d.%m.%Y %H:%M", path, "Start_plugin", allow_empty=False)
+    plug_out = _naive_times(raw["End_plugout"], "%d.%m.%Y %H:%M", path, "End_plugout", allow_empty=True)
+    dur = _number(raw["Duration_hours"], path, "Duration_hours", True, allow_empty=True)
+    kwh = _number(raw["El_kWh"], path, "El_kWh", True)
+    arr, dep = local_to_utc(plug_in, plug_out, tz, dur)
+    keep, dep, no_out, zero = _keep(arr, dep, np.nan_to_num(dur, nan=0.0))
+    df = pd.DataFrame({
+        "session_id": raw["session_ID"].astype(str),
+        "garage": raw["Garage_ID"].astype(str),
+        "user_id": raw["User_ID"].astype(str),
+        "arrival_utc": arr,
+        "departure_utc": dep,
+        "energy_mwh": kwh / 1000.0,
+        "max_power_mw": np.nan,
+    })[keep]
+    return _finish(df, len(raw), no_out, zero)
+
+
+def _pick(cols, *names):
+    lower = {c.lower(): c for c in cols}
+    return next((lower[n] for n in names if n in lower), None)
+
+
+def _plain(path: str) -> pd.DataFrame:
+    raw = _read_text(path, None)
+    dec = False
+    cols = list(raw.columns)
+    c_arr = _pick(cols, "arrival_utc", "arrival")
+    c_dep = _pick(cols, "departure_utc", "departure")
+    c_mwh, c_kwh = _pick(cols, "energy_mwh"), _pick(cols, "energy_kwh")
+    if c_arr is None or c_dep is None or (c_mwh is None and c_kwh is None):
+        raise InputError(path, "columns", "expected columns arrival_utc, departure_utc and energy_mwh (or energy_kwh); "
+                         f"found {', '.join(cols[:10])}")
+    rows = np.arange(1, len(raw) + 1)
+
+    def times(col):
+        t = pd.to_datetime(raw[col], utc=True, format="ISO8601", errors="coerce")
+        bad = t.isna().to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(path, f"row {rows[i]}", f"{col}: cannot parse timestamp {raw[col].iloc[i]!r}")
+        return t
+
+    arr, dep = times(c_arr), times(c_dep)
+    energy = _number(raw[c_mwh], path, c_mwh, dec) if c_mwh else _number(raw[c_kwh], path, c_kwh, dec) / 1000.0
+    c_pmw, c_pkw = _pick(cols, "max_power_mw"), _pick(cols, "max_power_kw")
+    if c_pmw:
+        power = _number(raw[c_pmw], path, c_pmw, dec, allow_empty=True)
+    elif c_pkw:
+        power = _number(raw[c_pkw], path, c_pkw, dec, allow_empty=True) / 1000.0
+    else:
+        power = np.full(len(raw), np.nan)
+    checks = [
+        ((dep <= arr).to_numpy(), lambda i: f"{c_dep}: departure {dep.iloc[i].isoformat()} is not after arrival "
+                                            f"{arr.iloc[i].isoformat()}"),
+        (energy < 0, lambda i: f"energy: negative ({energy[i]} MWh)"),
+        (power <= 0, lambda i: f"max_power: must be positive (got {power[i]} MW)"),
+    ]
+    for bad, msg in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(path, f"row {rows[i]}", msg(i))
+    c_id, c_garage, c_user = _pick(cols, "session_id", "id"), _pick(cols, "garage", "garage_id"), _pick(cols, "user_id")
+    df = pd.DataFrame({
+        "session_id": raw[c_id].astype(str) if c_id else pd.Series([f"s{i}" for i in rows]),
+        "garage": raw[c_garage].astype(str) if c_garage else "",
+        "user_id": raw[c_user].astype(str) if c_user else "",
+        "arrival_utc": arr,
+        "departure_utc": dep,
+        "energy_mwh": energy,
+        "max_power_mw": power,
+    })
+    return _finish(df, len(raw), 0, 0)
