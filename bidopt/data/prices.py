@@ -62,10 +62,14 @@ def _read_table(path: str | Path) -> tuple[pd.DataFrame, bool]:
     if not p.is_file():
         raise InputError(path, None, "file not found" if not p.exists() else "not a file")
     try:
-        df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, skipinitialspace=True)
-        semicolon = len(df.columns) == 1 and ";" in str(df.columns[0])
+        with open(p, encoding="utf-8-sig", errors="replace") as f:
+            header = f.readline()
+        # the separator is decided by the header line (Mimer downloads: ';' with decimal commas)
+        semicolon = header.count(";") > header.count(",")
         if semicolon:
             df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, sep=";")
+        else:
+            df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise InputError(path, None, "empty file") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as e:
