@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,7 @@ def _as_utc(v: dt.datetime) -> dt.datetime:
 @register_asset
 class EV(AssetBase):
     kind: Literal["ev"] = "ev"
+    cost_stream: ClassVar[str] = "shortfall"  # unmet charging energy at its price
     sessions: list[EVSession] = Field(default_factory=list)
     sessions_file: str | None = None
     sessions_format: Literal["sorensen2024", "sorensen2021", "csv"] = "csv"
