@@ -146,7 +146,7 @@ class Retail(Strict):
 
 class SolverOptions(Strict):
     time_limit_s: float | None = Field(60.0, gt=0)
-    mip_gap: float = Field(1e-6, ge=0)
+    mip_gap: float = Field(1e-4, ge=0)
     threads: int | None = Field(None, ge=1)
 
 
