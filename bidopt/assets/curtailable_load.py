@@ -36,8 +36,8 @@ import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
 from bidopt.assets.base import AssetBase, values
+from bidopt.assets.load import demand_profile
 from bidopt.case import DEFAULTS_DIR, register_asset
-from bidopt.data import sources, synthetic
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 
@@ -113,17 +113,7 @@ class CurtailableLoad(AssetBase):
         return default_voll_eur_per_mwh(self.customer_type, case.case.sek_per_eur, horizon.first_day)
 
     def prepare(self, case, horizon: Horizon) -> dict:
-        d = sources.profile(
-            case,
-            self.profile,
-            f"assets.{self.name}.profile",
-            horizon.index,
-            lambda idx: synthetic.base_load(idx, peak_mw=self.peak_mw, seed=case.synthetic.seed),
-            self.profile_column,
-        ) * self.scale
-        if (d < -1e-9).any():
-            t = horizon.index[int(np.argmax(d < -1e-9))]
-            raise InputError(case.resolve(self.profile), f"assets.{self.name}.profile", f"negative load at {t}")
+        d = demand_profile(self, case, horizon)
         return {"demand_mw": np.maximum(d, 0.0), "voll_eur_per_mwh": self.voll_eur_per_mwh(case, horizon)}
 
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:

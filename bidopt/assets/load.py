@@ -28,18 +28,7 @@ class Load(AssetBase):
     scale: float = Field(1.0, ge=0)
 
     def prepare(self, case, horizon: Horizon) -> dict:
-        p = sources.profile(
-            case,
-            self.profile,
-            f"assets.{self.name}.profile",
-            horizon.index,
-            lambda idx: synthetic.base_load(idx, peak_mw=self.peak_mw, seed=case.synthetic.seed),
-            self.profile_column,
-        ) * self.scale
-        if (p < -1e-9).any():
-            t = horizon.index[int(np.argmax(p < -1e-9))]
-            raise InputError(case.resolve(self.profile), f"assets.{self.name}.profile", f"negative load at {t}")
-        return {"load_mw": p}
+        return {"load_mw": demand_profile(self, case, horizon)}
 
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
         blk.demand = pyo.Param(T, initialize=dict(enumerate(data["load_mw"])), mutable=True)
@@ -47,3 +36,20 @@ class Load(AssetBase):
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {f"{self.name}_power_mw": np.array([pyo.value(blk.demand[t]) for t in blk.demand.index_set()])}
+
+
+def demand_profile(asset, case, horizon: Horizon) -> np.ndarray:
+    """An asset's consumption profile (MW) from its ``profile``/``profile_column``/``peak_mw``/``scale``
+    fields: a CSV column or the synthetic building load, checked to be non-negative."""
+    p = sources.profile(
+        case,
+        asset.profile,
+        f"assets.{asset.name}.profile",
+        horizon.index,
+        lambda idx: synthetic.base_load(idx, peak_mw=asset.peak_mw, seed=case.synthetic.seed),
+        asset.profile_column,
+    ) * asset.scale
+    if (p < -1e-9).any():
+        t = horizon.index[int(np.argmax(p < -1e-9))]
+        raise InputError(case.resolve(asset.profile), f"assets.{asset.name}.profile", f"negative load at {t}")
+    return p
