@@ -124,3 +124,34 @@ def test_full_activation_stays_within_limits(tmp_path, energy, power, eta, soc0,
     for start in (np.r_[soc0 * energy, soc[:-1]], soc):
         assert (start - (N * 1.0 + U / 3) / eta >= -tol).all()
         assert (start + (N * 1.0 + D / 3) * eta <= energy + tol).all()
+
+
+def test_activation_fractions_follow_the_frequency_rules():
+    from bidopt.markets.fcr import activation_fractions
+
+    idx = pd.date_range("2024-03-13T23:00Z", periods=4, freq="15min")
+    f = pd.Series([49.95, 50.05, 49.7, 50.3], index=idx)
+    a = activation_fractions(f, idx)
+    np.testing.assert_allclose(a.fcr_n, [0.5, -0.5, 1.0, -1.0])
+    np.testing.assert_allclose(a.fcr_d_up, [0.0, 0.0, 0.5, 0.0])
+    np.testing.assert_allclose(a.fcr_d_down, [0.0, 0.0, 0.0, -0.5])
+
+
+def test_frequency_series_moves_soc_and_pays_fcr_n_energy(tmp_path):
+    """Low frequency all day: sold FCR-N discharges the battery by alpha * C per hour, and that energy
+    is paid at the day-ahead price."""
+    idx = btime.delivery_index(DAY, 60)
+    minutes = pd.date_range(idx[0], periods=len(idx) * 60, freq="min")
+    pd.DataFrame({"timestamp_utc": minutes.strftime("%Y-%m-%dT%H:%M:%SZ"), "frequency_hz": 49.98}).to_csv(
+        tmp_path / "f.csv", index=False)
+    case = ler_case(tmp_path, ["fcr_n"], da_price=40.0, soc0=1.0, energy_mwh=2.0, soc_max_mwh=2.0, **ALONE)
+    case.markets["fcr"]["frequency"] = "f.csv"
+    res = bidopt.plan(case, DAY)
+    s = res.schedule
+    sold = s.bess_fcr_n_mw.to_numpy()
+    assert sold.sum() > 0
+    alpha = 0.2  # (50 - 49.98) / 0.1
+    drift = np.cumsum(alpha * sold)  # lossless battery, grid closed: SoC falls only by activation
+    np.testing.assert_allclose(s.bess_soc_mwh, 1.0 - drift, atol=1e-6)
+    capacity = float((sold * 100.0).sum())
+    assert res.summary["revenue_eur"]["fcr_n"] == pytest.approx(capacity + float((alpha * sold * 40.0).sum()))
