@@ -29,6 +29,7 @@ from bidopt.horizon import Horizon
 from bidopt.markets import dayahead, fcr
 from bidopt.tariffs import retail
 
+MARKET_RULES = {"fcr": fcr.rules}  # [markets.<name>] tables and the function validating each
 ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
 
 
@@ -71,6 +72,10 @@ class PortfolioModel:
         for a in case.assets:
             a.check(horizon, self.data[a.name])
         self.vat_factor = retail.vat_factor(case, horizon)
+        for name in case.markets:
+            if name not in MARKET_RULES:
+                raise InputError(case.label, f"markets.{name}", f"unknown market; known: {', '.join(MARKET_RULES)}")
+            MARKET_RULES[name](case)  # a misspelt key is an error even when the product is not offered
         self._price_stack(self.spot)
         self.m = self._build()
         self.solve_info: SolveInfo | None = None

@@ -197,3 +197,10 @@ def test_summary_objective_is_the_solved_objective():
 
     res = bidopt.plan(bidopt.load_case(REPO / "cases" / "demo"), DAY)
     assert res.summary["objective_eur"] == pytest.approx(pyo.value(res.model.m.objective), rel=1e-9)
+
+
+@pytest.mark.parametrize("table,needle", [("[markets.fcr]\nstep_mv = 0.1\n", "markets.fcr.step_mv"),
+                                          ("[markets.afrr]\nstep_mw = 1\n", "markets.afrr")])
+def test_market_tables_are_checked(case_dir, table, needle):
+    (case_dir / "case.toml").write_text(BASE + "\n" + table)
+    _assert_input_error(run("plan", case_dir, "--day", DAY, "--out", case_dir / "o"), "case.toml", needle)
