@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         pm.m = None  # drop the previous model outside the timed region
         gc.collect()
         t0 = time.perf_counter()
-        pm.m = pm._build()
+        pm.m = pm._build(pm.spot)
         t1 = time.perf_counter()
         pm.solve()
         t2 = time.perf_counter()

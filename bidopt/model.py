@@ -20,17 +20,26 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from bidopt import time as btime
-from bidopt.assets import grid as grid_connection
-from bidopt.assets.base import values
 from bidopt.case import Case
 from bidopt.data import sources
 from bidopt.errors import InfeasibleError, InputError, SolverError
 from bidopt.horizon import Horizon
-from bidopt.markets import dayahead, fcr
-from bidopt.tariffs import retail
+from bidopt.markets import fcr
+from bidopt.site import Site
 
 MARKET_RULES = {"fcr": fcr.rules}  # [markets.<name>] tables and the function validating each
-ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
+
+
+def prepare_assets(case: Case, horizon: Horizon) -> dict:
+    """Load every asset's data for the horizon, check it, and check the [markets] tables."""
+    data = {a.name: a.prepare(case, horizon) for a in case.assets}
+    for a in case.assets:
+        a.check(horizon, data[a.name])
+    for name in case.markets:
+        if name not in MARKET_RULES:
+            raise InputError(case.label, f"markets.{name}", f"unknown market; known: {', '.join(MARKET_RULES)}")
+        MARKET_RULES[name](case)  # a misspelt key is an error even when the product is not offered
+    return data
 
 
 @dataclass
@@ -67,86 +76,37 @@ class PortfolioModel:
         self.horizon = horizon
         if spot_eur_per_mwh is None:
             spot_eur_per_mwh = sources.dayahead_prices(case, horizon.index)
-        self.spot = np.asarray(spot_eur_per_mwh, dtype=float)
-        self.data = {a.name: a.prepare(case, horizon) for a in case.assets}
-        for a in case.assets:
-            a.check(horizon, self.data[a.name])
-        self.vat_factor = retail.vat_factor(case, horizon)
-        for name in case.markets:
-            if name not in MARKET_RULES:
-                raise InputError(case.label, f"markets.{name}", f"unknown market; known: {', '.join(MARKET_RULES)}")
-            MARKET_RULES[name](case)  # a misspelt key is an error even when the product is not offered
-        self._price_stack(self.spot)
-        self.m = self._build()
+        self.data = prepare_assets(case, horizon)
+        self._spot0 = np.asarray(spot_eur_per_mwh, dtype=float)
+        self.m = self._build(self._spot0)
         self.solve_info: SolveInfo | None = None
-
-    def _price_stack(self, spot: np.ndarray) -> tuple[bool, bool]:
-        """Set the per-MWh coefficients from spot prices; return which binaries they call for."""
-        self.spot = np.asarray(spot, dtype=float)
-        self.coefs = retail.coefficients(self.case, self.horizon, self.spot)
-        self.import_cost, self.export_value = retail.totals(self.coefs)
-        negative = bool((self.import_cost < 0).any() or (self.export_value < 0).any())
-        # must-take generation (non-curtailable PV) can also leave energy with nowhere to go
-        self.energy_value_can_be_negative = negative or any(
-            getattr(a, "curtailable", True) is False for a in self.case.assets
-        )
-        self.grid_needs_binaries = bool((self.export_value > self.import_cost + 1e-9).any())
-        return self.energy_value_can_be_negative, self.grid_needs_binaries
 
     def set_prices(self, spot_eur_per_mwh: np.ndarray) -> None:
         """New day-ahead prices on the built model. Rebuilds only if the prices call for binaries the
         model was built without (e.g. the first negative price)."""
-        before = (self.energy_value_can_be_negative, self.grid_needs_binaries)
-        after = self._price_stack(spot_eur_per_mwh)
-        if any(a and not b for a, b in zip(after, before, strict=True)):
-            self.m = self._build()
-        else:
-            dayahead.update(self.m.dayahead, self.import_cost, self.export_value)
+        if not self.site.set_prices(spot_eur_per_mwh):
+            self.m = self._build(np.asarray(spot_eur_per_mwh, dtype=float))
         self.solve_info = None
 
     # --- build ------------------------------------------------------------------------------------
-    def _build(self) -> pyo.ConcreteModel:
-        case, h = self.case, self.horizon
-        m = pyo.ConcreteModel(name=case.case.name)
-        m.T = pyo.RangeSet(0, h.n - 1)
-        self.asset_blocks = {}
-        for a in case.assets:
-            blk = pyo.Block()
-            m.add_component(f"asset_{a.name}", blk)
-            a.build(blk, m.T, h, self.data[a.name], a.needs_binaries(self.energy_value_can_be_negative))
-            self.asset_blocks[a.name] = blk
-        blocks = list(self.asset_blocks.values())
-        m.grid = pyo.Block()
-        grid_connection.build(
-            m.grid,
-            m.T,
-            case.grid.import_limit_mw,
-            case.grid.export_limit_mw,
-            lambda t: sum(b.net_mw[t] for b in blocks),
-            self.grid_needs_binaries,
-        )
-        m.dayahead = pyo.Block()
-        dayahead.build(m.dayahead, m.T, h.dt_h, m.grid, self.import_cost, self.export_value)
-        market_value = m.dayahead.value_eur
-        if fcr.offered(case):
-            m.fcr = pyo.Block()
-            fcr.build(m.fcr, m.T, h, case, {a.name: a for a in case.assets}, self.asset_blocks, self.spot)
-            market_value = market_value + m.fcr.value_eur
-        self.tariff_blocks = {}
-        for i, t in enumerate(case.tariffs):
-            blk = pyo.Block()
-            m.add_component(f"tariff_{i}_{t.kind}", blk)
-            t.build(blk, m.T, h, case, m.grid.import_mw)
-            if hasattr(blk, "cost_eur"):
-                self.tariff_blocks[i] = blk
-        self.fixed_cost_eur = sum(t.fixed_cost_eur(case, h) for t in case.tariffs)
-        tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
-        asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
-        m.objective = pyo.Objective(
-            expr=market_value - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost,
-            sense=pyo.maximize,
-        )
+    def _build(self, spot: np.ndarray) -> pyo.ConcreteModel:
+        m = pyo.ConcreteModel(name=self.case.case.name)
+        m.T = pyo.RangeSet(0, self.horizon.n - 1)
+        self.site = Site(self.case, self.horizon, self.data, spot, m, m.T)
+        m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
         return m
+
+    # the site's parts, under the names the planner has always had
+    spot = property(lambda self: self.site.spot)
+    coefs = property(lambda self: self.site.coefs)
+    import_cost = property(lambda self: self.site.import_cost)
+    export_value = property(lambda self: self.site.export_value)
+    asset_blocks = property(lambda self: self.site.asset_blocks)
+    tariff_blocks = property(lambda self: self.site.tariff_blocks)
+    fixed_cost_eur = property(lambda self: self.site.fixed_cost_eur)
+    vat_factor = property(lambda self: self.site.vat_factor)
+    energy_value_can_be_negative = property(lambda self: self.site.energy_value_can_be_negative)
+    grid_needs_binaries = property(lambda self: self.site.grid_needs_binaries)
 
     @property
     def is_mip(self) -> bool:
@@ -176,7 +136,7 @@ class PortfolioModel:
         if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
             raise SolverError(f"solver stopped without a solution: {tc.name}")
         res.solution_loader.load_vars()
-        self._net_grid_flows()
+        self.site.net_grid_flows()
         gap = 0.0
         if self.is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
             inc, bnd = res.incumbent_objective, res.objective_bound
@@ -184,18 +144,6 @@ class PortfolioModel:
         status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
         self.solve_info = SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
         return self.solve_info
-
-    def _net_grid_flows(self) -> None:
-        """Report import and export net of each other. Where export earns exactly what import costs
-        the solver may do both at once at no cost; netting them changes no money, lowers no limit
-        and can only lower a peak, so the reported schedule shows the physical flow."""
-        g = self.m.grid
-        for t in self.m.T:
-            imp, exp = g.import_mw[t].value or 0.0, g.export_mw[t].value or 0.0
-            both = min(imp, exp)
-            if both > 0 and self.export_value[t] <= self.import_cost[t] + 1e-9:
-                g.import_mw[t].set_value(imp - both, skip_validation=True)
-                g.export_mw[t].set_value(exp - both, skip_validation=True)
 
     def _diagnose(self) -> InfeasibleError:
         """Elastic re-solve: add slacks to every constraint, minimise them, name what had to bend."""
@@ -205,36 +153,11 @@ class PortfolioModel:
 
     # --- results ----------------------------------------------------------------------------------
     def schedule(self) -> pd.DataFrame:
-        m = self.m
-        cols: dict[str, np.ndarray] = {
-            "grid_import_mw": values(m.grid.import_mw),
-            "grid_export_mw": values(m.grid.export_mw),
-        }
-        for a in self.case.assets:
-            cols.update(a.schedule(self.asset_blocks[a.name], self.horizon))
-        if hasattr(m, "fcr"):
-            cols.update(fcr.schedule(m.fcr, self.horizon))
-        cols["price_eur_per_mwh"] = self.spot
-        df = pd.DataFrame(cols, index=self.horizon.index)
-        df.index.name = "timestamp_utc"
-        return df
+        return self.site.schedule()
 
     def revenue(self) -> dict[str, float]:
         """Result per stream in EUR (costs negative); sums to the objective."""
-        imp, exp, dt_h = values(self.m.grid.import_mw), values(self.m.grid.export_mw), self.horizon.dt_h
-        out = {s: float(np.sum(c_exp * exp - c_imp * imp) * dt_h) for s, (c_imp, c_exp) in self.coefs.items()}
-        tariff_cost = sum(pyo.value(b.cost_eur) for b in self.tariff_blocks.values()) + self.fixed_cost_eur
-        out["tariff"] -= tariff_cost
-        out["tax"] -= (self.vat_factor - 1.0) * tariff_cost
-        out["degradation"] = 0.0
-        for a in self.case.assets:
-            out[a.cost_stream] = out.get(a.cost_stream, 0.0) - a.cost_eur(self.asset_blocks[a.name])
-        for s in ZERO_STREAMS:
-            out[s] = 0.0
-        if hasattr(self.m, "fcr"):
-            out.update(fcr.revenue(self.m.fcr))
-        order = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
-        return {**{k: out[k] for k in order}, **{k: v for k, v in out.items() if k not in order}}
+        return self.site.revenue()
 
     def summary(self) -> dict:
         rev = self.revenue()

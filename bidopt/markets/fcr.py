@@ -95,20 +95,19 @@ def reserve_prices(case, product: str, horizon: Horizon) -> np.ndarray:
     return sources.reserve_prices(case, product, horizon.hour_starts)
 
 
-def build(blk, T, horizon: Horizon, case, assets: dict, asset_blocks: dict, spot: np.ndarray) -> None:
-    """Add FCR capacity, LER headroom on each providing asset, and ``blk.value_eur`` (EUR)."""
+def build_capacity(blk, horizon: Horizon, case, assets: dict) -> None:
+    """First-stage FCR decisions on ``blk``: lots per product and hour, split over the providing
+    assets, and ``capacity_value_eur[p]`` (EUR)."""
     r = rules(case)
-    products = offered(case)
     H = pyo.RangeSet(0, len(horizon.hour_starts) - 1)
     blk.H = H
-    hour_of = horizon.hour_group
-    providers = {p: [a for a in assets if p in assets[a].reserve_products()] for p in products}
-    products = [p for p in products if providers[p]]
+    providers = {p: [a for a in assets if p in assets[a].reserve_products()] for p in offered(case)}
+    products = [p for p in providers if providers[p]]
     blk.P = pyo.Set(initialize=products)
     price = {p: reserve_prices(case, p, horizon) for p in products}
-    alpha = _expected_activation(case, r, horizon)
     blk.price = pyo.Param(blk.P, H, initialize={(p, h): float(price[p][h]) for p in products for h in H}, mutable=True)
     if r.step_mw > 0:
+        # integer lots: bids clear whole (MARKET_RULES 3.2); the relaxation would sell fractions
         blk.lots = pyo.Var(blk.P, H, within=pyo.NonNegativeIntegers)
         blk.total_mw = pyo.Expression(blk.P, H, rule=lambda b, p, h: r.step_mw * b.lots[p, h])
     else:
@@ -119,30 +118,41 @@ def build(blk, T, horizon: Horizon, case, assets: dict, asset_blocks: dict, spot
     blk.split = pyo.Constraint(
         blk.P, H, rule=lambda b, p, h: sum(b.cap[a, p, h] for a in providers[p]) == b.total_mw[p, h]
     )
+    blk.capacity_value_eur = pyo.Expression(blk.P, rule=lambda b, p: sum(b.price[p, h] * b.total_mw[p, h] for h in H))
+
+
+def build_site_terms(cap, blk, T, horizon: Horizon, case, assets: dict, asset_blocks: dict, spot: np.ndarray) -> None:
+    """Per price path: LER headroom on each providing asset for the capacities in ``cap``, and
+    ``blk.activation_value_eur`` (FCR-N activation energy at the day-ahead price)."""
+    r = rules(case)
+    alpha = _expected_activation(case, r, horizon)
+    hour_of = horizon.hour_group
 
     def c(a, p, t):
-        return blk.cap[a, p, hour_of[t]] if (a, p) in blk.AP else 0.0
+        return cap.cap[a, p, hour_of[t]] if (a, p) in cap.AP else 0.0
 
-    for a in sorted({a for a, _ in pairs}):
+    for a in sorted({a for a, _ in cap.AP}):
         ab = pyo.Block()
         blk.add_component(f"headroom_{a}", ab)
         _headroom(ab, T, lambda p, t, a=a: c(a, p, t), r, alpha)
         assets[a].add_reserve_headroom(
             asset_blocks[a], T, horizon, ab.up_mw, ab.down_mw, ab.up_mwh, ab.down_mwh, ab.expected_up_mw
         )
+    n_providers = [a for a, p in cap.AP if p == "fcr_n"]
+    blk.spot = pyo.Param(T, initialize=dict(enumerate(np.asarray(spot, float))), mutable=True)
     dt_h = horizon.dt_h
-    blk.capacity_value_eur = pyo.Expression(
-        blk.P, rule=lambda b, p: sum(b.price[p, h] * b.total_mw[p, h] for h in H)
-    )
-    # FCR-N activation energy, paid (up) or charged (down) at the day-ahead price
+    alpha_n = alpha["fcr_n"].to_numpy()
     blk.activation_value_eur = pyo.Expression(
         expr=sum(
-            float(alpha["fcr_n"].iloc[t]) * float(spot[t]) * dt_h * blk.cap[a, "fcr_n", hour_of[t]]
-            for a in providers.get("fcr_n", []) if "fcr_n" in products
-            for t in T
+            float(alpha_n[t]) * dt_h * blk.spot[t] * cap.cap[a, "fcr_n", hour_of[t]]
+            for a in n_providers for t in T if alpha_n[t] != 0.0
         )
     )
-    blk.value_eur = pyo.Expression(expr=sum(blk.capacity_value_eur[p] for p in products) + blk.activation_value_eur)
+
+
+def update_spot(blk, spot: np.ndarray) -> None:
+    for t, v in enumerate(spot):
+        blk.spot[t] = float(v)
 
 
 def _headroom(ab, T, cap, r: FcrRules, alpha: pd.DataFrame) -> None:
@@ -156,10 +166,11 @@ def _headroom(ab, T, cap, r: FcrRules, alpha: pd.DataFrame) -> None:
     ab.expected_up_mw = pyo.Expression(T, rule=lambda b, t: sum(float(alpha[p].iloc[t]) * cap(p, t) for p in PRODUCTS))
 
 
-def revenue(blk) -> dict[str, float]:
-    out = {p: float(pyo.value(blk.capacity_value_eur[p])) for p in blk.P}
-    if "fcr_n" in out:
-        out["fcr_n"] += float(pyo.value(blk.activation_value_eur))
+def revenue(cap, site_terms) -> dict[str, float]:
+    """EUR per product: capacity value (when ``cap`` is given) plus FCR-N activation energy."""
+    out = {p: float(pyo.value(cap.capacity_value_eur[p])) for p in cap.P} if cap is not None else {}
+    if site_terms is not None:
+        out["fcr_n"] = out.get("fcr_n", 0.0) + float(pyo.value(site_terms.activation_value_eur))
     return out
 
 

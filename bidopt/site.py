@@ -1,0 +1,157 @@
+"""One site on one price path: assets, grid connection, energy value, tariffs and reserve headroom
+built onto a Pyomo block.
+
+The deterministic planner builds one ``Site`` on its model; the stochastic bidding model builds one
+per price scenario, all sharing the first-stage decisions (bid curves, FCR capacity). Asset
+profiles are prepared once and shared; the price stack (import cost, export value per MTU) is the
+site's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from bidopt.assets import grid as grid_connection
+from bidopt.assets.base import values
+from bidopt.horizon import Horizon
+from bidopt.markets import dayahead, fcr
+from bidopt.tariffs import retail
+
+ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
+STREAM_ORDER = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
+
+
+def price_stack(case, horizon: Horizon, spot: np.ndarray) -> dict:
+    """Per-MWh coefficients from spot prices and which binaries they call for."""
+    coefs = retail.coefficients(case, horizon, spot)
+    imp, exp = retail.totals(coefs)
+    negative = bool((imp < 0).any() or (exp < 0).any())
+    return {
+        "coefs": coefs,
+        "import_cost": imp,
+        "export_value": exp,
+        # must-take generation (non-curtailable PV) can also leave energy with nowhere to go
+        "energy_value_can_be_negative": negative or any(getattr(a, "curtailable", True) is False for a in case.assets),
+        "grid_needs_binaries": bool((exp > imp + 1e-9).any()),
+    }
+
+
+class Site:
+    """Builds the site onto ``blk``; ``value_eur`` is its money result (EUR, maximised)."""
+
+    def __init__(self, case, horizon: Horizon, data: dict, spot: np.ndarray, blk: pyo.Block, T: pyo.Set,
+                 fcr_capacity: pyo.Block | None = None, binaries: tuple[bool, bool] | None = None):
+        self.case, self.horizon, self.data, self.blk = case, horizon, data, blk
+        self.spot = np.asarray(spot, dtype=float)
+        ps = price_stack(case, horizon, self.spot)
+        self.coefs, self.import_cost, self.export_value = ps["coefs"], ps["import_cost"], ps["export_value"]
+        self.energy_value_can_be_negative, self.grid_needs_binaries = (
+            binaries if binaries is not None else (ps["energy_value_can_be_negative"], ps["grid_needs_binaries"])
+        )
+        self.vat_factor = retail.vat_factor(case, horizon)
+        self._build(T, fcr_capacity)
+
+    def _build(self, T, fcr_capacity) -> None:
+        case, h, blk = self.case, self.horizon, self.blk
+        self.asset_blocks = {}
+        for a in case.assets:
+            ab = pyo.Block()
+            blk.add_component(f"asset_{a.name}", ab)
+            a.build(ab, T, h, self.data[a.name], a.needs_binaries(self.energy_value_can_be_negative))
+            self.asset_blocks[a.name] = ab
+        blocks = list(self.asset_blocks.values())
+        blk.grid = pyo.Block()
+        grid_connection.build(blk.grid, T, case.grid.import_limit_mw, case.grid.export_limit_mw,
+                              lambda t: sum(b.net_mw[t] for b in blocks), self.grid_needs_binaries)
+        blk.dayahead = pyo.Block()
+        dayahead.build(blk.dayahead, T, h.dt_h, blk.grid, self.import_cost, self.export_value)
+        market_value = blk.dayahead.value_eur
+        self.fcr_capacity = fcr_capacity
+        self.owns_fcr_capacity = False
+        if fcr.offered(case):
+            assets = {a.name: a for a in case.assets}
+            if fcr_capacity is None:
+                blk.fcr = pyo.Block()
+                fcr.build_capacity(blk.fcr, h, case, assets)
+                self.fcr_capacity, self.owns_fcr_capacity = blk.fcr, True
+                market_value = market_value + sum(blk.fcr.capacity_value_eur[p] for p in blk.fcr.P)
+            blk.fcr_site = pyo.Block()
+            fcr.build_site_terms(self.fcr_capacity, blk.fcr_site, T, h, case, assets, self.asset_blocks, self.spot)
+            market_value = market_value + blk.fcr_site.activation_value_eur
+        self.tariff_blocks = {}
+        for i, t in enumerate(case.tariffs):
+            tb = pyo.Block()
+            blk.add_component(f"tariff_{i}_{t.kind}", tb)
+            t.build(tb, T, h, case, blk.grid.import_mw)
+            if hasattr(tb, "cost_eur"):
+                self.tariff_blocks[i] = tb
+        self.fixed_cost_eur = sum(t.fixed_cost_eur(case, h) for t in case.tariffs)
+        tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
+        asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
+        blk.value_eur = pyo.Expression(
+            expr=market_value - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost
+        )
+
+    def set_prices(self, spot: np.ndarray) -> bool:
+        """New spot prices on the built block; False if they need binaries the block lacks."""
+        ps = price_stack(self.case, self.horizon, spot)
+        if (ps["energy_value_can_be_negative"] and not self.energy_value_can_be_negative) or (
+            ps["grid_needs_binaries"] and not self.grid_needs_binaries
+        ):
+            return False
+        self.spot = np.asarray(spot, dtype=float)
+        self.coefs, self.import_cost, self.export_value = ps["coefs"], ps["import_cost"], ps["export_value"]
+        dayahead.update(self.blk.dayahead, self.import_cost, self.export_value)
+        if hasattr(self.blk, "fcr_site"):
+            fcr.update_spot(self.blk.fcr_site, self.spot)
+        return True
+
+    # --- results ----------------------------------------------------------------------------------
+    def net_grid_flows(self) -> None:
+        """Report import and export net of each other. Where export earns exactly what import costs
+        the solver may do both at once at no cost; netting them changes no money, lowers no limit
+        and can only lower a peak, so the reported schedule shows the physical flow."""
+        g = self.blk.grid
+        for t in g.import_mw.index_set():
+            imp, exp = g.import_mw[t].value or 0.0, g.export_mw[t].value or 0.0
+            both = min(imp, exp)
+            if both > 0 and self.export_value[t] <= self.import_cost[t] + 1e-9:
+                g.import_mw[t].set_value(imp - both, skip_validation=True)
+                g.export_mw[t].set_value(exp - both, skip_validation=True)
+
+    def schedule(self) -> pd.DataFrame:
+        blk = self.blk
+        cols: dict[str, np.ndarray] = {
+            "grid_import_mw": values(blk.grid.import_mw),
+            "grid_export_mw": values(blk.grid.export_mw),
+        }
+        for a in self.case.assets:
+            cols.update(a.schedule(self.asset_blocks[a.name], self.horizon))
+        if self.fcr_capacity is not None:
+            cols.update(fcr.schedule(self.fcr_capacity, self.horizon))
+        cols["price_eur_per_mwh"] = self.spot
+        df = pd.DataFrame(cols, index=self.horizon.index)
+        df.index.name = "timestamp_utc"
+        return df
+
+    def revenue(self, include_fcr_capacity: bool | None = None) -> dict[str, float]:
+        """Result per stream in EUR (costs negative); sums to ``value_eur`` (plus first-stage FCR
+        capacity value when the capacity is shared and ``include_fcr_capacity``)."""
+        g, dt_h = self.blk.grid, self.horizon.dt_h
+        imp, exp = values(g.import_mw), values(g.export_mw)
+        out = {s: float(np.sum(c_exp * exp - c_imp * imp) * dt_h) for s, (c_imp, c_exp) in self.coefs.items()}
+        tariff_cost = sum(pyo.value(b.cost_eur) for b in self.tariff_blocks.values()) + self.fixed_cost_eur
+        out["tariff"] -= tariff_cost
+        out["tax"] -= (self.vat_factor - 1.0) * tariff_cost
+        out["degradation"] = 0.0
+        for a in self.case.assets:
+            out[a.cost_stream] = out.get(a.cost_stream, 0.0) - a.cost_eur(self.asset_blocks[a.name])
+        for s in ZERO_STREAMS:
+            out[s] = 0.0
+        if self.fcr_capacity is not None:
+            with_capacity = self.owns_fcr_capacity if include_fcr_capacity is None else include_fcr_capacity
+            for p, v in fcr.revenue(self.fcr_capacity if with_capacity else None, self.blk.fcr_site).items():
+                out[p] = out.get(p, 0.0) + v
+        return {**{k: out[k] for k in STREAM_ORDER}, **{k: v for k, v in out.items() if k not in STREAM_ORDER}}
