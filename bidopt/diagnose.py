@@ -56,6 +56,15 @@ def _slack_vars(body, slacks):
 
 
 def _describe(name: str, pm) -> tuple[str, str]:
+    scenario = ""
+    if name.startswith("site["):  # the bidding model: one site per scenario
+        tag, _, name = name.partition("].")
+        scenario = f" in scenario {tag.removeprefix('site[')}"
+    asset, constraint = _describe_site(name, pm)
+    return asset, constraint + scenario
+
+
+def _describe_site(name: str, pm) -> tuple[str, str]:
     head, _, rest = name.partition(".")
     idx = ""
     if "[" in rest:

@@ -22,12 +22,47 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from bidopt import time as btime
 from bidopt.case import Case
 from bidopt.data import sources
-from bidopt.errors import InfeasibleError, InputError, SolverError
+from bidopt.errors import InputError, SolverError
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
 from bidopt.site import Site
 
 MARKET_RULES = {"fcr": fcr.rules}  # [markets.<name>] tables and the function validating each
+
+
+def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
+    """Solve ``owner.m`` with HiGHS under the case's solver options; load the solution. Infeasible
+    models are diagnosed (``owner._diagnose``) and raised as InfeasibleError."""
+    opts = owner.case.solver
+    cfg = {
+        "load_solutions": False,
+        "raise_exception_on_nonoptimal_result": False,
+        "time_limit": time_limit_s if time_limit_s is not None else opts.time_limit_s,
+        "rel_gap": mip_gap if mip_gap is not None else opts.mip_gap,
+    }
+    if opts.threads:
+        cfg["threads"] = opts.threads
+    t0 = _time.perf_counter()
+    res = Highs().solve(owner.m, **cfg)
+    seconds = _time.perf_counter() - t0
+    tc = res.termination_condition
+    if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded,
+              TerminationCondition.locallyInfeasible):
+        from bidopt.diagnose import explain_infeasibility
+
+        raise explain_infeasibility(owner)
+    if tc == TerminationCondition.unbounded:
+        raise SolverError("model is unbounded: a price or rate rewards unlimited energy or power; check the case")
+    if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
+        raise SolverError(f"solver stopped without a solution: {tc.name}")
+    res.solution_loader.load_vars()
+    is_mip = any(v.is_binary() or v.is_integer() for v in owner.m.component_data_objects(pyo.Var, active=True))
+    gap = 0.0
+    if is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
+        inc, bnd = res.incumbent_objective, res.objective_bound
+        gap = abs(bnd - inc) / max(abs(inc), 1e-9)
+    status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
+    return SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
 
 
 def prepare_assets(case: Case, horizon: Horizon) -> dict:
@@ -114,42 +149,9 @@ class PortfolioModel:
 
     # --- solve ------------------------------------------------------------------------------------
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
-        opts = self.case.solver
-        solver = Highs()
-        cfg = {
-            "load_solutions": False,
-            "raise_exception_on_nonoptimal_result": False,
-            "time_limit": time_limit_s if time_limit_s is not None else opts.time_limit_s,
-            "rel_gap": mip_gap if mip_gap is not None else opts.mip_gap,
-        }
-        if opts.threads:
-            cfg["threads"] = opts.threads
-        t0 = _time.perf_counter()
-        res = solver.solve(self.m, **cfg)
-        seconds = _time.perf_counter() - t0
-        tc = res.termination_condition
-        if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded,
-                  TerminationCondition.locallyInfeasible):
-            raise self._diagnose()
-        if tc == TerminationCondition.unbounded:
-            raise SolverError("model is unbounded: a price or rate rewards unlimited energy or power; check the case")
-        if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
-            raise SolverError(f"solver stopped without a solution: {tc.name}")
-        res.solution_loader.load_vars()
+        self.solve_info = solve_model(self, time_limit_s, mip_gap)
         self.site.net_grid_flows()
-        gap = 0.0
-        if self.is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
-            inc, bnd = res.incumbent_objective, res.objective_bound
-            gap = abs(bnd - inc) / max(abs(inc), 1e-9)
-        status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
-        self.solve_info = SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
         return self.solve_info
-
-    def _diagnose(self) -> InfeasibleError:
-        """Elastic re-solve: add slacks to every constraint, minimise them, name what had to bend."""
-        from bidopt.diagnose import explain_infeasibility
-
-        return explain_infeasibility(self)
 
     # --- results ----------------------------------------------------------------------------------
     def schedule(self) -> pd.DataFrame:

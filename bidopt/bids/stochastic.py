@@ -1,0 +1,189 @@
+"""The stochastic day-ahead bidding model: one curve per MTU, optimal over price scenarios.
+
+Scenarios s (probability pi_s) give day-ahead prices lambda_{s,t}. For each MTU t the distinct
+scenario prices, sorted, are the curve's price points p_{t,1} < ... < p_{t,K_t}; the volume at each
+point is a decision v_{t,k} (MW, + = buy). Because every scenario price is a point, the volume the
+exchange clears in scenario s is exactly v_{t,k(s,t)} (Nord Pool interpolates linearly between
+points, MARKET_RULES 1.3). The net curve must be monotone: v_{t,k} >= v_{t,k+1} (buy less, or sell
+more, as the price rises). Each scenario has its own copy of the site (``bidopt.site.Site``) whose
+grid position must equal the cleared volume:
+
+    imp_{s,t} - exp_{s,t} = v_{t,k(s,t)}
+
+FCR capacity is a first-stage decision shared by all scenarios (sold before day-ahead). The
+objective is the expected result, optionally plus beta * CVaR_alpha of the scenario results:
+
+    max  sum_s pi_s V_s + FCR value + beta * (zeta - 1/(1 - alpha) sum_s pi_s u_s),  u_s >= zeta - V_s, u_s >= 0
+
+With one scenario the curve has one point per MTU: a price-independent volume equal to the
+deterministic plan.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+import xarray as xr
+
+from bidopt.assets.base import values
+from bidopt.horizon import Horizon
+from bidopt.markets import fcr
+from bidopt.model import SolveInfo, prepare_assets, solve_model
+from bidopt.site import STREAM_ORDER, Site
+
+
+@dataclass
+class RiskSettings:
+    beta: float = 0.0  # weight of CVaR in the objective (0: risk-neutral)
+    alpha: float = 0.95  # CVaR level: the mean of the worst (1 - alpha) share of outcomes
+
+
+@dataclass
+class BidResult:
+    curves: dict[int, list[tuple[float, float]]]  # MTU position -> [(price EUR/MWh, volume MW)], prices ascending
+    schedule: pd.DataFrame  # expected schedule (probability-weighted over scenarios)
+    summary: dict
+    scenario_results: pd.DataFrame  # per scenario: probability, value and streams
+    model: BiddingModel | None = field(default=None, repr=False)
+
+
+class BiddingModel:
+    """Builds the stochastic model once for a case, a horizon and a scenario cube."""
+
+    def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None):
+        self.case, self.horizon = case, horizon
+        self.risk = risk or RiskSettings()
+        prices = np.asarray(scenarios.transpose("scenario", "time").values, dtype=float)
+        if prices.shape[1] != horizon.n:
+            raise ValueError(f"scenarios have {prices.shape[1]} MTUs, the horizon {horizon.n}")
+        probs = scenarios.coords["probability"].values if "probability" in scenarios.coords else None
+        self.prob = np.full(prices.shape[0], 1.0 / prices.shape[0]) if probs is None else np.asarray(probs, float)
+        self.prices = prices
+        self.data = prepare_assets(case, horizon)
+        self.m = self._build()
+        self.solve_info: SolveInfo | None = None
+
+    # --- build ------------------------------------------------------------------------------------
+    def _price_points(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Per MTU the sorted distinct scenario prices, and for each (s, t) the index of its point."""
+        points, where = [], np.zeros(self.prices.shape, dtype=int)
+        for t in range(self.horizon.n):
+            pts, inv = np.unique(self.prices[:, t], return_inverse=True)
+            points.append(pts)
+            where[:, t] = inv
+        return points, where
+
+    def _build(self) -> pyo.ConcreteModel:
+        case, h = self.case, self.horizon
+        S = self.prices.shape[0]
+        m = pyo.ConcreteModel(name=f"{case.case.name}-bid")
+        m.T = pyo.RangeSet(0, h.n - 1)
+        m.S = pyo.RangeSet(0, S - 1)
+        self.points, self.where = self._price_points()
+        m.TK = pyo.Set(initialize=[(t, k) for t in m.T for k in range(len(self.points[t]))], dimen=2)
+        m.volume = pyo.Var(m.TK)  # curve volume at each price point, MW (+ = buy)
+        m.monotone = pyo.Constraint(
+            [(t, k) for t, k in m.TK if k + 1 < len(self.points[t])],
+            rule=lambda b, t, k: b.volume[t, k] >= b.volume[t, k + 1],
+        )
+        first_stage = 0.0
+        cap = None
+        if fcr.offered(case):
+            m.fcr = pyo.Block()
+            fcr.build_capacity(m.fcr, h, case, {a.name: a for a in case.assets})
+            cap = m.fcr
+            first_stage = sum(m.fcr.capacity_value_eur[p] for p in m.fcr.P)
+        m.site = pyo.Block(m.S)
+        self.sites = []
+        for s in range(S):
+            site = Site(case, h, self.data, self.prices[s], m.site[s], m.T, fcr_capacity=cap)
+            self.sites.append(site)
+            g = m.site[s].grid
+            m.site[s].follows_curve = pyo.Constraint(
+                m.T, rule=lambda b, t, s=s, g=g: g.import_mw[t] - g.export_mw[t] == m.volume[t, int(self.where[s, t])]
+            )
+        expected = sum(float(self.prob[s]) * m.site[s].value_eur for s in range(S))
+        obj = expected + first_stage
+        if self.risk.beta > 0:
+            a = self.risk.alpha
+            m.zeta = pyo.Var()
+            m.shortfall = pyo.Var(m.S, bounds=(0, None))
+            m.cvar_def = pyo.Constraint(m.S, rule=lambda b, s: b.shortfall[s] >= b.zeta - b.site[s].value_eur)
+            m.cvar = pyo.Expression(
+                expr=m.zeta - sum(float(self.prob[s]) * m.shortfall[s] for s in range(S)) / (1 - a)
+            )
+            obj = obj + self.risk.beta * m.cvar
+        m.objective = pyo.Objective(expr=obj, sense=pyo.maximize)
+        return m
+
+    # --- solve and results ------------------------------------------------------------------------
+    def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
+        t0 = _time.perf_counter()
+        self.solve_info = solve_model(self, time_limit_s, mip_gap)
+        for site in self.sites:
+            site.net_grid_flows()
+        self.solve_info.seconds = _time.perf_counter() - t0
+        return self.solve_info
+
+    def curves(self) -> dict[int, list[tuple[float, float]]]:
+        out = {}
+        for t in range(self.horizon.n):
+            out[t] = [(float(p), float(self.m.volume[t, k].value or 0.0)) for k, p in enumerate(self.points[t])]
+        return out
+
+    def expected_schedule(self) -> pd.DataFrame:
+        frames = [site.schedule() for site in self.sites]
+        out = sum(float(p) * f for p, f in zip(self.prob, frames, strict=True))
+        out.index.name = "timestamp_utc"
+        return out
+
+    def scenario_results(self) -> pd.DataFrame:
+        rows = []
+        for s, site in enumerate(self.sites):
+            rev = site.revenue(include_fcr_capacity=False)
+            rows.append({"scenario": s, "probability": float(self.prob[s]), "value_eur": sum(rev.values()), **rev})
+        return pd.DataFrame(rows).set_index("scenario")
+
+    def summary(self) -> dict:
+        per = self.scenario_results()
+        streams = [c for c in per.columns if c not in ("probability", "value_eur")]
+        rev = {k: float((per[k] * per["probability"]).sum()) for k in streams}
+        if hasattr(self.m, "fcr"):
+            for p, v in fcr.revenue(self.m.fcr, None).items():
+                rev[p] = rev.get(p, 0.0) + v
+        rev = {**{k: rev.get(k, 0.0) for k in STREAM_ORDER}, **{k: v for k, v in rev.items() if k not in STREAM_ORDER}}
+        return {
+            "case": self.case.case.name,
+            "zone": self.case.case.zone,
+            "start_utc": self.horizon.index[0].isoformat(),
+            "end_utc": (self.horizon.index[-1] + pd.Timedelta(hours=self.horizon.dt_h)).isoformat(),
+            "mtu_minutes": int(round(self.horizon.dt_h * 60)),
+            "n_mtu": self.horizon.n,
+            "n_scenarios": len(self.sites),
+            "objective_eur": float(sum(rev.values())),
+            "revenue_eur": rev,
+            "scenario_objective_eur": {"min": float(per.value_eur.min()), "max": float(per.value_eur.max())},
+            "cvar_eur": float(pyo.value(self.m.cvar)) if hasattr(self.m, "cvar") else None,
+            "solver": self.solve_info.as_dict() if self.solve_info else None,
+            "binaries": any(v.is_binary() or v.is_integer() for v in self.m.component_data_objects(pyo.Var, active=True)),
+        }
+
+    def result(self) -> BidResult:
+        return BidResult(self.curves(), self.expected_schedule(), self.summary(), self.scenario_results(), self)
+
+
+def curve_volumes(result: BidResult, price: np.ndarray) -> np.ndarray:
+    """Volume each MTU's curve clears at ``price`` (linear interpolation, flat beyond the end points)."""
+    out = np.zeros(len(result.curves))
+    for t, pts in result.curves.items():
+        ps = np.array([p for p, _ in pts])
+        vs = np.array([v for _, v in pts])
+        out[t] = np.interp(price[t], ps, vs)
+    return out
+
+
+__all__ = ["BidResult", "BiddingModel", "RiskSettings", "curve_volumes", "values"]
