@@ -78,5 +78,28 @@ def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
         click.echo(f"wrote {f}")
 
 
+@main.command("validate")
+@click.argument("file", type=click.Path(path_type=Path))
+@_reports_errors
+def validate_cmd(file):
+    """Check an orders file against the exchange rules.
+
+    FILE is a dayahead_orders.json (Auction API orders) or, by its .csv extension, an fcr_bids.csv.
+    Prints "valid" (exit 0) or one line per problem (exit 1); exit 2 if FILE cannot be read.
+    """
+    from bidopt.bids.export import read_fcr_bids, read_orders
+    from bidopt.bids.rules import validate, validate_fcr_bids
+
+    if file.suffix.lower() == ".csv":
+        problems = validate_fcr_bids(read_fcr_bids(file))
+    else:
+        problems = validate(read_orders(file))
+    if problems:
+        for p in problems:
+            click.echo(p)
+        sys.exit(1)
+    click.echo("valid")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,7 @@
+"""Exchange-ready orders: Nord Pool Auction API shapes, exchange rules and export formats.
+
+- ``orders``: pydantic models of the Auction API JSON bodies and of ``dayahead_orders.json``.
+- ``contracts``: the (replaceable) function that names auctions and contracts.
+- ``rules``: ``ExchangeRules`` (dated defaults) and ``validate`` / ``validate_fcr_bids``.
+- ``export``: reading and writing order files and FCR bid CSVs, curve-building helpers.
+"""
