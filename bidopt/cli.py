@@ -101,5 +101,41 @@ def validate_cmd(file):
     click.echo("valid")
 
 
+
+@main.command()
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
+@click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Folder for dayahead_orders.json, fcr_bids.csv, schedule.csv and summary.json.")
+@click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
+              help="Override the case's MTU length in minutes (15 from delivery day 2025-10-01).")
+@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
+@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@_reports_errors
+def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
+    """Day-ahead curve orders (Nord Pool Auction API JSON) and FCR bids for one delivery day.
+
+    Price scenarios come from [bidding] scenarios, or from the baseline forecaster on the case's
+    price history (only data published before the 12:00 CET gate).
+    """
+    from bidopt.bids import export
+    from bidopt.bids.dayahead import bid as make_bids
+    from bidopt.case import load_case
+
+    case = load_case(case_path)
+    b = make_bids(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
+                  time_limit_s=time_limit, mip_gap=mip_gap)
+    files = output.write_all(out_dir, {
+        "dayahead_orders.json": lambda p: export.write_orders(b.orders, p),
+        "fcr_bids.csv": lambda p: export.write_fcr_bids(b.fcr_bids, p),
+        "schedule.csv": lambda p: output.schedule_csv(b.schedule, p),
+        "summary.json": lambda p: output.summary_json(b.summary, p),
+    })
+    s = b.summary
+    click.echo(f"{case.case.name} {day}: expected {s['objective_eur']:.2f} EUR over {s['n_scenarios']} scenarios "
+               f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
+    for f in files:
+        click.echo(f"wrote {f}")
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -75,11 +75,14 @@ def test_bids_come_in_lots(tmp_path):
 
 
 def test_charging_position_adds_upward_headroom(tmp_path):
-    """A battery charging 0.5 MW on its day-ahead position can answer FCR-D up with 1.5 MW: stop
-    charging, then discharge at full power (MARKET_RULES 3.3: p_h + C_Du <= P_dis)."""
-    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], step=0.0), DAY)
+    """A battery charging 0.5 MW can answer FCR-D up by stopping the charge and then discharging
+    (MARKET_RULES 3.3: p_h + C_Du <= P_dis), up to the capacity it is prequalified for."""
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], step=0.0, prequalified_mw=1.5), DAY)
     s = res.schedule
     np.testing.assert_allclose(s.bess_fcr_d_up_mw, 1.0 - s.bess_discharge_mw + s.bess_charge_mw, atol=1e-6)
+    assert s.bess_fcr_d_up_mw.max() > 1.0 + 1e-6
+    capped = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], step=0.0), DAY).schedule
+    assert capped.bess_fcr_d_up_mw.max() <= 1.0 + 1e-9  # default: the rated power
 
 
 def test_discharge_schedule_reduces_fcr_d_up_by_its_headroom(tmp_path):

@@ -28,16 +28,17 @@ def test_march_2021_plans_every_day(shared_data):
         up = 1.34 * s.bess_fcr_n_mw + s.bess_fcr_d_up_mw
         assert (s.bess_discharge_mw - s.bess_charge_mw + up <= 1.0 + 1e-6).all()
         assert (s.bess_soc_mwh >= s.bess_fcr_n_mw + s.bess_fcr_d_up_mw / 3 - 1e-6).all()
-        assert (s.bess_soc_mwh <= 2.0 - s.bess_fcr_n_mw + 1e-6).all()
+        assert (s.bess_soc_mwh <= 2.0 - 0.95 * s.bess_fcr_n_mw + 1e-6).all()  # 1 h of FCR-N down fills at eta_c
+        assert (s[["bess_fcr_n_mw", "bess_fcr_d_up_mw"]] <= 1.0 + 1e-9).all().all()  # prequalified: rated power
         lots = (s[["bess_fcr_n_mw", "bess_fcr_d_up_mw"]] / 0.1).to_numpy()
         assert abs(lots - lots.round()).max() < 1e-6
         rows.append({"day": day.date(), **summ["revenue_eur"], "objective_eur": summ["objective_eur"]})
     month = pd.DataFrame(rows).set_index("day")
     totals = month.sum()
     print("\nSE4 battery, March 2021, EUR per stream:\n" + totals.round(2).to_string())
-    # DK2 FCR-D up paid 19.7-74 EUR/MW/h in March 2021 against 13-23 for FCR-N, and FCR-N needs 1.34x
-    # power and 3x energy per MW: the battery sells FCR-D up. Both streams are reported.
-    assert totals["fcr_d_up"] > 0.9 * 24 * 31 * 19.65
+    # DK2 FCR-D up paid 19.7-74 EUR/MW/h in March 2021 against 13-23 for FCR-N: the battery sells its
+    # full 1 MW of FCR-D up most hours, and FCR-N where a charging position leaves headroom.
+    assert totals["fcr_d_up"] > 0.8 * 24 * 31 * 19.65
     assert totals["fcr_n"] >= 0.0
     assert totals["fcr_d_down"] == 0.0
     assert totals["objective_eur"] == pytest.approx(totals.drop("objective_eur").sum())

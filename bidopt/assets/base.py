@@ -42,6 +42,10 @@ class AssetBase(AssetSpec):
         """Reserve products this asset may provide ("fcr_n", "fcr_d_up", "fcr_d_down"); none by default."""
         return set()
 
+    def reserve_limit_mw(self, product: str) -> float | None:
+        """The most capacity of ``product`` the asset is prequalified for (MW), or None for no cap."""
+        return None
+
     def add_reserve_headroom(
         self, blk: pyo.Block, T: pyo.Set, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None
     ) -> None:

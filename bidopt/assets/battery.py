@@ -42,6 +42,7 @@ class Battery(AssetBase):
     degradation_eur_per_mwh: float = Field(0.0, ge=0)
     max_cycles_per_day: float | None = Field(None, gt=0)
     exclusive: Literal["auto", True, False] = "auto"
+    prequalified_mw: float | None = Field(None, ge=0)  # FCR capacity cap per product; default rated power
     reserves: list[Literal["fcr_n", "fcr_d_up", "fcr_d_down"]] = Field(
         default_factory=lambda: ["fcr_n", "fcr_d_up", "fcr_d_down"]
     )
@@ -139,6 +140,13 @@ class Battery(AssetBase):
 
     def reserve_products(self) -> set[str]:
         return set(self.reserves)
+
+    def reserve_limit_mw(self, product: str) -> float | None:
+        """Prequalified capacity: the rated power in the product's direction (a charging position may
+        add headroom, but not capacity beyond what the unit is prequalified for)."""
+        if self.prequalified_mw is not None:
+            return self.prequalified_mw
+        return self.p_charge if product == "fcr_d_down" else self.p_discharge
 
     def add_reserve_headroom(self, blk, T, horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None) -> None:
         """LER headroom on top of the schedule. Power: stopping a charge and discharging up to P_d

@@ -118,6 +118,11 @@ def build_capacity(blk, horizon: Horizon, case, assets: dict) -> None:
     blk.split = pyo.Constraint(
         blk.P, H, rule=lambda b, p, h: sum(b.cap[a, p, h] for a in providers[p]) == b.total_mw[p, h]
     )
+    limits = {(a, p): assets[a].reserve_limit_mw(p) for a, p in pairs}
+    for (a, p), lim in limits.items():
+        if lim is not None:
+            for h in H:
+                blk.cap[a, p, h].setub(lim)
     blk.capacity_value_eur = pyo.Expression(blk.P, rule=lambda b, p: sum(b.price[p, h] * b.total_mw[p, h] for h in H))
 
 

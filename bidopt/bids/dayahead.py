@@ -1,0 +1,139 @@
+"""``bid``: from a case and a delivery day to exchange-ready day-ahead orders and FCR bids.
+
+Steps: price scenarios (a scenario file from ``[bidding] scenarios``, or the baseline forecaster on
+the case's price history, using only data published before the gate), the stochastic bidding model
+(``bidopt.bids.stochastic``), then export: one curve order per MTU contract through the model's
+points (piecewise linear, flat beyond them to the price limits, volumes in 0.1 MW lots, prices on
+the 0.01 tick), FCR bids for the first-stage capacity, the expected schedule and the summary.
+
+FCR bids are price-taking: the capacity the model sells at the case's FCR prices is offered in
+auction 1 at 0 EUR/MW/h (accepted at any clearing price). Stepped FCR bids over FCR price scenarios
+and block orders are not built yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import Field, ValidationError
+
+from bidopt import time as btime
+from bidopt.bids.contracts import dayahead_product
+from bidopt.bids.export import empty_orders, snap
+from bidopt.bids.orders import Curve, CurveOrder, CurvePoint, OrdersFile
+from bidopt.bids.rules import ExchangeRules, validate
+from bidopt.bids.stochastic import BiddingModel, BidResult, RiskSettings
+from bidopt.case import Strict
+from bidopt.data import sources
+from bidopt.errors import InputError
+from bidopt.horizon import Horizon
+
+
+class BiddingSettings(Strict):
+    """``[bidding]`` in a case file."""
+
+    n_scenarios: int = Field(20, ge=1, le=198)  # a curve holds at most 200 points with its two ends
+    seed: int = 0
+    lookback_days: int = Field(56, ge=7)
+    scenarios: str | None = None  # CSV/Parquet scenario file (bidopt.forecast.scenarios formats)
+    portfolio: str = "bidopt"
+    risk_beta: float = Field(0.0, ge=0)
+    risk_alpha: float = Field(0.95, gt=0, lt=1)
+
+
+def settings(case) -> BiddingSettings:
+    try:
+        return BiddingSettings.model_validate(case.bidding)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(case.label, "bidding." + ".".join(map(str, err["loc"])), err["msg"]) from None
+
+
+@dataclass
+class Bids:
+    orders: OrdersFile
+    fcr_bids: pd.DataFrame
+    schedule: pd.DataFrame
+    summary: dict
+    scenarios: xr.DataArray = field(repr=False)
+    result: BidResult = field(repr=False)
+
+    @property
+    def orders_dict(self) -> dict:
+        return self.orders.to_dict()
+
+
+def price_scenarios(case, day, mtu_minutes: int, st: BiddingSettings) -> xr.DataArray:
+    """The day's price scenarios: from the scenario file, or forecast from history before the gate."""
+    from bidopt.forecast import baseline
+    from bidopt.forecast import scenarios as sc
+
+    index = btime.delivery_index(day, mtu_minutes, case.case.timezone)
+    if st.scenarios:
+        cube = sc.read_scenarios(case.resolve(st.scenarios))
+        return sc.slice_scenarios(cube, index)
+    first = pd.Timestamp(btime.as_date(day)) - pd.Timedelta(days=st.lookback_days + 8)
+    hist_index = btime.horizon_index(first.date(), btime.as_date(day), 60, case.case.timezone)
+    try:
+        history = pd.Series(sources.dayahead_prices(case, hist_index), index=hist_index)
+    except InputError as e:
+        raise InputError(e.file, e.field, f"{e.message} (bidding needs {st.lookback_days + 8} days of history)") from None
+    return baseline.price_scenarios(history, day, n_scenarios=st.n_scenarios, mtu_minutes=mtu_minutes, seed=st.seed,
+                                    lookback_days=st.lookback_days, tz=case.case.timezone)
+
+
+def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: float, r: ExchangeRules) -> Curve:
+    """A linear curve through the model's (price, volume) points, flat to the price limits."""
+    out: list[tuple[float, float]] = []
+    for p, v in [(lo, pts[0][1]), *pts, (hi, pts[-1][1])]:
+        p, v = min(max(snap(p, r.tick_eur_per_mwh), lo), hi), snap(v, r.lot_mw)
+        if out and p <= out[-1][0]:
+            continue  # a point on the same tick as the one before: keep the first
+        out.append((p, v))
+    if out[-1][0] < hi:
+        out.append((hi, out[-1][1]))
+    return Curve(contract_id=contract_id, curve_points=[CurvePoint(price=p, volume=v) for p, v in out])
+
+
+def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
+    rows = []
+    if hasattr(bm.m, "fcr"):
+        cap = bm.m.fcr
+        for p in cap.P:
+            for h in cap.H:
+                v = float(np.round(sum(cap.cap[a, q, h].value or 0.0 for a, q in cap.AP if q == p), 6))
+                if v > 1e-9:
+                    rows.append({"product": p, "auction": 1,
+                                 "hour_start_utc": bm.horizon.hour_starts[h].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                 "volume_mw": v, "price_eur_per_mw_h": 0.0})
+    return pd.DataFrame(rows, columns=["product", "auction", "hour_start_utc", "volume_mw", "price_eur_per_mw_h"])
+
+
+def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | None = None,
+        time_limit_s: float | None = None, mip_gap: float | None = None) -> Bids:
+    """Day-ahead curve orders, FCR bids and the expected schedule for one delivery day."""
+    st = settings(case)
+    mtu = mtu_minutes or case.case.mtu_minutes
+    try:
+        product = dayahead_product(day, mtu)
+    except ValueError as e:
+        raise InputError(case.label, "case.mtu_minutes", str(e)) from None
+    horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
+    cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
+    bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha))
+    bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
+    result = bm.result()
+    rules = ExchangeRules()
+    lo, hi = rules.price_limits(btime.as_date(day))
+    orders = empty_orders(product, day, area=case.case.zone)
+    curves = [curve_for(c.contract_id, result.curves[t], lo, hi, rules) for t, c in enumerate(orders.contracts)]
+    orders.curve_orders = [CurveOrder(auction_id=orders.auction_id, portfolio=st.portfolio,
+                                      area_code=case.case.zone, curves=curves)]
+    problems = validate(orders, rules)
+    if problems:  # a bug, not bad input: the exporter must only write valid files
+        raise RuntimeError("built orders break exchange rules: " + "; ".join(problems[:3]))
+    summary = {**result.summary, "auction_id": orders.auction_id, "product": product}
+    return Bids(orders, fcr_bids(bm), result.schedule, summary, cube, result)
