@@ -5,13 +5,16 @@ Library API (the CLI is a thin layer over it)::
     import bidopt
     case = bidopt.load_case("cases/demo")
     res = bidopt.plan(case, day="2024-03-14")   # res.schedule (DataFrame), res.summary (dict)
+    bids = bidopt.bid(case, day="2024-03-14")   # bids.orders, bids.fcr_bids, bids.schedule, bids.summary
 """
 
+from bidopt.bids.dayahead import Bids, bid
 from bidopt.case import Case, case_from_dict, load_case
 from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
 from bidopt.model import PlanResult, PortfolioModel, plan
 
 __all__ = [
+    "Bids",
     "BidoptError",
     "Case",
     "InfeasibleError",
@@ -19,6 +22,7 @@ __all__ = [
     "PlanResult",
     "PortfolioModel",
     "SolverError",
+    "bid",
     "case_from_dict",
     "load_case",
     "plan",
