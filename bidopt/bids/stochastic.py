@@ -54,7 +54,8 @@ class BidResult:
 class BiddingModel:
     """Builds the stochastic model once for a case, a horizon and a scenario cube."""
 
-    def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None):
+    def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
+                 blocks: list | None = None):
         self.case, self.horizon = case, horizon
         self.risk = risk or RiskSettings()
         prices = np.asarray(scenarios.transpose("scenario", "time").values, dtype=float)
@@ -63,6 +64,7 @@ class BiddingModel:
         probs = scenarios.coords["probability"].values if "probability" in scenarios.coords else None
         self.prob = np.full(prices.shape[0], 1.0 / prices.shape[0]) if probs is None else np.asarray(probs, float)
         self.prices = prices
+        self.block_candidates = list(blocks or [])
         self.data = prepare_assets(case, horizon)
         self.m = self._build()
         self.solve_info: SolveInfo | None = None
@@ -97,6 +99,13 @@ class BiddingModel:
             fcr.build_capacity(m.fcr, h, case, {a.name: a for a in case.assets})
             cap = m.fcr
             first_stage = sum(m.fcr.capacity_value_eur[p] for p in m.fcr.P)
+        # accepted block volume per (scenario, MTU), MW (+ = buy); 0 without block candidates
+        block_volume = lambda s, t: 0.0  # noqa: E731
+        if self.block_candidates:
+            from bidopt.bids import blocks
+
+            m.blocks = pyo.Block()
+            block_volume = blocks.build(m.blocks, self)
         m.site = pyo.Block(m.S)
         self.sites = []
         for s in range(S):
@@ -104,7 +113,8 @@ class BiddingModel:
             self.sites.append(site)
             g = m.site[s].grid
             m.site[s].follows_curve = pyo.Constraint(
-                m.T, rule=lambda b, t, s=s, g=g: g.import_mw[t] - g.export_mw[t] == m.volume[t, int(self.where[s, t])]
+                m.T, rule=lambda b, t, s=s, g=g: g.import_mw[t] - g.export_mw[t]
+                == m.volume[t, int(self.where[s, t])] + block_volume(s, t)
             )
         expected = sum(float(self.prob[s]) * m.site[s].value_eur for s in range(S))
         obj = expected + first_stage
