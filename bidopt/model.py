@@ -98,7 +98,12 @@ class PlanResult:
 class PortfolioModel:
     """One site's model on one horizon. Build once; ``solve()`` as often as parameters change."""
 
-    def __init__(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None):
+    def __init__(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None,
+                 position_mw: np.ndarray | None = None, adjustments: dict | None = None):
+        """``position_mw``: a day-ahead position the grid flow must follow (MW per MTU, + = bought),
+        up to ``adjustments``: {market: (buy price, sell price, allowed MTUs or None)} in EUR/MWh,
+        e.g. intraday trades or imbalance settled at its price (see ``Site``)."""
+        self._position, self._adjustments = position_mw, adjustments
         try:
             self._init(case, horizon, spot_eur_per_mwh)
         except InputError as e:
@@ -127,7 +132,8 @@ class PortfolioModel:
     def _build(self, spot: np.ndarray) -> pyo.ConcreteModel:
         m = pyo.ConcreteModel(name=self.case.case.name)
         m.T = pyo.RangeSet(0, self.horizon.n - 1)
-        self.site = Site(self.case, self.horizon, self.data, spot, m, m.T)
+        self.site = Site(self.case, self.horizon, self.data, spot, m, m.T,
+                         position_mw=self._position, adjustments=self._adjustments)
         m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
         return m
 

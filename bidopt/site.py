@@ -42,7 +42,8 @@ class Site:
     """Builds the site onto ``blk``; ``value_eur`` is its money result (EUR, maximised)."""
 
     def __init__(self, case, horizon: Horizon, data: dict, spot: np.ndarray, blk: pyo.Block, T: pyo.Set,
-                 fcr_capacity: pyo.Block | None = None, binaries: tuple[bool, bool] | None = None):
+                 fcr_capacity: pyo.Block | None = None, binaries: tuple[bool, bool] | None = None,
+                 position_mw: np.ndarray | None = None, adjustments: dict | None = None):
         self.case, self.horizon, self.data, self.blk = case, horizon, data, blk
         self.spot = np.asarray(spot, dtype=float)
         ps = price_stack(case, horizon, self.spot)
@@ -51,6 +52,8 @@ class Site:
             binaries if binaries is not None else (ps["energy_value_can_be_negative"], ps["grid_needs_binaries"])
         )
         self.vat_factor = retail.vat_factor(case, horizon)
+        self.position_mw = None if position_mw is None else np.asarray(position_mw, dtype=float)
+        self.adjustments = dict(adjustments or {})
         self._build(T, fcr_capacity)
 
     def _build(self, T, fcr_capacity) -> None:
@@ -80,6 +83,8 @@ class Site:
             blk.fcr_site = pyo.Block()
             fcr.build_site_terms(self.fcr_capacity, blk.fcr_site, T, h, case, assets, self.asset_blocks, self.spot)
             market_value = market_value + blk.fcr_site.activation_value_eur
+        if self.position_mw is not None:
+            market_value = market_value + self._build_position(T)
         self.tariff_blocks = {}
         for i, t in enumerate(case.tariffs):
             tb = pyo.Block()
@@ -93,6 +98,45 @@ class Site:
         blk.value_eur = pyo.Expression(
             expr=market_value - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost
         )
+
+    def _build_position(self, T):
+        """A day-ahead position already held (MW, + = bought) that the grid flow must follow, up to
+        adjustments traded in named markets (``intraday``, ``imbalance``...) at their own buy and
+        sell prices, only in the MTUs each market allows (gate closure). The physical flows are
+        valued at spot in ``dayahead``; the adjustment term adds the difference to each market's
+        price, so the total equals position at spot plus adjustments at their prices."""
+        blk, dt_h = self.blk, self.horizon.dt_h
+        names = list(self.adjustments)
+        blk.position = pyo.Param(T, initialize=dict(enumerate(self.position_mw)), mutable=True)
+        blk.ADJ = pyo.Set(initialize=names)
+        blk.adj_buy = pyo.Var(blk.ADJ, T, bounds=(0, None))
+        blk.adj_sell = pyo.Var(blk.ADJ, T, bounds=(0, None))
+        for n in names:
+            allowed = self.adjustments[n][2]
+            for t in T:
+                if allowed is not None and not allowed[t]:
+                    blk.adj_buy[n, t].fix(0.0)
+                    blk.adj_sell[n, t].fix(0.0)
+        g = blk.grid
+        blk.follows_position = pyo.Constraint(
+            T, rule=lambda b, t: g.import_mw[t] - g.export_mw[t]
+            == b.position[t] + sum(b.adj_buy[n, t] - b.adj_sell[n, t] for n in names)
+        )
+        spot = self.spot
+        return -dt_h * sum(
+            blk.adj_buy[n, t] * float(self.adjustments[n][0][t] - spot[t])
+            - blk.adj_sell[n, t] * float(self.adjustments[n][1][t] - spot[t])
+            for n in names for t in T
+        )
+
+    def adjustment_trades(self) -> pd.DataFrame:
+        """Net traded volume per adjustment market and MTU (MW, + = bought)."""
+        if self.position_mw is None:
+            return pd.DataFrame(index=self.horizon.index)
+        b = self.blk
+        cols = {n: np.array([(b.adj_buy[n, t].value or 0.0) - (b.adj_sell[n, t].value or 0.0) for t in b.position])
+                for n in b.ADJ}
+        return pd.DataFrame(cols, index=self.horizon.index)
 
     def set_prices(self, spot: np.ndarray) -> bool:
         """New spot prices on the built block; False if they need binaries the block lacks."""
@@ -150,6 +194,14 @@ class Site:
             out[a.cost_stream] = out.get(a.cost_stream, 0.0) - a.cost_eur(self.asset_blocks[a.name])
         for s in ZERO_STREAMS:
             out[s] = 0.0
+        if self.position_mw is not None:
+            b = self.blk
+            for n in b.ADJ:
+                buy_p, sell_p, _ = self.adjustments[n]
+                buy = np.array([b.adj_buy[n, t].value or 0.0 for t in b.position])
+                sell = np.array([b.adj_sell[n, t].value or 0.0 for t in b.position])
+                out[n] = out.get(n, 0.0) - float(np.sum(buy * buy_p - sell * sell_p) * dt_h)
+                out["dayahead"] += float(np.sum((buy - sell) * self.spot) * dt_h)  # dayahead: the position only
         if self.fcr_capacity is not None:
             with_capacity = self.owns_fcr_capacity if include_fcr_capacity is None else include_fcr_capacity
             for p, v in fcr.revenue(self.fcr_capacity if with_capacity else None, self.blk.fcr_site).items():

@@ -95,3 +95,27 @@ def test_no_phantom_import_and_export(tmp_path):
     res = bidopt.plan(bidopt.case_from_dict(data, base_dir=tmp_path), NEG_DAY)
     s = res.schedule
     assert (np.minimum(s.grid_import_mw, s.grid_export_mw) <= 1e-9).all()
+
+
+def test_following_a_position_with_imbalance(tmp_path):
+    """Holding the plan's own position costs nothing extra; holding none is settled as imbalance."""
+    write_prices(tmp_path / "p.csv", "2024-03-13T23:00Z", np.linspace(10, 100, 24))
+    case = bidopt.case_from_dict(battery_case("p.csv"), base_dir=tmp_path)
+    h = Horizon.for_days(NEG_DAY)
+    plan = bidopt.plan(case, NEG_DAY)
+    spot = plan.schedule.price_eur_per_mwh.to_numpy()
+    net = (plan.schedule.grid_import_mw - plan.schedule.grid_export_mw).to_numpy()
+    imb = {"imbalance": (spot + 20.0, spot - 20.0, None)}
+    same = bidopt.PortfolioModel(case, h, spot, position_mw=net, adjustments=imb)
+    same.solve()
+    assert same.summary()["objective_eur"] == pytest.approx(plan.summary["objective_eur"], rel=1e-9)
+    assert same.summary()["revenue_eur"]["imbalance"] == pytest.approx(0.0, abs=1e-9)
+    none = bidopt.PortfolioModel(case, h, spot, position_mw=np.zeros(h.n), adjustments=imb)
+    none.solve()
+    rev = none.summary()["revenue_eur"]
+    assert rev["dayahead"] == pytest.approx(0.0, abs=1e-9)  # nothing bought or sold day-ahead
+    # with a 20 EUR/MWh penalty each way, arbitrage only pays where prices differ by more than 40 + losses
+    assert none.summary()["objective_eur"] < plan.summary["objective_eur"]
+    trades = none.site.adjustment_trades()["imbalance"].to_numpy()
+    s = none.schedule()
+    np.testing.assert_allclose(trades, (s.grid_import_mw - s.grid_export_mw).to_numpy(), atol=1e-9)
