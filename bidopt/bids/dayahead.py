@@ -92,6 +92,8 @@ def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: f
         p, v = min(max(snap(p, r.tick_eur_per_mwh), lo), hi), snap(v, r.lot_mw)
         if out and p <= out[-1][0]:
             continue  # a point on the same tick as the one before: keep the first
+        if out and v > out[-1][1]:
+            v = out[-1][1]  # solver tolerance can flip a rounding: keep the curve non-increasing
         out.append((p, v))
     if out[-1][0] < hi:
         out.append((hi, out[-1][1]))
