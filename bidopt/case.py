@@ -105,6 +105,7 @@ class Prices(Strict):
     fcr_n: str | None = None
     fcr_d_up: str | None = None
     fcr_d_down: str | None = None
+    intraday: str | None = None  # intraday price forecast (EUR/MWh); the day-ahead price is the proxy
 
 
 class Grid(Strict):

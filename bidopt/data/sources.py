@@ -45,9 +45,14 @@ def dayahead_prices(case, index: pd.DatetimeIndex) -> np.ndarray:
             raise InputError(case.label, "case.zone", f"no synthetic prices for zone {case.case.zone!r}; "
                              f"known: {', '.join(sorted(synthetic.ZONES))}")
         return synthetic.dayahead_prices(index, zone=case.case.zone, seed=case.synthetic.seed).to_numpy(float)
+    return price_series(case, ref, "prices.dayahead", index)
+
+
+def price_series(case, ref: str, field: str, index: pd.DatetimeIndex) -> np.ndarray:
+    """Any price file in the day-ahead formats, on ``index`` (EUR/MWh)."""
     path = case.resolve(ref)
     s = _read_prices(str(path), case.case.zone, _mtime(path))
-    return price_files.slice_day(s, index, path, "prices.dayahead").to_numpy(float)
+    return price_files.slice_day(s, index, path, field).to_numpy(float)
 
 
 def profile(case, ref: str, field: str, index: pd.DatetimeIndex, synthetic_fn, column: str | None = None) -> np.ndarray:
