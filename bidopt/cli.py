@@ -137,5 +137,54 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
     for f in files:
         click.echo(f"wrote {f}")
 
+
+def _utc_time(ctx, param, value):
+    if value is None:
+        return None
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a time (ISO 8601, e.g. 2025-11-12T09:00Z)") from None
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+@main.command()
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
+@click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
+@click.option("--position", "position_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder where `bidopt bid` wrote dayahead_orders.json and fcr_bids.csv.")
+@click.option("--stage", type=click.Choice(["IDA1", "IDA2", "IDA3", "continuous"]), required=True)
+@click.option("--now", callback=_utc_time, default=None, help="Current time (UTC) for the continuous stage.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@_reports_errors
+def intraday(case_path, day, position_dir, stage, now, out_dir):
+    """Re-plan with the day-ahead result and sold FCR fixed; write intraday orders.
+
+    IDA stages write intraday_orders.json (Auction API shapes); the continuous stage writes
+    intraday_orders.csv (timestamp_utc, side, volume_mw, limit_price_eur_per_mwh) for MTUs after
+    its gate closure (60 min before delivery by default).
+    """
+    from bidopt.bids import export
+    from bidopt.bids.intraday import replan
+    from bidopt.case import load_case
+
+    case = load_case(case_path)
+    r = replan(case, day, position_dir, stage, now=now)
+    writers = {
+        "schedule.csv": lambda p: output.schedule_csv(r.schedule, p),
+        "summary.json": lambda p: output.summary_json(r.summary, p),
+    }
+    if r.orders is not None:
+        writers["intraday_orders.json"] = lambda p: export.write_orders(r.orders, p)
+    else:
+        writers["intraday_orders.csv"] = lambda p: r.continuous_orders.to_csv(p, index=False)
+    files = output.write_all(out_dir, writers)
+    click.echo(f"{case.case.name} {day} {stage}: {r.summary['objective_eur']:.2f} EUR, "
+               f"net intraday {float(r.trades.sum()) * (r.schedule.index[1] - r.schedule.index[0]).seconds / 3600:.3f} MWh")
+    for f in files:
+        click.echo(f"wrote {f}")
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,12 +8,15 @@ the 0.01 tick), FCR bids for the first-stage capacity, the expected schedule and
 
 FCR bids are price-taking: the capacity the model sells at the case's FCR prices is offered in
 auction 1 at 0 EUR/MW/h (accepted at any clearing price). Stepped FCR bids over FCR price scenarios
-and block orders are not built yet.
+are not built yet. Block orders: the model chooses among the candidates of ``[[bidding.blocks]]``
+(``bidopt.bids.blocks``); the submitted ones are exported as block orders and linked
+exclusive-group orders.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +24,8 @@ import xarray as xr
 from pydantic import Field, ValidationError
 
 from bidopt import time as btime
+from bidopt.bids import blocks as block_model
+from bidopt.bids.blocks import BlockCandidate
 from bidopt.bids.contracts import dayahead_product
 from bidopt.bids.export import empty_orders, snap
 from bidopt.bids.orders import Curve, CurveOrder, CurvePoint, OrdersFile
@@ -42,6 +47,9 @@ class BiddingSettings(Strict):
     portfolio: str = "bidopt"
     risk_beta: float = Field(0.0, ge=0)
     risk_alpha: float = Field(0.95, gt=0, lt=1)
+    blocks: list[BlockCandidate] = Field(default_factory=list)  # block candidates (bidopt.bids.blocks)
+    max_blocks: dict[Literal["regular", "profile", "curtailable"], Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict)  # at most this many submitted blocks per kind (a kind not listed: no limit)
 
 
 def settings(case) -> BiddingSettings:
@@ -125,7 +133,8 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
         raise InputError(case.label, "case.mtu_minutes", str(e)) from None
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
-    bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha))
+    bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha), blocks=st.blocks)
+    block_model.finish(bm, st.max_blocks)
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()
     rules = ExchangeRules()
@@ -134,6 +143,8 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     curves = [curve_for(c.contract_id, result.curves[t], lo, hi, rules) for t, c in enumerate(orders.contracts)]
     orders.curve_orders = [CurveOrder(auction_id=orders.auction_id, portfolio=st.portfolio,
                                       area_code=case.case.zone, curves=curves)]
+    orders.block_orders, orders.linked_exclusive_group_orders = block_model.block_orders(
+        bm, orders, st.portfolio, case.case.zone, rules)
     problems = validate(orders, rules)
     if problems:  # a bug, not bad input: the exporter must only write valid files
         raise RuntimeError("built orders break exchange rules: " + "; ".join(problems[:3]))

@@ -1,0 +1,1 @@
+"""Backtests: clearing submitted orders against realised prices and valuing the outcome."""
