@@ -43,7 +43,8 @@ class Site:
 
     def __init__(self, case, horizon: Horizon, data: dict, spot: np.ndarray, blk: pyo.Block, T: pyo.Set,
                  fcr_capacity: pyo.Block | None = None, binaries: tuple[bool, bool] | None = None,
-                 position_mw: np.ndarray | None = None, adjustments: dict | None = None):
+                 position_mw: np.ndarray | None = None, adjustments: dict | None = None,
+                 fcr_prices: dict | None = None):
         self.case, self.horizon, self.data, self.blk = case, horizon, data, blk
         self.spot = np.asarray(spot, dtype=float)
         ps = price_stack(case, horizon, self.spot)
@@ -54,6 +55,7 @@ class Site:
         self.vat_factor = retail.vat_factor(case, horizon)
         self.position_mw = None if position_mw is None else np.asarray(position_mw, dtype=float)
         self.adjustments = dict(adjustments or {})
+        self.fcr_prices = fcr_prices  # this path's own FCR clearing prices (stepped bids decide volumes)
         self._build(T, fcr_capacity)
 
     def _build(self, T, fcr_capacity) -> None:
@@ -77,7 +79,8 @@ class Site:
             assets = {a.name: a for a in case.assets}
             if fcr_capacity is None:
                 blk.fcr = pyo.Block()
-                fcr.build_capacity(blk.fcr, h, case, assets)
+                fcr.build_capacity(blk.fcr, h, case, assets, prices=self.fcr_prices,
+                                   continuous=self.fcr_prices is not None)
                 self.fcr_capacity, self.owns_fcr_capacity = blk.fcr, True
                 market_value = market_value + sum(blk.fcr.capacity_value_eur[p] for p in blk.fcr.P)
             blk.fcr_site = pyo.Block()

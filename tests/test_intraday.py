@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import bidopt
 from bidopt.bids import export
-from bidopt.bids.intraday import replan
+from bidopt.bids.intraday import accepted_fcr, replan
 from bidopt.bids.rules import validate
 from bidopt.cli import main
 from tests.conftest import REPO
@@ -90,8 +90,10 @@ def test_fcr_sold_stays_fixed(shared_data, tmp_path):
     export.write_fcr_bids(b.fcr_bids, tmp_path / "fcr_bids.csv")
     r = replan(case, "2021-03-10", tmp_path, "continuous", now=pd.Timestamp("2021-03-09T20:00Z"))
     hourly = r.schedule.resample("60min").first()
+    accepted = accepted_fcr(case, b.fcr_bids, r.model.horizon.hour_starts)
+    assert 0 < len(accepted) <= len(b.fcr_bids)
     for p in ("fcr_n", "fcr_d_up"):
-        sold = b.fcr_bids[b.fcr_bids["product"] == p].set_index("hour_start_utc")["volume_mw"]
+        sold = accepted[accepted["product"] == p].groupby("hour_start_utc")["volume_mw"].sum()
         got = hourly[f"bess_{p}_mw"]
         for ts, v in got.items():
             assert v == pytest.approx(float(sold.get(ts.strftime("%Y-%m-%dT%H:%M:%SZ"), 0.0)), abs=1e-6)

@@ -35,6 +35,7 @@ from bidopt.case import Strict
 from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+from bidopt.markets import fcr
 
 
 class BiddingSettings(Strict):
@@ -50,6 +51,10 @@ class BiddingSettings(Strict):
     blocks: list[BlockCandidate] = Field(default_factory=list)  # block candidates (bidopt.bids.blocks)
     max_blocks: dict[Literal["regular", "profile", "curtailable"], Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict)  # at most this many submitted blocks per kind (a kind not listed: no limit)
+    # FCR bids: "stepped" = price steps over FCR price scenarios forecast before auction 1 (no
+    # look-ahead); "price_taking" = the volume worth selling at the case's FCR prices, bid at 0
+    fcr_bids: Literal["stepped", "price_taking"] = "stepped"
+    fcr_lookback_days: int = Field(28, ge=7)
 
 
 def settings(case) -> BiddingSettings:
@@ -108,8 +113,29 @@ def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: f
     return Curve(contract_id=contract_id, curve_points=[CurvePoint(price=p, volume=v) for p, v in out])
 
 
+def fcr_price_scenarios(case, day, n: int, st: BiddingSettings) -> dict[str, np.ndarray]:
+    """{product: S x hours} FCR clearing-price scenarios from the case's FCR price history, using
+    only prices published before auction 1 (``bidopt.forecast.baseline.fcr_price_scenarios``)."""
+    from bidopt.forecast import baseline
+
+    first = pd.Timestamp(btime.as_date(day)) - pd.Timedelta(days=st.fcr_lookback_days + 8)
+    hist = btime.horizon_index(first.date(), btime.as_date(day), 60, case.case.timezone)
+    out = {}
+    for p in fcr.offered(case):
+        try:
+            history = pd.Series(sources.reserve_prices(case, p, hist), index=hist)
+        except InputError as e:
+            raise InputError(e.file, e.field, f"{e.message} (stepped FCR bids need {st.fcr_lookback_days + 8} "
+                             "days of FCR price history; or set [bidding] fcr_bids = \"price_taking\")") from None
+        cube = baseline.fcr_price_scenarios(history, day, n_scenarios=n, seed=st.seed,
+                                            lookback_days=st.fcr_lookback_days, tz=case.case.timezone)
+        out[p] = np.asarray(cube.transpose("scenario", "time").values, dtype=float)
+    return out
+
+
 def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
-    rows = []
+    rows = [{"product": p, "auction": 1, "hour_start_utc": bm.horizon.hour_starts[h].strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "volume_mw": v, "price_eur_per_mw_h": round(q, 2)} for p, h, v, q in bm.fcr_bid_steps()]
     if hasattr(bm.m, "fcr"):
         cap = bm.m.fcr
         for p in cap.P:
@@ -133,7 +159,11 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
         raise InputError(case.label, "case.mtu_minutes", str(e)) from None
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
-    bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha), blocks=st.blocks)
+    fcr_cube = None
+    if fcr.offered(case) and st.fcr_bids == "stepped":
+        fcr_cube = fcr_price_scenarios(case, day, int(cube.sizes["scenario"]), st)
+    bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha), blocks=st.blocks,
+                      fcr_scenarios=fcr_cube)
     block_model.finish(bm, st.max_blocks)
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()

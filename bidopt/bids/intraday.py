@@ -2,7 +2,8 @@
 
 ``replan(case, day, position_dir, stage)`` reads what ``bid`` wrote in ``position_dir``
 (``dayahead_orders.json``, ``fcr_bids.csv``), clears the day-ahead orders at the day's published
-prices (price-taker, ``bidopt.backtest.clearing``), fixes the FCR capacity sold, and re-plans the
+prices (price-taker, ``bidopt.backtest.clearing``), fixes the FCR capacity the auction accepted
+(bids priced at or below the clearing price in the case's FCR price files), and re-plans the
 site at the latest forecasts with intraday trades allowed only where the stage's gate permits:
 
 - ``IDA1`` / ``IDA2`` (gates 15:00 / 22:00 D-1) cover the whole day, ``IDA3`` (10:00 D) covers
@@ -109,14 +110,38 @@ def dayahead_position(case, day, position_dir: Path, index: pd.DatetimeIndex) ->
     return btime.to_mtu(series, index).to_numpy(float)
 
 
+def read_sold_fcr(path: Path) -> pd.DataFrame:
+    """fcr_bids.csv as typed values; a file that breaks the FCR bid rules is bad input."""
+    from bidopt.bids.rules import validate_fcr_bids
+
+    df = export.read_fcr_bids(path)
+    problems = validate_fcr_bids(df)
+    if problems:
+        raise InputError(path, None, problems[0])
+    return df.astype({"auction": int, "volume_mw": float, "price_eur_per_mw_h": float})
+
+
+def accepted_fcr(case, fcr_bids: pd.DataFrame, hour_starts: pd.DatetimeIndex) -> pd.DataFrame:
+    """The bids the FCR auction accepted: price at or below the hour's clearing price (marginal
+    pricing, MARKET_RULES 3.2), with clearing prices from the case's FCR price files."""
+    if not len(fcr_bids):
+        return fcr_bids
+    keys = hour_starts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    clearing = {p: dict(zip(keys, sources.reserve_prices(case, p, hour_starts), strict=True))
+                for p in fcr_market.offered(case)}
+    ok = [clearing.get(r.product, {}).get(r.hour_start_utc, -np.inf) >= r.price_eur_per_mw_h - 1e-9
+          for r in fcr_bids.itertuples()]
+    return fcr_bids[np.asarray(ok, dtype=bool)]
+
+
 def fix_fcr(pm: PortfolioModel, fcr_bids: pd.DataFrame, step_mw: float) -> None:
-    """Fix the model's FCR capacity to what was sold (price-taking bids: all accepted)."""
+    """Fix the model's FCR capacity to what the auction accepted."""
     m = pm.m
     if not hasattr(m, "fcr"):
         if len(fcr_bids):
             raise InputError(None, "fcr_bids.csv", "FCR was sold but the case offers no FCR product now")
         return
-    sold = fcr_bids.groupby(["product", "hour_start_utc"])["volume_mw"].sum()
+    sold = accepted_fcr(pm.case, fcr_bids, pm.horizon.hour_starts).groupby(["product", "hour_start_utc"])["volume_mw"].sum()
     hours = {h.strftime("%Y-%m-%dT%H:%M:%SZ"): i for i, h in enumerate(pm.horizon.hour_starts)}
     for p in m.fcr.P:
         for key, i in hours.items():
@@ -152,7 +177,7 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
     pm = PortfolioModel(case, horizon, spot, position_mw=position, adjustments=adjustments)
     fcr_file = Path(position_dir) / "fcr_bids.csv"
     if fcr_file.exists():
-        fix_fcr(pm, export.read_fcr_bids(fcr_file), fcr_market.rules(case).step_mw)
+        fix_fcr(pm, read_sold_fcr(fcr_file), fcr_market.rules(case).step_mw)
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     trades = pm.site.adjustment_trades()["intraday"]
     lot = ExchangeRules().lot_mw

@@ -55,7 +55,10 @@ class BiddingModel:
     """Builds the stochastic model once for a case, a horizon and a scenario cube."""
 
     def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
-                 blocks: list | None = None):
+                 blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None):
+        """``fcr_scenarios``: {product: S x hours} FCR clearing prices paired with the day-ahead
+        scenarios; with them FCR is bid in price steps (auction 1) accepted per scenario, instead of
+        a first-stage volume at known prices."""
         self.case, self.horizon = case, horizon
         self.risk = risk or RiskSettings()
         prices = np.asarray(scenarios.transpose("scenario", "time").values, dtype=float)
@@ -65,6 +68,7 @@ class BiddingModel:
         self.prob = np.full(prices.shape[0], 1.0 / prices.shape[0]) if probs is None else np.asarray(probs, float)
         self.prices = prices
         self.block_candidates = list(blocks or [])
+        self.fcr_scenarios = fcr_scenarios
         self.data = prepare_assets(case, horizon)
         self.m = self._build()
         self.solve_info: SolveInfo | None = None
@@ -94,7 +98,8 @@ class BiddingModel:
         )
         first_stage = 0.0
         cap = None
-        if fcr.offered(case):
+        stepped = bool(self.fcr_scenarios) and bool(fcr.offered(case))
+        if fcr.offered(case) and not stepped:
             m.fcr = pyo.Block()
             fcr.build_capacity(m.fcr, h, case, {a.name: a for a in case.assets})
             cap = m.fcr
@@ -109,13 +114,16 @@ class BiddingModel:
         m.site = pyo.Block(m.S)
         self.sites = []
         for s in range(S):
-            site = Site(case, h, self.data, self.prices[s], m.site[s], m.T, fcr_capacity=cap)
+            fcr_prices = {p: np.asarray(v)[s] for p, v in self.fcr_scenarios.items()} if stepped else None
+            site = Site(case, h, self.data, self.prices[s], m.site[s], m.T, fcr_capacity=cap, fcr_prices=fcr_prices)
             self.sites.append(site)
             g = m.site[s].grid
             m.site[s].follows_curve = pyo.Constraint(
                 m.T, rule=lambda b, t, s=s, g=g: g.import_mw[t] - g.export_mw[t]
                 == m.volume[t, int(self.where[s, t])] + block_volume(s, t)
             )
+        if stepped:
+            self._build_fcr_steps(m)
         expected = sum(float(self.prob[s]) * m.site[s].value_eur for s in range(S))
         obj = expected + first_stage
         if self.risk.beta > 0:
@@ -129,6 +137,53 @@ class BiddingModel:
             obj = obj + self.risk.beta * m.cvar
         m.objective = pyo.Objective(expr=obj, sense=pyo.maximize)
         return m
+
+    def _build_fcr_steps(self, m) -> None:
+        """Stepped, indivisible FCR bids for auction 1 (MARKET_RULES 3.2: marginal pricing, a bid is
+        accepted whole when its price is at or below the clearing price). For product p and hour h
+        the bid prices are the distinct scenario clearing prices q_1 < ... < q_K; n_k (integer lots)
+        is the total volume offered at prices up to q_k, non-decreasing in k; scenario s, clearing
+        at q_k(s), gets exactly n_k(s) lots. Each step n_k - n_{k-1} > 0 becomes one bid at q_k."""
+        step = fcr.rules(self.case).step_mw
+        sites = [m.site[s] for s in range(len(self.sites))]
+        products = list(sites[0].fcr.P)
+        H = list(sites[0].fcr.H)
+        self.fcr_points, keys, where = {}, [], {}
+        for p in products:
+            prices = np.asarray(self.fcr_scenarios[p], dtype=float)  # S x H
+            for h in H:
+                pts, inv = np.unique(prices[:, h], return_inverse=True)
+                self.fcr_points[p, h] = pts
+                keys += [(p, h, k) for k in range(len(pts))]
+                where[p, h] = inv
+        m.fcr_bids = pyo.Block()
+        b = m.fcr_bids
+        b.PHK = pyo.Set(initialize=keys, dimen=3)
+        b.lots = pyo.Var(b.PHK, within=pyo.NonNegativeIntegers if step > 0 else pyo.NonNegativeReals)
+        b.more_at_higher_price = pyo.Constraint(
+            [(p, h, k) for p, h, k in keys if k + 1 < len(self.fcr_points[p, h])],
+            rule=lambda bb, p, h, k: bb.lots[p, h, k] <= bb.lots[p, h, k + 1],
+        )
+        unit = step if step > 0 else 1.0
+        b.accepted = pyo.Constraint(
+            [(s, p, h) for s in range(len(sites)) for p in products for h in H],
+            rule=lambda bb, s, p, h: sites[s].fcr.total_mw[p, h] == unit * bb.lots[p, h, int(where[p, h][s])],
+        )
+        self.fcr_unit = unit
+
+    def fcr_bid_steps(self) -> list[tuple[str, int, float, float]]:
+        """(product, hour position, volume MW, price EUR/MW/h) of each auction-1 bid step."""
+        out = []
+        if not hasattr(self.m, "fcr_bids"):
+            return out
+        for (p, h), pts in self.fcr_points.items():
+            prev = 0.0
+            for k, q in enumerate(pts):
+                n = float(self.m.fcr_bids.lots[p, h, k].value or 0.0)
+                if n - prev > 1e-6:
+                    out.append((p, h, round((n - prev) * self.fcr_unit, 6), float(q)))
+                prev = max(prev, n)
+        return out
 
     # --- solve and results ------------------------------------------------------------------------
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
@@ -154,7 +209,7 @@ class BiddingModel:
     def scenario_results(self) -> pd.DataFrame:
         rows = []
         for s, site in enumerate(self.sites):
-            rev = site.revenue(include_fcr_capacity=False)
+            rev = site.revenue()  # a shared first-stage capacity is added once, in summary()
             rows.append({"scenario": s, "probability": float(self.prob[s]), "value_eur": sum(rev.values()), **rev})
         return pd.DataFrame(rows).set_index("scenario")
 

@@ -95,18 +95,20 @@ def reserve_prices(case, product: str, horizon: Horizon) -> np.ndarray:
     return sources.reserve_prices(case, product, horizon.hour_starts)
 
 
-def build_capacity(blk, horizon: Horizon, case, assets: dict) -> None:
-    """First-stage FCR decisions on ``blk``: lots per product and hour, split over the providing
-    assets, and ``capacity_value_eur[p]`` (EUR)."""
+def build_capacity(blk, horizon: Horizon, case, assets: dict, prices: dict | None = None,
+                   continuous: bool = False) -> None:
+    """FCR capacity on ``blk``: lots per product and hour, split over the providing assets, and
+    ``capacity_value_eur[p]`` (EUR) at the case's FCR prices or the given ``prices`` {product: per
+    hour}. ``continuous``: volumes are set elsewhere in lots (the stepped bids of the bidding model)."""
     r = rules(case)
     H = pyo.RangeSet(0, len(horizon.hour_starts) - 1)
     blk.H = H
     providers = {p: [a for a in assets if p in assets[a].reserve_products()] for p in offered(case)}
     products = [p for p in providers if providers[p]]
     blk.P = pyo.Set(initialize=products)
-    price = {p: reserve_prices(case, p, horizon) for p in products}
+    price = {p: (reserve_prices(case, p, horizon) if prices is None else np.asarray(prices[p])) for p in products}
     blk.price = pyo.Param(blk.P, H, initialize={(p, h): float(price[p][h]) for p in products for h in H}, mutable=True)
-    if r.step_mw > 0:
+    if r.step_mw > 0 and not continuous:
         # integer lots: bids clear whole (MARKET_RULES 3.2); the relaxation would sell fractions
         blk.lots = pyo.Var(blk.P, H, within=pyo.NonNegativeIntegers)
         blk.total_mw = pyo.Expression(blk.P, H, rule=lambda b, p, h: r.step_mw * b.lots[p, h])
