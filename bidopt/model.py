@@ -56,13 +56,30 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
     if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
         raise SolverError(f"solver stopped without a solution: {tc.name}")
     res.solution_loader.load_vars()
-    is_mip = any(v.is_binary() or v.is_integer() for v in owner.m.component_data_objects(pyo.Var, active=True))
+    is_mip = has_integers(owner.m)
     gap = 0.0
     if is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
         inc, bnd = res.incumbent_objective, res.objective_bound
         gap = abs(bnd - inc) / max(abs(inc), 1e-9)
     status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
     return SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
+
+
+def has_integers(m) -> bool:
+    """Whether a model has binary or integer variables (a MIP)."""
+    return any(v.is_binary() or v.is_integer() for v in m.component_data_objects(pyo.Var, active=True))
+
+
+def summary_header(case: Case, horizon: Horizon) -> dict:
+    """The keys every summary.json starts with: which case, zone and period."""
+    return {
+        "case": case.case.name,
+        "zone": case.case.zone,
+        "start_utc": horizon.index[0].isoformat(),
+        "end_utc": (horizon.index[-1] + pd.Timedelta(hours=horizon.dt_h)).isoformat(),
+        "mtu_minutes": int(round(horizon.dt_h * 60)),
+        "n_mtu": horizon.n,
+    }
 
 
 def prepare_assets(case: Case, horizon: Horizon) -> dict:
@@ -151,7 +168,7 @@ class PortfolioModel:
 
     @property
     def is_mip(self) -> bool:
-        return any(v.is_binary() or v.is_integer() for v in self.m.component_data_objects(pyo.Var, active=True))
+        return has_integers(self.m)
 
     # --- solve ------------------------------------------------------------------------------------
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
@@ -170,12 +187,7 @@ class PortfolioModel:
     def summary(self) -> dict:
         rev = self.revenue()
         return {
-            "case": self.case.case.name,
-            "zone": self.case.case.zone,
-            "start_utc": self.horizon.index[0].isoformat(),
-            "end_utc": (self.horizon.index[-1] + pd.Timedelta(hours=self.horizon.dt_h)).isoformat(),
-            "mtu_minutes": int(round(self.horizon.dt_h * 60)),
-            "n_mtu": self.horizon.n,
+            **summary_header(self.case, self.horizon),
             "objective_eur": float(sum(rev.values())),
             "revenue_eur": rev,
             "solver": self.solve_info.as_dict() if self.solve_info else None,

@@ -32,7 +32,7 @@ import xarray as xr
 from bidopt.assets.base import values
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
-from bidopt.model import SolveInfo, prepare_assets, solve_model
+from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_model, summary_header
 from bidopt.site import STREAM_ORDER, Site
 
 
@@ -222,19 +222,14 @@ class BiddingModel:
                 rev[p] = rev.get(p, 0.0) + v
         rev = {**{k: rev.get(k, 0.0) for k in STREAM_ORDER}, **{k: v for k, v in rev.items() if k not in STREAM_ORDER}}
         return {
-            "case": self.case.case.name,
-            "zone": self.case.case.zone,
-            "start_utc": self.horizon.index[0].isoformat(),
-            "end_utc": (self.horizon.index[-1] + pd.Timedelta(hours=self.horizon.dt_h)).isoformat(),
-            "mtu_minutes": int(round(self.horizon.dt_h * 60)),
-            "n_mtu": self.horizon.n,
+            **summary_header(self.case, self.horizon),
             "n_scenarios": len(self.sites),
             "objective_eur": float(sum(rev.values())),
             "revenue_eur": rev,
             "scenario_objective_eur": {"min": float(per.value_eur.min()), "max": float(per.value_eur.max())},
             "cvar_eur": float(pyo.value(self.m.cvar)) if hasattr(self.m, "cvar") else None,
             "solver": self.solve_info.as_dict() if self.solve_info else None,
-            "binaries": any(v.is_binary() or v.is_integer() for v in self.m.component_data_objects(pyo.Var, active=True)),
+            "binaries": has_integers(self.m),
         }
 
     def result(self) -> BidResult:

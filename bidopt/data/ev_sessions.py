@@ -41,6 +41,7 @@ at DST changes the files' durations differ from their timestamps by whole hours)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,8 +54,6 @@ FORMATS = ("sorensen2024", "sorensen2021", "csv")
 NORWAY = "Europe/Oslo"
 COLUMNS = ["session_id", "garage", "user_id", "arrival_utc", "departure_utc", "energy_mwh", "max_power_mw"]
 
-_S2024 = ["location", "user_id", "session_id", "plugin_time", "plugout_time", "connection_time", "energy_session"]
-_S2021 = ["session_ID", "Garage_ID", "User_ID", "Start_plugin", "End_plugout", "El_kWh", "Duration_hours"]
 
 
 def read_sessions(
@@ -106,9 +105,9 @@ def _utc(ts) -> pd.Timestamp:
 @lru_cache(maxsize=16)
 def _read_cached(path: str, fmt: str, tz: str, mtime: float) -> pd.DataFrame:
     if fmt == "sorensen2024":
-        return _sorensen2024(path, tz)
+        return _sorensen(path, tz, "sorensen2024")
     if fmt == "sorensen2021":
-        return _sorensen2021(path, tz)
+        return _sorensen(path, tz, "sorensen2021")
     return _plain(path)
 
 
@@ -215,40 +214,43 @@ def _keep(arr: pd.Series, dep: pd.Series, extra_h: np.ndarray | None = None):
 # ------------------------------------------------------------------------------------------ formats
 
 
-def _sorensen2024(path: str, tz: str) -> pd.DataFrame:
-    raw = _read_text(path, ";")
-    _require(raw, _S2024, path, "sorensen2024")
-    plug_in = _naive_times(raw["plugin_time"], "%Y-%m-%d %H:%M:%S", path, "plugin_time", allow_empty=False)
-    plug_out = _naive_times(raw["plugout_time"], "%Y-%m-%d %H:%M:%S", path, "plugout_time", allow_empty=True)
-    dur = _number(raw["connection_time"], path, "connection_time", True, allow_empty=True)
-    kwh = _number(raw["energy_session"], path, "energy_session", True)
-    arr, dep = local_to_utc(plug_in, plug_out, tz, dur)
-    keep, dep, no_out, zero = _keep(arr, dep)
-    df = pd.DataFrame({
-        "session_id": raw["session_id"].astype(str),
-        "garage": raw["location"].astype(str),
-        "user_id": raw["user_id"].astype(str),
-        "arrival_utc": arr,
-        "departure_utc": dep,
-        "energy_mwh": kwh / 1000.0,
-        "max_power_mw": np.nan,
-    })[keep]
-    return _finish(df, len(raw), no_out, zero)
+@dataclass(frozen=True)
+class _Layout:
+    """Where one Sørensen file keeps each field, and how it writes times."""
+
+    session: str
+    garage: str
+    user: str
+    plug_in: str
+    plug_out: str
+    hours: str
+    kwh: str
+    time_format: str
+    mend_with_duration: bool  # same-minute plug-in/out: take the departure from the duration column
 
 
-def _sorensen2021(path: str, tz: str) -> pd.DataFrame:
+_LAYOUTS = {
+    "sorensen2024": _Layout("session_id", "location", "user_id", "plugin_time", "plugout_time", "connection_time",
+                            "energy_session", "%Y-%m-%d %H:%M:%S", False),
+    "sorensen2021": _Layout("session_ID", "Garage_ID", "User_ID", "Start_plugin", "End_plugout", "Duration_hours",
+                            "El_kWh", "%d.%m.%Y %H:%M", True),
+}
+
+
+def _sorensen(path: str, tz: str, fmt: str) -> pd.DataFrame:
+    c = _LAYOUTS[fmt]
     raw = _read_text(path, ";")
-    _require(raw, _S2021, path, "sorensen2021")
-    plug_in = _naive_times(raw["Start_plugin"], "%d.%m.%Y %H:%M", path, "Start_plugin", allow_empty=False)
-    plug_out = _naive_times(raw["End_plugout"], "%d.%m.%Y %H:%M", path, "End_plugout", allow_empty=True)
-    dur = _number(raw["Duration_hours"], path, "Duration_hours", True, allow_empty=True)
-    kwh = _number(raw["El_kWh"], path, "El_kWh", True)
+    _require(raw, [c.garage, c.user, c.session, c.plug_in, c.plug_out, c.hours, c.kwh], path, fmt)
+    plug_in = _naive_times(raw[c.plug_in], c.time_format, path, c.plug_in, allow_empty=False)
+    plug_out = _naive_times(raw[c.plug_out], c.time_format, path, c.plug_out, allow_empty=True)
+    dur = _number(raw[c.hours], path, c.hours, True, allow_empty=True)
+    kwh = _number(raw[c.kwh], path, c.kwh, True)
     arr, dep = local_to_utc(plug_in, plug_out, tz, dur)
-    keep, dep, no_out, zero = _keep(arr, dep, np.nan_to_num(dur, nan=0.0))
+    keep, dep, no_out, zero = _keep(arr, dep, np.nan_to_num(dur, nan=0.0) if c.mend_with_duration else None)
     df = pd.DataFrame({
-        "session_id": raw["session_ID"].astype(str),
-        "garage": raw["Garage_ID"].astype(str),
-        "user_id": raw["User_ID"].astype(str),
+        "session_id": raw[c.session].astype(str),
+        "garage": raw[c.garage].astype(str),
+        "user_id": raw[c.user].astype(str),
         "arrival_utc": arr,
         "departure_utc": dep,
         "energy_mwh": kwh / 1000.0,
