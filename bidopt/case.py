@@ -105,6 +105,11 @@ class Prices(Strict):
     fcr_n: str | None = None
     fcr_d_up: str | None = None
     fcr_d_down: str | None = None
+    # FCR auction 2 (D-1 18:00) clearing prices; without them auction 2 uses the auction-1 series as
+    # a documented proxy (the shared data has one FCR price per hour)
+    fcr_n_auction2: str | None = None
+    fcr_d_up_auction2: str | None = None
+    fcr_d_down_auction2: str | None = None
     intraday: str | None = None  # intraday price forecast (EUR/MWh); the day-ahead price is the proxy
 
 

@@ -138,6 +138,40 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
         click.echo(f"wrote {f}")
 
 
+@main.command()
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
+@click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
+@click.option("--position", "position_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder where `bidopt bid` wrote dayahead_orders.json and fcr_bids.csv.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Folder for fcr_bids.csv (auction-1 rows as given, then auction 2), schedule.csv, summary.json.")
+@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
+@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@_reports_errors
+def fcr2(case_path, day, position_dir, out_dir, time_limit, mip_gap):
+    """FCR auction 2 bids (gate D-1 18:00) with the day-ahead result and auction 1 fixed.
+
+    Stepped bids over auction-2 clearing-price scenarios forecast from history published before
+    the gate; intraday trades and imbalance are the recourse.
+    """
+    from bidopt.bids import export
+    from bidopt.bids.fcr_auction2 import auction2
+    from bidopt.case import load_case
+
+    case = load_case(case_path)
+    r = auction2(case, day, position_dir, time_limit_s=time_limit, mip_gap=mip_gap)
+    files = output.write_all(out_dir, {
+        "fcr_bids.csv": lambda p: export.write_fcr_bids(r.fcr_bids, p),
+        "schedule.csv": lambda p: output.schedule_csv(r.schedule, p),
+        "summary.json": lambda p: output.summary_json(r.summary, p),
+    })
+    n2 = int((r.fcr_bids["auction"] == 2).sum())
+    click.echo(f"{case.case.name} {day} FCR auction 2: {n2} bids, expected {r.summary['objective_eur']:.2f} EUR "
+               f"over {r.summary['n_scenarios']} scenarios")
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
 def _utc_time(ctx, param, value):
     if value is None:
         return None
@@ -157,9 +191,11 @@ def _utc_time(ctx, param, value):
               help="Folder where `bidopt bid` wrote dayahead_orders.json and fcr_bids.csv.")
 @click.option("--stage", type=click.Choice(["IDA1", "IDA2", "IDA3", "continuous"]), required=True)
 @click.option("--now", callback=_utc_time, default=None, help="Current time (UTC) for the continuous stage.")
+@click.option("--fcr", "fcr_file", type=click.Path(path_type=Path), default=None,
+              help="FCR bids sold so far (default POSITION/fcr_bids.csv; e.g. the file `bidopt fcr2` wrote).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
 @_reports_errors
-def intraday(case_path, day, position_dir, stage, now, out_dir):
+def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
     """Re-plan with the day-ahead result and sold FCR fixed; write intraday orders.
 
     IDA stages write intraday_orders.json (Auction API shapes); the continuous stage writes
@@ -171,7 +207,7 @@ def intraday(case_path, day, position_dir, stage, now, out_dir):
     from bidopt.case import load_case
 
     case = load_case(case_path)
-    r = replan(case, day, position_dir, stage, now=now)
+    r = replan(case, day, position_dir, stage, now=now, fcr_file=fcr_file)
     writers = {
         "schedule.csv": lambda p: output.schedule_csv(r.schedule, p),
         "summary.json": lambda p: output.summary_json(r.summary, p),

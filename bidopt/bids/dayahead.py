@@ -6,9 +6,9 @@ the case's price history, using only data published before the gate), the stocha
 points (piecewise linear, flat beyond them to the price limits, volumes in 0.1 MW lots, prices on
 the 0.01 tick), FCR bids for the first-stage capacity, the expected schedule and the summary.
 
-FCR bids are price-taking: the capacity the model sells at the case's FCR prices is offered in
-auction 1 at 0 EUR/MW/h (accepted at any clearing price). Stepped FCR bids over FCR price scenarios
-are not built yet. Block orders: the model chooses among the candidates of ``[[bidding.blocks]]``
+FCR bids for auction 1 are stepped over FCR price scenarios (``[bidding] fcr_bids = "stepped"``,
+``bidopt.bids.fcr_steps``) or price-taking (the capacity worth selling at the case's FCR prices, bid
+at 0 EUR/MW/h). Auction 2 comes after the day-ahead result (``bidopt.bids.fcr_auction2``). Block orders: the model chooses among the candidates of ``[[bidding.blocks]]``
 (``bidopt.bids.blocks``); the submitted ones are exported as block orders and linked
 exclusive-group orders.
 """

@@ -28,42 +28,25 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError
 
 from bidopt import time as btime
 from bidopt.bids import export
 from bidopt.bids.orders import CurveOrder, OrdersFile
 from bidopt.bids.rules import ExchangeRules, validate
-from bidopt.case import DEFAULTS_DIR, Strict
+from bidopt.case import DEFAULTS_DIR
 from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr as fcr_market
+from bidopt.markets.intraday import IntradayRules, adjustments, rules
 from bidopt.model import PortfolioModel
 
 STAGES = ("IDA1", "IDA2", "IDA3", "continuous")
 
 
-class IntradayRules(Strict):
-    fee_eur_per_mwh: float = Field(0.5, ge=0)
-    # deviations the stage cannot trade away are settled as imbalance at the day-ahead price plus or
-    # minus this (a proxy: no Swedish imbalance prices in the shared data; UNVERIFIED level)
-    imbalance_penalty_eur_per_mwh: float = Field(50.0, ge=0)
-    continuous_gate_minutes: int | None = Field(None, ge=0)
-    portfolio: str = "bidopt"
-
-
 def _stage_config() -> dict:
     with open(DEFAULTS_DIR / "intraday.toml", "rb") as f:
         return tomllib.load(f)
-
-
-def rules(case) -> IntradayRules:
-    try:
-        return IntradayRules.model_validate(case.markets.get("intraday", {}))
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise InputError(case.label, "markets.intraday." + ".".join(map(str, err["loc"])), err["msg"]) from None
 
 
 def gate_time(stage: str, day, tz: str) -> pd.Timestamp:
@@ -122,30 +105,41 @@ def read_sold_fcr(path: Path) -> pd.DataFrame:
 
 
 def accepted_fcr(case, fcr_bids: pd.DataFrame, hour_starts: pd.DatetimeIndex) -> pd.DataFrame:
-    """The bids the FCR auction accepted: price at or below the hour's clearing price (marginal
-    pricing, MARKET_RULES 3.2), with clearing prices from the case's FCR price files."""
+    """The bids the FCR auctions accepted: price at or below the clearing price of the bid's product,
+    hour and auction (marginal pricing, MARKET_RULES 3.2), with clearing prices from the case's FCR
+    price files (auction 2: ``<product>_auction2``, else the auction-1 series)."""
     if not len(fcr_bids):
         return fcr_bids
     keys = hour_starts.strftime("%Y-%m-%dT%H:%M:%SZ")
-    clearing = {p: dict(zip(keys, sources.reserve_prices(case, p, hour_starts), strict=True))
-                for p in fcr_market.offered(case)}
-    ok = [clearing.get(r.product, {}).get(r.hour_start_utc, -np.inf) >= r.price_eur_per_mw_h - 1e-9
+    auctions = sorted({int(a) for a in fcr_bids["auction"]})
+    clearing = {(p, a): dict(zip(keys, sources.reserve_prices(case, p, hour_starts, auction=a), strict=True))
+                for p in fcr_market.offered(case) for a in auctions}
+    ok = [clearing.get((r.product, int(r.auction)), {}).get(r.hour_start_utc, -np.inf) >= r.price_eur_per_mw_h - 1e-9
           for r in fcr_bids.itertuples()]
     return fcr_bids[np.asarray(ok, dtype=bool)]
 
 
+def sold_by_hour(case, fcr_bids: pd.DataFrame, hour_starts: pd.DatetimeIndex) -> dict[tuple[str, int], float]:
+    """{(product, hour position): MW} the auctions accepted, summed over bids and auctions."""
+    sold = accepted_fcr(case, fcr_bids, hour_starts)
+    if not len(sold):
+        return {}
+    total = sold.groupby(["product", "hour_start_utc"])["volume_mw"].sum()
+    hours = {h.strftime("%Y-%m-%dT%H:%M:%SZ"): i for i, h in enumerate(hour_starts)}
+    return {(p, hours[k]): float(v) for (p, k), v in total.items() if k in hours}
+
+
 def fix_fcr(pm: PortfolioModel, fcr_bids: pd.DataFrame, step_mw: float) -> None:
-    """Fix the model's FCR capacity to what the auction accepted."""
+    """Fix the model's FCR capacity to what the auctions accepted."""
     m = pm.m
     if not hasattr(m, "fcr"):
         if len(fcr_bids):
             raise InputError(None, "fcr_bids.csv", "FCR was sold but the case offers no FCR product now")
         return
-    sold = accepted_fcr(pm.case, fcr_bids, pm.horizon.hour_starts).groupby(["product", "hour_start_utc"])["volume_mw"].sum()
-    hours = {h.strftime("%Y-%m-%dT%H:%M:%SZ"): i for i, h in enumerate(pm.horizon.hour_starts)}
+    sold = sold_by_hour(pm.case, fcr_bids, pm.horizon.hour_starts)
     for p in m.fcr.P:
-        for key, i in hours.items():
-            v = float(sold.get((p, key), 0.0))
+        for i in m.fcr.H:
+            v = sold.get((p, i), 0.0)
             if hasattr(m.fcr, "lots"):
                 m.fcr.lots[p, i].fix(round(v / step_mw))
             else:
@@ -153,7 +147,10 @@ def fix_fcr(pm: PortfolioModel, fcr_bids: pd.DataFrame, step_mw: float) -> None:
 
 
 def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
-           time_limit_s: float | None = None, mip_gap: float | None = None) -> IntradayResult:
+           time_limit_s: float | None = None, mip_gap: float | None = None, fcr_file=None) -> IntradayResult:
+    """Re-plan ``day`` at ``stage`` with the day-ahead orders of ``position_dir`` cleared and the FCR
+    bids of ``fcr_file`` (default ``position_dir/fcr_bids.csv``) accepted where their auction cleared
+    at or above their price."""
     if stage not in STAGES:
         raise InputError(None, "--stage", f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
     if stage != "continuous":
@@ -171,12 +168,10 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
     proxy = case.prices.intraday is None
     id_price = spot if proxy else sources.price_series(case, case.prices.intraday, "prices.intraday", horizon.index)
     allowed = allowed_mtus(stage, horizon, now, gate_minutes)
-    pen = r.imbalance_penalty_eur_per_mwh
-    adjustments = {"intraday": (id_price + r.fee_eur_per_mwh, id_price - r.fee_eur_per_mwh, allowed),
-                   "imbalance": (spot + pen, spot - pen, None)}
-    pm = PortfolioModel(case, horizon, spot, position_mw=position, adjustments=adjustments)
-    fcr_file = Path(position_dir) / "fcr_bids.csv"
-    if fcr_file.exists():
+    pm = PortfolioModel(case, horizon, spot, position_mw=position, adjustments=adjustments(spot, id_price, r, allowed))
+    explicit = fcr_file is not None
+    fcr_file = Path(fcr_file) if explicit else Path(position_dir) / "fcr_bids.csv"
+    if explicit or fcr_file.exists():
         fix_fcr(pm, read_sold_fcr(fcr_file), fcr_market.rules(case).step_mw)
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     trades = pm.site.adjustment_trades()["intraday"]

@@ -139,51 +139,18 @@ class BiddingModel:
         return m
 
     def _build_fcr_steps(self, m) -> None:
-        """Stepped, indivisible FCR bids for auction 1 (MARKET_RULES 3.2: marginal pricing, a bid is
-        accepted whole when its price is at or below the clearing price). For product p and hour h
-        the bid prices are the distinct scenario clearing prices q_1 < ... < q_K; n_k (integer lots)
-        is the total volume offered at prices up to q_k, non-decreasing in k; scenario s, clearing
-        at q_k(s), gets exactly n_k(s) lots. Each step n_k - n_{k-1} > 0 becomes one bid at q_k."""
-        step = fcr.rules(self.case).step_mw
+        """Stepped, indivisible FCR bids for auction 1, accepted per scenario at its clearing price
+        (``bidopt.bids.fcr_steps``)."""
+        from bidopt.bids.fcr_steps import FcrSteps
+
         sites = [m.site[s] for s in range(len(self.sites))]
-        products = list(sites[0].fcr.P)
-        H = list(sites[0].fcr.H)
-        self.fcr_points, keys, where = {}, [], {}
-        for p in products:
-            prices = np.asarray(self.fcr_scenarios[p], dtype=float)  # S x H
-            for h in H:
-                pts, inv = np.unique(prices[:, h], return_inverse=True)
-                self.fcr_points[p, h] = pts
-                keys += [(p, h, k) for k in range(len(pts))]
-                where[p, h] = inv
         m.fcr_bids = pyo.Block()
-        b = m.fcr_bids
-        b.PHK = pyo.Set(initialize=keys, dimen=3)
-        b.lots = pyo.Var(b.PHK, within=pyo.NonNegativeIntegers if step > 0 else pyo.NonNegativeReals)
-        b.more_at_higher_price = pyo.Constraint(
-            [(p, h, k) for p, h, k in keys if k + 1 < len(self.fcr_points[p, h])],
-            rule=lambda bb, p, h, k: bb.lots[p, h, k] <= bb.lots[p, h, k + 1],
-        )
-        unit = step if step > 0 else 1.0
-        b.accepted = pyo.Constraint(
-            [(s, p, h) for s in range(len(sites)) for p in products for h in H],
-            rule=lambda bb, s, p, h: sites[s].fcr.total_mw[p, h] == unit * bb.lots[p, h, int(where[p, h][s])],
-        )
-        self.fcr_unit = unit
+        self.fcr_steps = FcrSteps(m.fcr_bids, [b.fcr.total_mw for b in sites], self.fcr_scenarios,
+                                  list(sites[0].fcr.P), list(sites[0].fcr.H), fcr.rules(self.case).step_mw)
 
     def fcr_bid_steps(self) -> list[tuple[str, int, float, float]]:
         """(product, hour position, volume MW, price EUR/MW/h) of each auction-1 bid step."""
-        out = []
-        if not hasattr(self.m, "fcr_bids"):
-            return out
-        for (p, h), pts in self.fcr_points.items():
-            prev = 0.0
-            for k, q in enumerate(pts):
-                n = float(self.m.fcr_bids.lots[p, h, k].value or 0.0)
-                if n - prev > 1e-6:
-                    out.append((p, h, round((n - prev) * self.fcr_unit, 6), float(q)))
-                prev = max(prev, n)
-        return out
+        return self.fcr_steps.bids() if hasattr(self.m, "fcr_bids") else []
 
     # --- solve and results ------------------------------------------------------------------------
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:

@@ -71,9 +71,18 @@ def _read_reserve(path: str, product: str, mtime: float) -> pd.Series:
     return reserve_files.read_reserve_prices(path, product)
 
 
-def reserve_prices(case, product: str, hour_starts: pd.DatetimeIndex) -> np.ndarray:
-    """Capacity price of a reserve product per UTC hour (EUR/MW/h) from ``[prices] <product>``."""
-    ref = getattr(case.prices, product)
-    path = case.resolve(ref)
+def reserve_price_field(case, product: str, auction: int = 1) -> str:
+    """The ``[prices]`` key holding a reserve product's clearing prices in an FCR auction: auction 2
+    has its own ``<product>_auction2`` key, and falls back to the auction-1 series (a proxy)."""
+    if auction == 2 and getattr(case.prices, f"{product}_auction2", None):
+        return f"{product}_auction2"
+    return product
+
+
+def reserve_prices(case, product: str, hour_starts: pd.DatetimeIndex, auction: int = 1) -> np.ndarray:
+    """Capacity price of a reserve product per UTC hour (EUR/MW/h) from ``[prices] <product>`` (or,
+    for FCR auction 2, ``<product>_auction2`` when given)."""
+    key = reserve_price_field(case, product, auction)
+    path = case.resolve(getattr(case.prices, key))
     s = _read_reserve(str(path), product, _mtime(path))
-    return price_files.slice_day(s, hour_starts, path, f"prices.{product}").to_numpy(float)
+    return price_files.slice_day(s, hour_starts, path, f"prices.{key}").to_numpy(float)

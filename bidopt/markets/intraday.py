@@ -1,0 +1,38 @@
+"""Intraday trading rules (``[markets.intraday]``): the fee per traded MWh, the imbalance proxy
+penalty for deviations a stage cannot trade away, and the continuous gate closure.
+
+Money in EUR/MWh, times in minutes. The re-planning stages live in ``bidopt.bids.intraday``; the
+adjustment terms they use are built by ``bidopt.site.Site`` (position plus adjustments).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+
+from bidopt.case import Strict
+from bidopt.errors import InputError
+
+
+class IntradayRules(Strict):
+    fee_eur_per_mwh: float = Field(0.5, ge=0)
+    # deviations the stage cannot trade away are settled as imbalance at the day-ahead price plus or
+    # minus this (a proxy: no Swedish imbalance prices in the shared data; UNVERIFIED level)
+    imbalance_penalty_eur_per_mwh: float = Field(50.0, ge=0)
+    continuous_gate_minutes: int | None = Field(None, ge=0)
+    portfolio: str = "bidopt"
+
+
+def rules(case) -> IntradayRules:
+    try:
+        return IntradayRules.model_validate(case.markets.get("intraday", {}))
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(case.label, "markets.intraday." + ".".join(map(str, err["loc"])), err["msg"]) from None
+
+
+def adjustments(spot, intraday_price, r: IntradayRules, allowed=None) -> dict:
+    """Adjustment markets for a re-plan with a fixed day-ahead position: intraday trades at the
+    intraday price +- the fee (only in ``allowed`` MTUs), and imbalance at spot +- the penalty."""
+    pen = r.imbalance_penalty_eur_per_mwh
+    return {"intraday": (intraday_price + r.fee_eur_per_mwh, intraday_price - r.fee_eur_per_mwh, allowed),
+            "imbalance": (spot + pen, spot - pen, None)}
