@@ -173,6 +173,7 @@ class Case(Strict):
     synthetic: Synthetic = Field(default_factory=Synthetic)
     markets: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per product, validated by its module
     bidding: dict[str, Any] = Field(default_factory=dict)  # [bidding], validated by bidopt.bids.dayahead
+    backtest: dict[str, Any] = Field(default_factory=dict)  # [backtest], validated by bidopt.backtest.engine
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     source: Path | None = Field(None, exclude=True)
 

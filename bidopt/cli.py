@@ -222,5 +222,75 @@ def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
     for f in files:
         click.echo(f"wrote {f}")
 
+@main.command()
+@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
+@click.option("--start", required=True, callback=_day, help="First delivery day YYYY-MM-DD.")
+@click.option("--end", required=True, callback=_day, help="Last delivery day YYYY-MM-DD (inclusive).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+              help="Folder for daily.csv, timeseries.csv, summary.json, report.html (and checkpoints).")
+@click.option("--strategy", type=click.Choice(["bid", "expected", "perfect_foresight"]), default=None,
+              help="Default: [backtest] strategy, else bid.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes on a local Dask cluster (the strategy and perfect-foresight chains run in parallel).")
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler (instead of --workers).")
+@click.option("--fresh", is_flag=True, help="Ignore and delete checkpoints in --out instead of resuming.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar with ETA on stderr.")
+@_reports_errors
+def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh, progress):
+    """Replay the decision timeline day by day on history; compare with perfect foresight.
+
+    Resumes from the checkpoints in --out when a run of the same case, strategy and start was
+    interrupted.
+    """
+    from bidopt.backtest.engine import backtest as run
+    from bidopt.case import load_case
+
+    if workers > 1 and scheduler:
+        raise InputError(None, "--workers", "give --workers or --scheduler, not both")
+    case = load_case(case_path)
+    r = run(case, start, end, out_dir=out_dir, strategy=strategy, workers=workers, scheduler=scheduler,
+            progress=progress, fresh=fresh)
+    s = r.summary
+    ratio = "n/a" if s["capture_ratio"] is None else f"{s['capture_ratio']:.3f}"
+    click.echo(f"{case.case.name} {s['start']}..{s['end']} ({s['n_days']} days, {s['strategy']}): "
+               f"{s['objective_eur']:.2f} EUR, perfect foresight {s['perfect_foresight_eur']:.2f} EUR, "
+               f"capture ratio {ratio}")
+    for w in s["warnings"]:
+        click.echo(f"warning: {w}")
+    for f in ("daily.csv", "timeseries.csv", "summary.json", "report.html"):
+        click.echo(f"wrote {out_dir / f}")
+
+
+@main.command()
+@click.argument("out_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.option("--week", default=None, help="First day (YYYY-MM-DD) of the week to plot.")
+@_reports_errors
+def report(out_dir, week):
+    """Rebuild DIR/report.html from a backtest's daily.csv, timeseries.csv and summary.json."""
+    from bidopt.backtest.report import write_report
+
+    click.echo(f"wrote {write_report(out_dir, week=week)}")
+
+
+@main.command()
+@click.argument("sweep_file", metavar="SWEEP", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@_reports_errors
+def sweep(sweep_file, out_dir, workers, scheduler, progress):
+    """Backtest cases x strategies x periods of a sweep file; write comparison.csv.
+
+    SWEEP is TOML: cases = ["cases/demo", ...], strategies = ["bid", "expected"],
+    and [[periods]] tables with start and end.
+    """
+    from bidopt.backtest.scale import sweep as run
+
+    table = run(sweep_file, out_dir, workers=workers, scheduler=scheduler, progress=progress)
+    click.echo(table.to_string(index=False))
+    click.echo(f"wrote {out_dir / 'comparison.csv'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

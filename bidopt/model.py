@@ -24,10 +24,10 @@ from bidopt.case import Case
 from bidopt.data import sources
 from bidopt.errors import InputError, SolverError
 from bidopt.horizon import Horizon
-from bidopt.markets import fcr, intraday
+from bidopt.markets import fcr, imbalance, intraday
 from bidopt.site import Site
 
-MARKET_RULES = {"fcr": fcr.rules, "intraday": intraday.rules}  # [markets.<name>] tables and the function validating each
+MARKET_RULES = {"fcr": fcr.rules, "intraday": intraday.rules, "imbalance": imbalance.rules}  # [markets.<name>] tables and the function validating each
 
 
 def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:

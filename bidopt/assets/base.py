@@ -67,6 +67,12 @@ class AssetBase(AssetSpec):
         """Schedule columns of this asset (name-prefixed), one value per MTU."""
         raise NotImplementedError
 
+    def carry_state(self, schedule) -> dict:
+        """Fields to set on this asset's spec for the next day, read from the end of a delivered
+        schedule (a DataFrame of ``schedule.csv`` columns): the rolling backtest's state. Default:
+        nothing is carried (the asset starts each day from its case values)."""
+        return {}
+
     def cost_eur(self, blk: pyo.Block) -> float:
         """The asset's own cost in the solved schedule (EUR, positive = cost)."""
         return float(pyo.value(blk.cost_eur)) if hasattr(blk, "cost_eur") else 0.0

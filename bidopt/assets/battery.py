@@ -184,6 +184,11 @@ class Battery(AssetBase):
             for t in T:
                 blk.activation_mwh[t].set_value(expected_up_mw[t] * horizon.dt_h * mean_eff)
 
+    def carry_state(self, schedule) -> dict:
+        """The next day starts from this day's final SoC (clipped into the SoC window)."""
+        soc = float(schedule[f"{self.name}_soc_mwh"].iloc[-1])
+        return {"soc_initial_mwh": min(max(soc, self.soc_min_mwh), self.soc_max)}
+
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {
             f"{self.name}_charge_mw": values(blk.charge),

@@ -757,6 +757,21 @@ class HeatPump(AssetBase):
             )
 
     # --- results ----------------------------------------------------------------------------------
+    def carry_state(self, schedule) -> dict:
+        """The next day starts from this day's final indoor temperature (RC mode) or store levels."""
+        last = schedule.iloc[-1]
+        out = {}
+        if self.mode == "rc":
+            lo, hi = self.band_by_hour()  # a band that changes at midnight: start inside hour 0's
+            out["indoor_initial_c"] = min(max(float(last[f"{self.name}_indoor_temp_c"]), lo[0]), hi[0])
+        else:
+            out["storage_initial_mwh_heat"] = min(max(float(last[f"{self.name}_storage_mwh_heat"]), 0.0),
+                                                  self.storage_mwh_heat)
+            if self.has_tank:
+                out["hot_water_initial_mwh_heat"] = min(max(float(last[f"{self.name}_hot_water_mwh_heat"]), 0.0),
+                                                        self.hot_water_tank_mwh_heat)
+        return out
+
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         T = blk.power.index_set()
         power, aux = values(blk.power), values(blk.aux)

@@ -79,12 +79,18 @@ class IntradayResult:
 
 def dayahead_position(case, day, position_dir: Path, index: pd.DatetimeIndex) -> np.ndarray:
     """The cleared day-ahead position on ``index`` (MW, + = bought) from the orders in ``position_dir``."""
-    from bidopt.backtest import clearing
-
     orders = export.read_orders(Path(position_dir) / "dayahead_orders.json")
     if orders.delivery_day is not None and orders.delivery_day != btime.as_date(day):
         raise InputError(Path(position_dir) / "dayahead_orders.json", "deliveryDay",
                          f"orders are for {orders.delivery_day}, not {btime.as_date(day)}")
+    return cleared_position(case, orders, index)
+
+
+def cleared_position(case, orders: OrdersFile, index: pd.DatetimeIndex) -> np.ndarray:
+    """Net volume (MW per MTU of ``index``, + = bought) ``orders`` clear at the case's day-ahead
+    prices (price-taker, ``bidopt.backtest.clearing``)."""
+    from bidopt.backtest import clearing
+
     da_index = pd.DatetimeIndex([pd.Timestamp(c.delivery_start) for c in orders.contracts]).tz_convert("UTC")
     prices = sources.dayahead_prices(case, da_index)
     by_contract = dict(zip([c.contract_id for c in orders.contracts], prices, strict=True))

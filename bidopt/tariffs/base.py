@@ -60,6 +60,11 @@ class TariffBase(TariffSpec):
     def fixed_cost_eur(self, case, horizon: Horizon) -> float:
         return 0.0
 
+    def carry_state(self, case, import_mw: pd.Series, next_day: dt.date) -> dict:
+        """Fields to set on this tariff's spec for ``next_day``, given the grid import delivered on
+        the day before (UTC index, MW): the rolling backtest's state. Default: nothing."""
+        return {}
+
     def bill_eur(self, case, import_mw: pd.Series, export_mw: pd.Series | None = None) -> float:
         """Realised cost (EUR ex VAT) for grid flows given per MTU (UTC index, MW)."""
         h = Horizon(pd.DatetimeIndex(import_mw.index), case.case.timezone)

@@ -143,6 +143,16 @@ class PeakPower(TariffBase):
             out[int(m)] = sorted(vals, reverse=True)[: self.n_peaks]
         return out
 
+    def carry_state(self, case, import_mw: pd.Series, next_day) -> dict:
+        """The month's N largest (weighted) peaks so far, including the delivered day; a new month
+        starts with none."""
+        h = Horizon(pd.DatetimeIndex(import_mw.index), case.case.timezone)
+        month = int(h.month_key[-1])
+        if next_day.year * 100 + next_day.month != month:
+            return {"peaks_so_far_mw": []}
+        top = self.monthly_peaks(case, import_mw).get(month)
+        return {"peaks_so_far_mw": [float(v) for v in top]} if top is not None else {}
+
     def bill_eur(self, case, import_mw: pd.Series, export_mw: pd.Series | None = None) -> float:
         h = Horizon(pd.DatetimeIndex(import_mw.index), case.case.timezone)
         first_day = {}

@@ -1,0 +1,141 @@
+"""One delivery day of a backtest: decide, clear, deliver, settle. Money EUR, power MW, energy MWh.
+
+``strategy_day`` walks the decision timeline of DESIGN.md for day D with the state carried from
+D-1:
+
+1. **bid** (before FCR auction 1 and the day-ahead gate): ``bidopt.bid`` with price scenarios
+   forecast from data published before the gate (``strategy = "bid"``), or one scenario at the
+   forecast's expected price (``"expected"``: the expected-price plan as price-independent volumes);
+2. **clear** (price-taker): the curve and block orders at the realised day-ahead prices
+   (``bidopt.backtest.clearing``), the FCR bids at the realised FCR clearing prices of their auction;
+3. **deliver**: re-plan D with the cleared position and accepted FCR fixed, realised day-ahead
+   prices known (published 12:45 D-1), and intraday trades at the intraday price (or the day-ahead
+   price as a documented proxy) plus the fee; what cannot be traded is imbalance;
+4. **settle**: the position at the day-ahead price, intraday trades at their price, imbalance
+   volumes per ISP at the imbalance price (``bidopt.backtest.settlement``: a price file, or the
+   day-ahead price +- a penalty), FCR capacity at its clearing price, the tariff increment the day's
+   peaks add to the month's bill, energy tax, VAT, degradation.
+
+``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
+the upper bound the strategy is compared with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bidopt import time as btime
+from bidopt.backtest import clearing, settlement
+from bidopt.backtest.state import next_state, with_state
+from bidopt.bids import intraday
+from bidopt.data import sources
+from bidopt.horizon import Horizon
+from bidopt.markets import fcr
+from bidopt.markets import intraday as intraday_market
+from bidopt.model import PortfolioModel
+
+
+@dataclass
+class DayOutcome:
+    record: dict  # one row of daily.csv (without the perfect-foresight column)
+    timeseries: pd.DataFrame  # per MTU, UTC index
+    state: dict  # carried into the next day
+    warnings: list[str]
+    seconds: float = 0.0  # wall time (kept out of daily.csv so outputs are byte-identical)
+
+
+def _horizon(case, day) -> Horizon:
+    return Horizon(btime.delivery_index(day, case.case.mtu_minutes, case.case.timezone), case.case.timezone)
+
+
+def _expected_cube(case, day, mtu: int):
+    from bidopt.bids.dayahead import price_scenarios, settings
+    from bidopt.forecast import scenarios as sc
+
+    cube = price_scenarios(case, day, mtu, settings(case))
+    return sc.identical(1, sc.expected(cube))
+
+
+def _block_counts(orders, realised: np.ndarray) -> tuple[int, int]:
+    blocks = [b for o in [*orders.block_orders, *orders.linked_exclusive_group_orders] for b in o.blocks]
+    if not blocks:
+        return 0, 0
+    contract_mtu = {c.contract_id: k for k, c in enumerate(orders.contracts)}
+    ratio = clearing.clear_blocks(blocks, contract_mtu, list(realised))
+    return len(blocks), int(sum(1 for v in ratio.values() if v > 0))
+
+
+def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None) -> DayOutcome:
+    from bidopt.bids.dayahead import bid
+
+    t0 = _time.perf_counter()
+    c = with_state(case, state)
+    h = _horizon(c, day)
+    scen = _expected_cube(c, day, c.case.mtu_minutes) if strategy == "expected" else None
+    bids = bid(c, day, scenarios=scen)
+    orders = bids.orders
+    position = intraday.cleared_position(c, orders, h.index)
+    spot = sources.dayahead_prices(c, h.index)
+    r = intraday_market.rules(c)
+    proxy_id = c.prices.intraday is None
+    id_price = spot if proxy_id else sources.price_series(c, c.prices.intraday, "prices.intraday", h.index)
+    pm = PortfolioModel(c, h, spot, position_mw=position, adjustments=intraday_market.adjustments(spot, id_price, r))
+    accepted = intraday.accepted_fcr(c, bids.fcr_bids, h.hour_starts) if len(bids.fcr_bids) else bids.fcr_bids
+    intraday.fix_fcr(pm, bids.fcr_bids, fcr.rules(c).step_mw)
+    pm.solve()
+    sched = pm.schedule()
+    trades = pm.site.adjustment_trades()
+    rev = pm.revenue()
+    # settle imbalance at the imbalance price, not at the planning proxy the re-plan used
+    planned = pd.Series(position + trades["intraday"].to_numpy(), index=h.index)
+    actual = sched["grid_import_mw"] - sched["grid_export_mw"]
+    settled, label = settlement.settle_case(c, planned, actual, dayahead=spot)
+    rev["imbalance"] = float(settled[settlement.MONEY].sum())
+    da_contracts = pd.DatetimeIndex([pd.Timestamp(x.delivery_start) for x in orders.contracts]).tz_convert("UTC")
+    submitted, accepted_blocks = _block_counts(orders, sources.dayahead_prices(c, da_contracts))
+    dt_h = h.dt_h
+    expected_net = (bids.schedule["grid_import_mw"] - bids.schedule["grid_export_mw"]).to_numpy()
+    record = {
+        **{f"{k}_eur": v for k, v in rev.items()},
+        "total_eur": float(sum(rev.values())),
+        "da_expected_net_mwh": float(expected_net.sum() * dt_h),
+        "da_cleared_buy_mwh": float(np.clip(position, 0, None).sum() * dt_h),
+        "da_cleared_sell_mwh": float(np.clip(-position, 0, None).sum() * dt_h),
+        "fcr_offered_mw_h": float(bids.fcr_bids["volume_mw"].astype(float).sum()) if len(bids.fcr_bids) else 0.0,
+        "fcr_accepted_mw_h": float(accepted["volume_mw"].astype(float).sum()) if len(accepted) else 0.0,
+        "blocks_submitted": submitted,
+        "blocks_accepted": accepted_blocks,
+        "peak_import_mw": float(sched["grid_import_mw"].max()),
+        # fingerprint of what was submitted (day-ahead orders and FCR bids), for no-look-ahead audits
+        "orders_sha256": hashlib.sha256((json.dumps(orders.to_dict(), sort_keys=True)
+                                         + bids.fcr_bids.to_csv(index=False)).encode()).hexdigest()[:16],
+    }
+    ts = sched.copy()
+    ts["position_mw"] = position
+    ts["intraday_mw"] = trades["intraday"].to_numpy()
+    ts["imbalance_mw"] = (actual - planned).to_numpy()
+    warnings = []
+    if proxy_id:
+        warnings.append("intraday prices: none given ([prices] intraday); the day-ahead price is the proxy")
+    if label.startswith("PROXY"):
+        warnings.append(f"imbalance prices: {label}")
+    return DayOutcome(record, ts, next_state(c, sched, next_day) if next_day else {}, warnings,
+                      _time.perf_counter() - t0)
+
+
+def perfect_foresight_day(case, day, state: dict, next_day=None) -> DayOutcome:
+    t0 = _time.perf_counter()
+    c = with_state(case, state)
+    pm = PortfolioModel(c, _horizon(c, day))
+    pm.solve()
+    sched = pm.schedule()
+    rev = pm.revenue()
+    record = {"total_eur": float(sum(rev.values())), **{f"{k}_eur": v for k, v in rev.items()}}
+    return DayOutcome(record, sched, next_state(c, sched, next_day) if next_day else {}, [],
+                      _time.perf_counter() - t0)

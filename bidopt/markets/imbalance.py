@@ -1,0 +1,41 @@
+"""Imbalance settlement rules (``[markets.imbalance]``): where imbalance prices come from, single
+or two-price settlement, the imbalance settlement period (ISP) and the proxy used where no price
+file covers the period. Prices EUR/MWh. The settlement itself is ``bidopt.backtest.settlement``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from bidopt.case import Strict
+from bidopt.errors import InputError
+
+Model = Literal["auto", "single", "two_price"]
+
+
+class ImbalanceRules(Strict):
+    """``[markets.imbalance]``: where imbalance prices come from and which settlement rules apply."""
+
+    prices: str | None = None  # balancing price file (Energinet download or plain CSV), relative to the case
+    area: str | None = None  # PriceArea to read from a multi-area Energinet file
+    model: Model = "auto"  # auto: two-price before single_price_from, single price from then
+    proxy_penalty_eur_per_mwh: float = Field(10.0, ge=0)  # UNVERIFIED level, see module docstring
+    proxy_outside_file: bool = True  # False: an ISP the file does not cover is an error, not a proxy
+    fee_eur_per_mwh: float = Field(0.0, ge=0)  # imbalance fee per |MWh| (exists; level UNVERIFIED)
+    isp_minutes: Literal[15, 30, 60] | None = None  # None: 60 before isp_15min_from, 15 from then
+    single_price_from: dt.date = dt.date(2021, 11, 1)  # 00:00 CET [S30]
+    isp_15min_from: dt.date = dt.date(2023, 5, 22)  # 00:00 CEST [S31]
+
+
+def rules(case) -> ImbalanceRules:
+    """The case's ``[markets.imbalance]`` table, validated (errors name ``markets.imbalance.<field>``)."""
+    try:
+        return ImbalanceRules.model_validate(case.markets.get("imbalance", {}))
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(case.label, "markets.imbalance." + ".".join(map(str, err["loc"])), err["msg"]) from None
+
+
