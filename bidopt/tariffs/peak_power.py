@@ -150,8 +150,8 @@ class PeakPower(TariffBase):
         month = int(h.month_key[-1])
         if next_day.year * 100 + next_day.month != month:
             return {"peaks_so_far_mw": []}
-        top = self.monthly_peaks(case, import_mw).get(month)
-        return {"peaks_so_far_mw": [float(v) for v in top]} if top is not None else {}
+        top = self.monthly_peaks(case, import_mw).get(month, self.peaks_so_far_mw)  # no hour in the window: as before
+        return {"peaks_so_far_mw": [float(v) for v in top]}
 
     def bill_eur(self, case, import_mw: pd.Series, export_mw: pd.Series | None = None) -> float:
         h = Horizon(pd.DatetimeIndex(import_mw.index), case.case.timezone)
