@@ -1,7 +1,10 @@
 """Photovoltaic generation.
 
 A generation profile g_t (MW, >= 0) comes from a CSV (``timestamp_utc`` + a MW column, or per-unit
-values times ``capacity_mw`` with ``profile_unit = "per_unit"``) or from the synthetic generator.
+values times ``capacity_mw`` with ``profile_unit = "per_unit"``, or irradiance in W/m2 with
+``profile_unit = "w_per_m2"``: g_t = capacity_mw * G_t / 1000 W/m2 * performance_ratio, a plain
+rating-at-standard-irradiance model that ignores panel tilt and temperature) or from the synthetic
+generator. ``profile_time_column`` names a time column other than ``timestamp_utc`` (UTC).
 If ``curtailable``, the model may use any output p_t in [0, g_t]; otherwise p_t = g_t.
 Net power at the connection point is -p_t (generation lowers consumption).
 """
@@ -27,7 +30,9 @@ class PV(AssetBase):
     capacity_mw: float = Field(gt=0)
     profile: str = "synthetic"
     profile_column: str | None = None
-    profile_unit: Literal["mw", "per_unit"] = "mw"
+    profile_unit: Literal["mw", "per_unit", "w_per_m2"] = "mw"
+    profile_time_column: str | None = None
+    performance_ratio: float = Field(0.85, gt=0, le=1)  # for w_per_m2: system losses (inverter, soiling, heat)
     latitude: float = 59.3
     curtailable: bool = True
 
@@ -39,9 +44,12 @@ class PV(AssetBase):
             horizon.index,
             lambda idx: synthetic.pv_profile(idx, capacity_mw=self.capacity_mw, latitude=self.latitude, seed=case.synthetic.seed),
             self.profile_column,
+            self.profile_time_column,
         )
         if self.profile_unit == "per_unit":
             g = g * self.capacity_mw
+        elif self.profile_unit == "w_per_m2":
+            g = g * self.capacity_mw / 1000.0 * self.performance_ratio
         if (g < -1e-9).any():
             t = horizon.index[int(np.argmax(g < -1e-9))]
             raise InputError(case.resolve(self.profile), f"assets.{self.name}.profile", f"negative generation at {t}")

@@ -223,17 +223,19 @@ def _read_energinet(df: pd.DataFrame, lower: dict, zone, file, dec: bool) -> pd.
     return check_series(s, file, pcol, rows=rows[order])
 
 
-def read_series_csv(path: str | Path, value_column: str | None = None, name: str = "value") -> pd.Series:
+def read_series_csv(path: str | Path, value_column: str | None = None, name: str = "value",
+                    time_column: str = TIMESTAMP) -> pd.Series:
     """A ``timestamp_utc`` + value-column CSV (e.g. MW profiles, fees) as a float Series ``name``.
 
     ``value_column`` names the column to read; without it the file must have exactly one other column.
+    ``time_column`` names the time column (UTC; naive times are read as UTC).
     """
     df, dec = _read_table(path)
     cols = list(df.columns)
-    if TIMESTAMP not in cols:
-        raise InputError(path, "columns", f"expected a {TIMESTAMP} column; found {', '.join(cols)}")
+    if time_column not in cols:
+        raise InputError(path, "columns", f"expected a {time_column} column; found {', '.join(cols)}")
     if value_column is None:
-        others = [c for c in cols if c != TIMESTAMP]
+        others = [c for c in cols if c != time_column]
         if len(others) != 1:
             what = "no value column" if not others else f"several value columns ({', '.join(others)})"
             raise InputError(path, "columns", f"{what}: expected {TIMESTAMP} and one value column")
@@ -241,7 +243,7 @@ def read_series_csv(path: str | Path, value_column: str | None = None, name: str
     elif value_column not in cols:
         raise InputError(path, value_column, f"column not found; columns are {', '.join(cols)}")
     rows = np.arange(1, len(df) + 1)
-    idx = _parse_utc(df[TIMESTAMP], path, TIMESTAMP, rows)
+    idx = _parse_utc(df[time_column], path, time_column, rows)
     return check_series(_series(_numbers(df[value_column], dec), idx), path, value_column).rename(name)
 
 

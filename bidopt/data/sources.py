@@ -26,8 +26,8 @@ def _read_prices(path: str, zone: str | None, mtime: float) -> pd.Series:
 
 
 @lru_cache(maxsize=64)
-def _read_series(path: str, column: str | None, mtime: float) -> pd.Series:
-    return price_files.read_series_csv(path, value_column=column)
+def _read_series(path: str, column: str | None, mtime: float, time_column: str = price_files.TIMESTAMP) -> pd.Series:
+    return price_files.read_series_csv(path, value_column=column, time_column=time_column)
 
 
 def _mtime(p: Path) -> float:
@@ -55,12 +55,13 @@ def price_series(case, ref: str, field: str, index: pd.DatetimeIndex) -> np.ndar
     return price_files.slice_day(s, index, path, field).to_numpy(float)
 
 
-def profile(case, ref: str, field: str, index: pd.DatetimeIndex, synthetic_fn, column: str | None = None) -> np.ndarray:
+def profile(case, ref: str, field: str, index: pd.DatetimeIndex, synthetic_fn, column: str | None = None,
+            time_column: str | None = None) -> np.ndarray:
     """A MW profile per MTU: from a CSV (timestamp_utc + one value column) or the synthetic generator."""
     if ref == SYNTHETIC:
         return synthetic_fn(index).to_numpy(float)
     path = case.resolve(ref)
-    s = _read_series(str(path), column, _mtime(path))
+    s = _read_series(str(path), column, _mtime(path), time_column or price_files.TIMESTAMP)
     return price_files.slice_day(s, index, path, field).to_numpy(float)
 
 
