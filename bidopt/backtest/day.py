@@ -71,7 +71,8 @@ def _block_counts(orders, realised: np.ndarray) -> tuple[int, int]:
     return len(blocks), int(sum(1 for v in ratio.values() if v > 0))
 
 
-def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None) -> DayOutcome:
+def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, trade_intraday: bool = True) -> DayOutcome:
+    """``trade_intraday``: whether the delivery re-plan may trade intraday (else deviations are imbalance)."""
     from bidopt.bids.dayahead import bid
 
     t0 = _time.perf_counter()
@@ -85,7 +86,9 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None) -
     r = intraday_market.rules(c)
     proxy_id = c.prices.intraday is None
     id_price = spot if proxy_id else sources.price_series(c, c.prices.intraday, "prices.intraday", h.index)
-    pm = PortfolioModel(c, h, spot, position_mw=position, adjustments=intraday_market.adjustments(spot, id_price, r))
+    allowed = None if trade_intraday else np.zeros(h.n, dtype=bool)
+    pm = PortfolioModel(c, h, spot, position_mw=position,
+                        adjustments=intraday_market.adjustments(spot, id_price, r, allowed))
     accepted = intraday.accepted_fcr(c, bids.fcr_bids, h.hour_starts) if len(bids.fcr_bids) else bids.fcr_bids
     intraday.fix_fcr(pm, bids.fcr_bids, fcr.rules(c).step_mw)
     pm.solve()
@@ -121,7 +124,10 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None) -
     ts["intraday_mw"] = trades["intraday"].to_numpy()
     ts["imbalance_mw"] = (actual - planned).to_numpy()
     warnings = []
-    if proxy_id:
+    if not trade_intraday:
+        warnings.append("intraday: no trades at delivery (no [prices] intraday series; [backtest] intraday = "
+                        "\"on\" trades at the day-ahead price as a proxy)")
+    elif proxy_id:
         warnings.append("intraday prices: none given ([prices] intraday); the day-ahead price is the proxy")
     if label.startswith("PROXY"):
         warnings.append(f"imbalance prices: {label}")

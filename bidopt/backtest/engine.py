@@ -43,7 +43,16 @@ class BacktestSettings(Strict):
     """``[backtest]`` in a case file."""
 
     strategy: Literal["bid", "expected", "perfect_foresight"] = "bid"
+    # intraday trades at delivery: "auto" = only with an intraday price series ([prices] intraday);
+    # with the day-ahead price as proxy, intraday would re-optimise the day at known prices for the
+    # fee and hide what the day-ahead bid was worth
+    intraday: Literal["auto", "on", "off"] = "auto"
     report_week: str | None = None  # first day (YYYY-MM-DD) of the week the report plots
+
+
+def intraday_on(case) -> bool:
+    mode = settings(case).intraday
+    return mode == "on" or (mode == "auto" and case.prices.intraday is not None)
 
 
 def settings(case) -> BacktestSettings:
@@ -120,7 +129,7 @@ def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_d
                     progress(chain)
                 continue
         if chain == "strategy" and strategy != "perfect_foresight":
-            o = strategy_day(case, day, state, strategy, next_day=nxt)
+            o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case))
         else:
             o = perfect_foresight_day(case, day, state, next_day=nxt)
         state = o.state
