@@ -141,9 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--day", default="2024-01-17")
     ap.add_argument("--mtu", type=int, default=15)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--interface", choices=["matrix", "pyomo"], default=None,
+                    help="how bidopt's model reaches HiGHS ([solver] interface; default: the case's)")
     args = ap.parse_args(argv)
 
     case = bidopt.load_case(args.case)
+    if args.interface:
+        case.solver.interface = args.interface
     horizon = Horizon(btime.delivery_index(args.day, args.mtu, case.case.timezone), case.case.timezone)
     pm = bidopt.PortfolioModel(case, horizon)  # loads the data once (not timed below)
     inputs = reference_inputs(pm)
@@ -205,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
     info = machine()
     print(
-        f"case {args.case}  day {args.day}  MTU {args.mtu} min  n_mtu {horizon.n}  repeats {args.repeats} (median)"
+        f"case {args.case}  day {args.day}  MTU {args.mtu} min  n_mtu {horizon.n}  repeats {args.repeats} (median)  "
+        f"interface {case.solver.interface}"
     )
     print(
         f"model: bidopt {n_vars} vars / {n_cons} constraints; reference {rr.n_cols} cols / {rr.n_rows} rows; "

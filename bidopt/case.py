@@ -154,6 +154,7 @@ class SolverOptions(Strict):
     time_limit_s: float | None = Field(60.0, gt=0)
     mip_gap: float = Field(1e-4, ge=0)
     threads: int | None = Field(None, ge=1)
+    interface: Literal["matrix", "pyomo"] = "matrix"  # how the model reaches HiGHS (bidopt.model.solve_model)
 
 
 class Synthetic(Strict):

@@ -19,6 +19,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
+from bidopt import highs_direct
 from bidopt import time as btime
 from bidopt.case import Case
 from bidopt.data import sources
@@ -32,18 +33,27 @@ MARKET_RULES = {"fcr": fcr.rules, "intraday": intraday.rules, "imbalance": imbal
 
 def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
     """Solve ``owner.m`` with HiGHS under the case's solver options; load the solution. Infeasible
-    models are diagnosed (``owner._diagnose``) and raised as InfeasibleError."""
+    models are diagnosed (``owner._diagnose``) and raised as InfeasibleError.
+
+    ``[solver] interface``: ``"matrix"`` (default) compiles the model to arrays and hands them to
+    HiGHS in one call (``bidopt.highs_direct``); ``"pyomo"`` goes through Pyomo's HiGHS interface.
+    A model the matrix path cannot compile (not linear) goes through Pyomo's interface."""
     opts = owner.case.solver
-    cfg = {
-        "load_solutions": False,
-        "raise_exception_on_nonoptimal_result": False,
-        "time_limit": time_limit_s if time_limit_s is not None else opts.time_limit_s,
-        "rel_gap": mip_gap if mip_gap is not None else opts.mip_gap,
-    }
-    if opts.threads:
-        cfg["threads"] = opts.threads
+    time_limit = time_limit_s if time_limit_s is not None else opts.time_limit_s
+    rel_gap = mip_gap if mip_gap is not None else opts.mip_gap
     t0 = _time.perf_counter()
-    res = Highs().solve(owner.m, **cfg)
+    res = None
+    if getattr(opts, "interface", "matrix") == "matrix":
+        try:
+            res = highs_direct.solve(owner.m, time_limit, rel_gap, opts.threads, load_solution=True)
+        except highs_direct.NotMatrixCompatible:
+            res = None
+    if res is None:
+        cfg = {"load_solutions": False, "raise_exception_on_nonoptimal_result": False,
+               "time_limit": time_limit, "rel_gap": rel_gap}
+        if opts.threads:
+            cfg["threads"] = opts.threads
+        res = Highs().solve(owner.m, **cfg)
     seconds = _time.perf_counter() - t0
     tc = res.termination_condition
     if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded,
@@ -55,8 +65,11 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
         raise SolverError("model is unbounded: a price or rate rewards unlimited energy or power; check the case")
     if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
         raise SolverError(f"solver stopped without a solution: {tc.name}")
-    res.solution_loader.load_vars()
-    is_mip = has_integers(owner.m)
+    if isinstance(res, highs_direct.DirectResult):
+        is_mip = res.is_mip  # the solution is loaded already
+    else:
+        res.solution_loader.load_vars()
+        is_mip = has_integers(owner.m)
     gap = 0.0
     if is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
         inc, bnd = res.incumbent_objective, res.objective_bound
