@@ -6,8 +6,10 @@ Library API (the CLI is a thin layer over it)::
     case = bidopt.load_case("cases/demo")
     res = bidopt.plan(case, day="2024-03-14")   # res.schedule (DataFrame), res.summary (dict)
     bids = bidopt.bid(case, day="2024-03-14")   # bids.orders, bids.fcr_bids, bids.schedule, bids.summary
+    bt = bidopt.backtest(case, start="2024-03-01", end="2024-03-31")   # bt.daily, bt.summary
 """
 
+from bidopt import backtest  # a package that is also callable: bidopt.backtest(case, start, end)
 from bidopt.bids.dayahead import Bids, bid
 from bidopt.case import Case, case_from_dict, load_case
 from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
@@ -22,6 +24,7 @@ __all__ = [
     "PlanResult",
     "PortfolioModel",
     "SolverError",
+    "backtest",
     "bid",
     "case_from_dict",
     "load_case",

@@ -250,25 +250,27 @@ def backtest(case: Case, start, end, out_dir=None, strategy: str | None = None, 
         ckpt = out_dir / ".checkpoints"
         if fresh and ckpt.exists():
             shutil.rmtree(ckpt)
+    names = ("perfect_foresight",) if strategy == "perfect_foresight" else CHAINS  # one chain serves both
     if workers > 1 or scheduler:
         from bidopt.backtest.scale import run_parallel
 
-        tasks = {name: (run_chain, case, name, days, strategy, ckpt) for name in CHAINS}
+        tasks = {name: (run_chain, case, name, days, strategy, ckpt) for name in names}
         chains = run_parallel(tasks, workers=workers, scheduler=scheduler, progress=progress)
     else:
-        chains = _run_serial(case, days, strategy, ckpt, progress)
+        chains = _run_serial(case, names, days, strategy, ckpt, progress)
+    chains.setdefault("strategy", chains["perfect_foresight"])
     return _assemble(case, strategy, days, chains, out_dir, st.report_week)
 
 
-def _run_serial(case, days, strategy, ckpt, progress) -> dict[str, list[dict]]:
+def _run_serial(case, names, days, strategy, ckpt, progress) -> dict[str, list[dict]]:
     if not progress:
-        return {name: run_chain(case, name, days, strategy, ckpt) for name in CHAINS}
+        return {name: run_chain(case, name, days, strategy, ckpt) for name in names}
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
                   TimeRemainingColumn(), transient=False) as bar:
         out = {}
-        for name in CHAINS:
+        for name in names:
             task = bar.add_task(name.replace("_", " "), total=len(days))
             out[name] = run_chain(case, name, days, strategy, ckpt,
                                   progress=lambda _c, task=task: bar.advance(task))
