@@ -77,6 +77,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from plan_day import cpu_model  # noqa: E402
+
 import bidopt
 from bidopt.data import sources
 from bidopt.horizon import Horizon
@@ -321,17 +324,6 @@ class Peer:
 
 
 # --- machine and report -----------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine() -> dict:
     import highspy
     import pyomo

@@ -78,6 +78,17 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
     return SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
 
 
+def solve_sites(owner, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
+    """``solve_model`` for a model of several site copies (``owner.sites``): also nets each site's
+    grid flows; ``seconds`` covers both."""
+    t0 = _time.perf_counter()
+    info = solve_model(owner, time_limit_s, mip_gap)
+    for site in owner.sites:
+        site.net_grid_flows()
+    info.seconds = _time.perf_counter() - t0
+    return info
+
+
 def has_integers(m) -> bool:
     """Whether a model has binary or integer variables (a MIP)."""
     return any(v.is_binary() or v.is_integer() for v in m.component_data_objects(pyo.Var, active=True))

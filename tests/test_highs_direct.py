@@ -212,25 +212,7 @@ def test_fcr_mip(tmp_path, step):
     assert_same_matrix(a.model.m)
 
 
-BASE = """
-[case]
-zone = "SE3"
-mtu_minutes = 60
-
-[prices]
-dayahead = "p.csv"
-
-[grid]
-import_limit_mw = 2.0
-export_limit_mw = 2.0
-
-[[assets]]
-kind = "battery"
-name = "bess"
-power_mw = 1.0
-energy_mwh = 2.0
-soc_initial_mwh = 1.0
-"""
+from tests.test_cli import BASE  # noqa: E402  (the CLI tests' minimal battery case)
 
 
 @pytest.mark.parametrize("edit", ["final_soc", "grid"])

@@ -21,7 +21,6 @@ EUR/MW/h, money EUR.
 from __future__ import annotations
 
 import datetime as dt
-import time as _time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
 from bidopt.markets import intraday as intraday_market
-from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_model, summary_header
+from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_sites, summary_header
 from bidopt.site import STREAM_ORDER, Site
 
 GATE = dt.time(18, 0)  # FCR auction 2 gate closure, D-1 local (MARKET_RULES 3.2)
@@ -113,11 +112,7 @@ class Auction2Model:
         self.solve_info: SolveInfo | None = None
 
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
-        t0 = _time.perf_counter()
-        self.solve_info = solve_model(self, time_limit_s, mip_gap)
-        for site in self.sites:
-            site.net_grid_flows()
-        self.solve_info.seconds = _time.perf_counter() - t0
+        self.solve_info = solve_sites(self, time_limit_s, mip_gap)
         return self.solve_info
 
     def scenario_revenue(self, s: int) -> dict[str, float]:

@@ -21,7 +21,6 @@ deterministic plan.
 
 from __future__ import annotations
 
-import time as _time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +31,7 @@ import xarray as xr
 from bidopt.assets.base import values
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
-from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_model, summary_header
+from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_sites, summary_header
 from bidopt.site import STREAM_ORDER, Site
 
 
@@ -154,11 +153,7 @@ class BiddingModel:
 
     # --- solve and results ------------------------------------------------------------------------
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
-        t0 = _time.perf_counter()
-        self.solve_info = solve_model(self, time_limit_s, mip_gap)
-        for site in self.sites:
-            site.net_grid_flows()
-        self.solve_info.seconds = _time.perf_counter() - t0
+        self.solve_info = solve_sites(self, time_limit_s, mip_gap)
         return self.solve_info
 
     def curves(self) -> dict[int, list[tuple[float, float]]]:

@@ -77,37 +77,48 @@ class PeakPower(TariffBase):
             }
         )
 
+    def _hour_arrays(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
+        """``_hours`` as arrays (month, day, weight, in_window), cached per horizon and tariff
+        settings: a stochastic model builds the same tariff once per scenario on one horizon."""
+        key = (tuple(sorted(self.hour_weights.items())), self.window.model_dump_json())
+        per_horizon = horizon.__dict__.setdefault("_peak_power_hours", {})  # lives and dies with the horizon
+        if key not in per_horizon:
+            hours = self._hours(horizon)
+            per_horizon[key] = tuple(hours[c].to_numpy() for c in ("month", "day", "weight", "in_window"))
+        return per_horizon[key]
+
     def _prior_sum(self) -> float:
         prior = sorted(self.peaks_so_far_mw, reverse=True)[: self.n_peaks]
         return float(sum(prior))
 
     # --- model ---------------------------------------------------------------------------------
     def build(self, blk, T, horizon: Horizon, case, grid_import) -> None:
-        hours = self._hours(horizon)
+        # plain arrays: per-row pandas lookups made this the slowest part of building a small site
+        month, day, weight, in_window = self._hour_arrays(horizon)
         group = horizon.hour_group
-        mtus_of_hour = [np.flatnonzero(group == h).tolist() for h in range(len(hours))]
-        months = sorted(set(hours.loc[hours.in_window, "month"]))
-        first_month = int(hours["month"].iloc[0])  # peaks_so_far_mw belong to the horizon's first month
+        mtus_of_hour = [np.flatnonzero(group == h).tolist() for h in range(len(month))]
+        months = sorted({int(x) for x in month[in_window]})
+        first_month = int(month[0])  # peaks_so_far_mw belong to the horizon's first month
         blk.M = pyo.Set(initialize=months)
         costs = []
         blk.months = pyo.Block(blk.M)
+
+        def hourly(h):
+            ts = mtus_of_hour[h]
+            return weight[h] * sum(grid_import[t] for t in ts) / len(ts)
+
         for m in months:
             mb = blk.months[m]
-            rows = hours.index[(hours.month == m) & hours.in_window].tolist()
-            day0 = hours.loc[rows[0], "day"]
-
-            def hourly(h):
-                ts = mtus_of_hour[h]
-                return hours.loc[h, "weight"] * sum(grid_import[t] for t in ts) / len(ts)
-
+            rows = np.flatnonzero((month == m) & in_window).tolist()
+            day0 = day[rows[0]]
             if self.one_per_day:
-                days = sorted(set(hours.loc[rows, "day"]))
+                days = sorted(set(day[rows]))
                 mb.V = pyo.RangeSet(0, len(days) - 1)
                 mb.value = pyo.Var(mb.V, bounds=(0, None))
                 mb.day_max = pyo.ConstraintList()
                 for i, d in enumerate(days):
                     for h in rows:
-                        if hours.loc[h, "day"] == d:
+                        if day[h] == d:
                             mb.day_max.add(mb.value[i] >= hourly(h))
                 vals = [mb.value[i] for i in mb.V]
             else:
