@@ -1,0 +1,345 @@
+"""Fleet bidding at scale: time and peak memory of ``bidopt.bids.fleet.fleet_bid`` for N home sites.
+
+    python benchmarks/fleet.py                                  # 100, 1000 and 10000 sites, 2 workers
+    python benchmarks/fleet.py --sizes 100,1000                 # skip the 10 000-site run
+    python benchmarks/fleet.py --sizes 100,1000 --write         # also update docs/performance.md
+    python benchmarks/fleet.py --profile                        # profile one site's bid (top entries)
+
+Sites come from ``home_sites(n, seed)`` (5 battery + PV, 3 heat pump, 2 EV homes in every 10, each
+with its own size and tariff; synthetic prices, 5 scenarios, 60-minute MTUs). Each fleet size runs
+in a fresh Python process so that neither time nor memory carries over from one size to the next:
+
+- **seconds**: wall clock of ``fleet_bid`` (price forecast once, Dask cluster start and stop with
+  ``--workers`` > 1, every site built and solved, curves summed, orders exported and validated).
+  Building the cases (``home_sites``) is timed apart (``cases s``).
+- **site s (sum)**: the sum over sites of each site's own build + solve + extraction time, i.e. the
+  compute the workers did; ``seconds`` x workers - that is pool overhead and idle time.
+- **peak MB**: the peak over the run of the summed proportional set size (PSS, Linux
+  ``/proc/<pid>/smaps_rollup``; shared pages counted once) of the benchmark process and all its
+  descendants (Dask scheduler thread, nannies, workers, fork server), sampled every 0.2 s; where PSS
+  is not readable, RSS (which counts pages shared after a fork twice). ``parent MB`` is the peak RSS
+  of the benchmark process alone (``resource.getrusage``), which holds the cases and all results.
+
+``--write`` replaces the section between ``<!-- fleet:start -->`` and ``<!-- fleet:end -->`` in
+``docs/performance.md`` (appended if the markers are absent); nothing else in the file changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+PERF_DOC = REPO / "docs" / "performance.md"
+START, END = "<!-- fleet:start -->", "<!-- fleet:end -->"
+
+
+# ------------------------------------------------------------------------------------------------
+# memory of a process tree
+
+
+def _tree_memory_mb(root_pid: int) -> float:
+    import psutil
+
+    try:
+        root = psutil.Process(root_pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += _pss_bytes(p.pid)
+        except (OSError, psutil.Error):
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+    return total / 2**20
+
+
+def _pss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no Pss line")
+
+
+class PeakSampler:
+    """Samples the memory of this process and its descendants in a thread; keeps the peak."""
+
+    def __init__(self, every_s: float = 0.2):
+        self.every_s, self.peak_mb, self._stop = every_s, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, _tree_memory_mb(pid))
+            self._stop.wait(self.every_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, _tree_memory_mb(os.getpid()))
+
+
+# ------------------------------------------------------------------------------------------------
+# one run (in its own process)
+
+
+def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None) -> dict:
+    from bidopt.bids.fleet import fleet_bid, home_sites
+
+    load_before = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    cases = home_sites(n, seed=seed, day=day)
+    t_cases = time.perf_counter() - t0
+    with PeakSampler() as mem:
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        fb = fleet_bid(cases, day, workers=workers, chunk=chunk)
+        seconds = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+    kinds = [_kind(c) for c in cases]
+    sites = fb.sites.assign(kind=kinds)
+    by_kind = {
+        k: {
+            "n": int(len(g)),
+            "ms": round(1000 * g.seconds.mean(), 1),
+            "cpu_ms": round(1000 * g.cpu_s.mean(), 1),
+            "build_ms": round(1000 * g.build_s.mean(), 1),
+            "solve_ms": round(1000 * g.solve_s.mean(), 1),
+        }
+        for k, g in sites.groupby("kind")
+    }
+    first = fb.orders.curve_orders[0].curves
+    return {
+        "sites": n,
+        "workers": workers,
+        "chunk": fb.summary["chunk"],
+        "seconds": round(seconds, 2),
+        "cases_s": round(t_cases, 2),
+        # CPU of the calling process (with workers > 1: the Dask client and scheduler, the forecast,
+        # the aggregation, and the memory sampler thread)
+        "parent_cpu_s": round(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime, 2),
+        "site_s_sum": round(float(fb.sites.seconds.sum()), 2),
+        "site_ms_mean": round(1000 * float(fb.sites.seconds.mean()), 1),
+        "cpu_s_sum": round(float(fb.sites.cpu_s.sum()), 2),
+        "cpu_ms_mean": round(1000 * float(fb.sites.cpu_s.mean()), 1),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "build_ms_mean": round(1000 * float(fb.sites.build_s.mean()), 1),
+        "solve_ms_mean": round(1000 * float(fb.sites.solve_s.mean()), 1),
+        "peak_mb": round(mem.peak_mb, 1),
+        "parent_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "forecast_s": fb.summary["forecast_seconds"],
+        "sites_with_binaries": fb.summary["sites_with_binaries"],
+        "objective_eur": round(fb.summary["objective_eur"], 2),
+        "by_kind": by_kind,
+        "max_volume_mw": max(abs(p.volume) for c in first for p in c.curve_points),
+    }
+
+
+def _kind(case) -> str:
+    kinds = {a.kind for a in case.assets}
+    return next((k for k in ("battery", "heat_pump", "ev") if k in kinds), "other")
+
+
+def profile_one(day: str, seed: int, top: int = 25) -> str:
+    """cProfile of one site's bid per kind (after one warm-up site): the top entries by cumulative time."""
+    from bidopt.bids.dayahead import price_scenarios, settings
+    from bidopt.bids.fleet import _solve_chunk, home_sites, price_points
+
+    cases = home_sites(10, seed=seed, day=day)
+    cube = price_scenarios(cases[0], day, 60, settings(cases[0]))
+    pts = price_points(cube)
+    _solve_chunk(cases[:1], day, 60, cube, pts, None, None)  # warm-up: imports, first-call caches
+    out = io.StringIO()
+    for i in (2, 1, 3):  # a battery, a heat pump and an EV home
+        prof = cProfile.Profile()
+        prof.enable()
+        _solve_chunk(cases[i : i + 1], day, 60, cube, pts, None, None)
+        prof.disable()
+        out.write(
+            f"\n### site {cases[i].case.name} ({_kind(cases[i])}, tariffs: "
+            f"{', '.join(t.kind for t in cases[i].tariffs)})\n"
+        )
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------
+# the table and the doc section
+
+
+def machine() -> str:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    import highspy
+    import pyomo
+
+    hv = ".".join(
+        map(str, (highspy.HIGHS_VERSION_MAJOR, highspy.HIGHS_VERSION_MINOR, highspy.HIGHS_VERSION_PATCH))
+    )
+    return (
+        f'{usable} CPUs ("{cpu}"), {platform.system()} {platform.release()}, Python {platform.python_version()}, '
+        f"Pyomo {pyomo.version.version}, HiGHS {hv}; load average {load:.1f} when the table was written"
+    )
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| sites | workers | seconds | ms / site (wall) | site wall, sum (s) | site CPU, sum (s) | "
+        "CPU ms / site | peak MB (all processes) | parent MB | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['sites']:,} | {r['workers']} | {r['seconds']:.1f} | {1000 * r['seconds'] / r['sites']:.1f} | "
+            f"{r['site_s_sum']:.1f} | {r['cpu_s_sum']:.1f} | {r['cpu_ms_mean']:.1f} | {r['peak_mb']:.0f} | "
+            f"{r['parent_mb']:.0f} | {r['load_before']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def kinds_table(r: dict) -> str:
+    lines = ["| home | sites | wall ms / site | CPU ms / site | build ms | solve ms |", "|---|---:|---:|---:|---:|---:|"]
+    for k, v in r["by_kind"].items():
+        lines.append(f"| {k} | {v['n']} | {v['ms']} | {v['cpu_ms']} | {v['build_ms']} | {v['solve_ms']} |")
+    return "\n".join(lines)
+
+
+def section(rows: list[dict], day: str, seed: int) -> str:
+    biggest = max(rows, key=lambda r: r["sites"])
+    return f"""{START}
+## Fleet bidding: many home sites
+
+`bidopt.bids.fleet.fleet_bid` bids N home sites as one portfolio: one price forecast, every site's
+curve model solved on its own (chunks of sites per Dask task), the curves summed into one order.
+Sites from `home_sites(n, seed={seed})` (5 battery + PV, 3 heat-pump, 2 EV homes in every 10, each
+with its own sizes and tariff; 5 scenarios, 60-minute MTUs), delivery day {day}. Each size ran in
+a fresh process. *seconds* is the wall clock of `fleet_bid`, including the price forecast and
+starting and stopping the local Dask cluster (`workers` = 1: in-process, no Dask). *Site wall* and
+*site CPU* are the sums over sites of each site's own build + solve + extraction time, as wall
+clock and as CPU time of its worker process: on an otherwise idle machine they agree, and
+*seconds* ≈ site CPU / workers + a fixed overhead (cluster start ≈ 4 s, forecast ≈ 0.5 s). Where
+other work ran on the machine (*load avg*, 1-minute load average at the start of the run) the site
+wall times exceed the CPU times. Peak memory is the summed PSS of the process and all its children
+(workers, nannies, fork server), sampled every 0.2 s; *parent MB* is the peak RSS of the benchmark
+process alone (it holds the cases and the results).
+
+Reproduce: `python benchmarks/fleet.py --write` (or `--sizes 100,1000` to skip 10 000 sites).
+
+{table(rows)}
+
+Per site, by kind of home ({biggest["sites"]:,}-site run):
+
+{kinds_table(biggest)}
+
+Machine: {machine()}.
+{END}"""
+
+
+def write_section(text: str) -> None:
+    doc = PERF_DOC.read_text(encoding="utf-8") if PERF_DOC.exists() else ""
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+    if pattern.search(doc):
+        doc = pattern.sub(lambda _: text, doc)
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    PERF_DOC.write_text(doc, encoding="utf-8")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="100,1000,10000", help="fleet sizes, comma-separated")
+    ap.add_argument("--workers", type=int, default=2, help="Dask workers (1: in-process)")
+    ap.add_argument("--serial", action="store_true", help="also run the smallest size in-process (workers=1)")
+    ap.add_argument("--day", default="2024-01-17")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--chunk", type=int, default=None, help="sites per task (default: fleet_bid's)")
+    ap.add_argument("--write", action="store_true", help="update the fleet section of docs/performance.md")
+    ap.add_argument(
+        "--profile", action="store_true", help="print a cProfile of one site of each kind and exit"
+    )
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one size, JSON out
+    a = ap.parse_args()
+
+    if a.profile:
+        print(profile_one(a.day, a.seed))
+        return 0
+    if a.one is not None:
+        print(json.dumps(run_one(a.one, a.workers, a.day, a.seed, a.chunk)))
+        return 0
+
+    sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
+    runs = ([(min(sizes), 1)] if a.serial else []) + [(n, a.workers) for n in sizes]
+    rows = []
+    for n, w in runs:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            str(n),
+            "--workers",
+            str(w),
+            "--day",
+            a.day,
+            "--seed",
+            str(a.seed),
+        ]
+        if a.chunk:
+            cmd += ["--chunk", str(a.chunk)]
+        print(f"running {n} sites on {w} worker(s)...", file=sys.stderr, flush=True)
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        if res.returncode != 0:
+            print(res.stdout, res.stderr, file=sys.stderr)
+            return 1
+        row = json.loads(res.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(
+            f"  {row['seconds']:.1f} s, {1000 * row['seconds'] / n:.1f} ms/site, peak {row['peak_mb']:.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
+    print(table(rows))
+    for r in rows:
+        print(f"\n{r['sites']:,} sites, {r['workers']} worker(s): per kind\n{kinds_table(r)}")
+    print("\n" + machine())
+    print(json.dumps(rows, indent=1), file=sys.stderr)
+    if a.write:
+        write_section(section(rows, a.day, a.seed))
+        print(f"\nwrote the fleet section of {PERF_DOC.relative_to(REPO)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
