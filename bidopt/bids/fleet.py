@@ -405,7 +405,7 @@ def _fast_worker_start():
         yield
         return
     with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
-        ctx = dutils.get_mp_context()  # Dask sets its own preload list once; extend it with bidopt
+        ctx = dutils.get_mp_context()  # Dask sets its preload list once; ours adds bidopt (and all it imports)
         ctx.set_forkserver_preload(["distributed", "bidopt.bids.fleet"])
         yield
 
@@ -426,21 +426,35 @@ def _run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | Non
         size = chunk or _auto_chunk(len(cases), max(n_workers, 2))
         day, mtu, cube, points, time_limit_s, mip_gap = args
         cube_f, points_f = client.scatter([cube, points], broadcast=True)
-        futures = {}
-        for j, a in enumerate(range(0, len(cases), size)):
+        starts = list(range(0, len(cases), size))
+        # a few tasks per worker in flight, the next submitted as one finishes: the scheduler holds
+        # a handful of chunks of cases, not the whole fleet
+        in_flight = 4 * n_workers
+        futures: dict = {}
+
+        def submit(j: int):
+            a = starts[j]
             f = client.submit(_solve_chunk, cases[a:a + size], day, mtu, cube_f, points_f, time_limit_s, mip_gap,
                               key=f"fleet-chunk-{uuid.uuid4().hex}-{j}", pure=False)
             futures[f] = j
+            return f
+
+        pending = as_completed([submit(j) for j in range(min(in_flight, len(starts)))])
+        nxt = min(in_flight, len(starts))
         results: dict[int, dict] = {}
-        for f in as_completed(futures):
+        for f in pending:
             res = f.result()
+            j = futures.pop(f)
             f.release()
             if "error" in res:
                 for g in futures:
                     g.cancel()
                 _raise_site_error(res["error"])
-            results[futures[f]] = res
-        return [results[j] for j in range(len(futures))], size, n_workers
+            results[j] = res
+            if nxt < len(starts):
+                pending.add(submit(nxt))
+                nxt += 1
+        return [results[j] for j in range(len(starts))], size, n_workers
     finally:
         client.close()
         if cluster is not None:
