@@ -95,6 +95,7 @@ from bidopt.assets.base import AssetBase, values
 from bidopt.case import register_asset
 from bidopt.data import prices as price_files
 from bidopt.data import sources, synthetic
+from bidopt.data.csv_text import read_text_csv
 from bidopt.errors import InfeasibleError, InputError
 from bidopt.horizon import Horizon
 from bidopt.time import STOCKHOLM
@@ -142,11 +143,7 @@ def read_local_time_csv(
     if not p.is_file():
         raise InputError(path, None, "file not found" if not p.exists() else "not a file")
     sep = _header(p)[1]
-    try:
-        df = pd.read_csv(p, sep=sep, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise InputError(path, None, f"cannot read CSV: {str(e).strip().splitlines()[0]}") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    df = read_text_csv(p, sep=sep, keep_default_na=False)
     if len(df.columns) < 2:
         raise InputError(path, "columns", "expected a local time column and at least one value column")
     tcol = df.columns[0]

@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bidopt.data.csv_text import read_text_csv
 from bidopt.errors import InputError
 
 FORMATS = ("sorensen2024", "sorensen2021", "csv")
@@ -115,19 +116,12 @@ def _read_cached(path: str, fmt: str, tz: str, mtime: float) -> pd.DataFrame:
 
 
 def _read_text(path: str, sep: str | None) -> pd.DataFrame:
-    try:
-        if sep is None:  # plain CSV: comma, or semicolon if that is what the header uses
-            df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, index_col=False)
-            if len(df.columns) == 1 and ";" in str(df.columns[0]):
-                df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, sep=";", index_col=False)
-        else:
-            df = pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False, sep=sep, index_col=False)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, None, "empty file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(path, None, f"cannot read CSV: {msg}") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    if sep is None:  # plain CSV: comma, or semicolon if that is what the header uses
+        df = read_text_csv(path, keep_default_na=False)
+        if len(df.columns) == 1 and ";" in str(df.columns[0]):
+            df = read_text_csv(path, keep_default_na=False, sep=";")
+    else:
+        df = read_text_csv(path, keep_default_na=False, sep=sep)
     return df.apply(lambda c: c.str.strip())
 
 

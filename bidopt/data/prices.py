@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bidopt.data.csv_text import header_separator, read_text_csv
 from bidopt.errors import InputError
 from bidopt.time import STOCKHOLM
 
@@ -58,24 +59,11 @@ def _row(rows: np.ndarray, i: int, index=None) -> str:
 
 def _read_table(path: str | Path) -> tuple[pd.DataFrame, bool]:
     """All cells as text; returns (frame, decimal_comma). Semicolon files are read with decimal commas."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(path, None, "file not found" if not p.exists() else "not a file")
-    try:
-        with open(p, encoding="utf-8-sig", errors="replace") as f:
-            header = f.readline()
-        # the separator is decided by the header line (Mimer downloads: ';' with decimal commas)
-        semicolon = header.count(";") > header.count(",")
-        if semicolon:
-            df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, sep=";")
-        else:
-            df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise InputError(path, None, "empty file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(path, None, f"cannot read CSV: {msg}") from None
-    df.columns = [str(c).strip() for c in df.columns]
+    if not Path(path).is_file():
+        raise InputError(path, None, "file not found" if not Path(path).exists() else "not a file")
+    # the separator is decided by the header line (Mimer downloads: ';' with decimal commas)
+    semicolon = header_separator(path) == ";"
+    df = read_text_csv(path, sep=";") if semicolon else read_text_csv(path, skipinitialspace=True)
     return df, semicolon
 
 

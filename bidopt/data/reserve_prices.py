@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bidopt.data.csv_text import header_separator, read_text_csv
 from bidopt.data.prices import TIMESTAMP, check_series, read_series_csv
 from bidopt.errors import InputError
 from bidopt.time import STOCKHOLM
@@ -83,25 +84,12 @@ def _row(rows: np.ndarray, i: int) -> str:
 def _read_text_table(path) -> tuple[pd.DataFrame, bool]:
     """All cells as text. The separator is sniffed from the header line: ``;`` (then decimals are
     commas, as in Mimer exports) or ``,``."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(path, None, "file not found" if not p.exists() else "not a file")
-    try:
-        with open(p, encoding="utf-8-sig") as f:
-            header = f.readline()
-        semicolon = header.count(";") > header.count(",")
-        df = pd.read_csv(
-            p, dtype=str, encoding="utf-8-sig", index_col=False, sep=";" if semicolon else ",",
-            skipinitialspace=True,
-        )
-    except pd.errors.EmptyDataError:
-        raise InputError(path, None, "empty file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(path, None, f"cannot read CSV: {msg}") from None
+    if not Path(path).is_file():
+        raise InputError(path, None, "file not found" if not Path(path).exists() else "not a file")
+    semicolon = header_separator(path) == ";"
+    df = read_text_csv(path, sep=";" if semicolon else ",", skipinitialspace=True)
     if df.empty and not len(df.columns):
         raise InputError(path, None, "empty file")
-    df.columns = [str(c).strip() for c in df.columns]
     return df, semicolon
 
 

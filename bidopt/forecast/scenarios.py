@@ -51,6 +51,7 @@ import xarray as xr
 
 from bidopt import time as btime
 from bidopt.data import prices as price_files
+from bidopt.data.csv_text import read_text_csv
 from bidopt.errors import InputError
 
 PRICE = "price_eur_per_mwh"
@@ -326,14 +327,7 @@ def read_scenarios(
         except Exception as e:  # noqa: BLE001 - any parquet decoding failure is bad input
             raise InputError(path, None, f"cannot read Parquet: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
     else:
-        try:
-            df = pd.read_csv(p, dtype=str, encoding="utf-8-sig", index_col=False, skipinitialspace=True,
-                             keep_default_na=False)
-        except pd.errors.EmptyDataError:
-            raise InputError(path, None, "empty file") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise InputError(path, None, f"cannot read CSV: {msg}") from None
+        df = read_text_csv(p, skipinitialspace=True, keep_default_na=False)
     df.columns = [str(c).strip() for c in df.columns]
     if len(df) == 0:
         raise InputError(path, None, "no data rows")
