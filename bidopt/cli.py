@@ -38,6 +38,14 @@ def _reports_errors(fn):
     return run
 
 
+def _write(out_dir: Path, writers: dict, line: str) -> None:
+    """Write all files at once (``output.write_all``), then say what was done and where."""
+    files = output.write_all(out_dir, writers)
+    click.echo(line)
+    for f in files:
+        click.echo(f"wrote {f}")
+
+
 @click.group()
 @click.version_option(package_name="bidopt")
 def main():
@@ -67,15 +75,12 @@ def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
         raise InputError(None, "--time-limit", "must be positive")
     res = plan_day(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
                    time_limit_s=time_limit, mip_gap=mip_gap)
-    files = output.write_all(out_dir, {
+    s = res.summary
+    _write(out_dir, {
         "schedule.csv": lambda p: output.schedule_csv(res.schedule, p),
         "summary.json": lambda p: output.summary_json(res.summary, p),
-    })
-    s = res.summary
-    click.echo(f"{case.case.name} {day}: objective {s['objective_eur']:.2f} EUR "
-               f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
-    for f in files:
-        click.echo(f"wrote {f}")
+    }, f"{case.case.name} {day}: objective {s['objective_eur']:.2f} EUR "
+       f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
 
 
 @main.command("validate")
@@ -125,17 +130,14 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
     case = load_case(case_path)
     b = make_bids(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
                   time_limit_s=time_limit, mip_gap=mip_gap)
-    files = output.write_all(out_dir, {
+    s = b.summary
+    _write(out_dir, {
         "dayahead_orders.json": lambda p: export.write_orders(b.orders, p),
         "fcr_bids.csv": lambda p: export.write_fcr_bids(b.fcr_bids, p),
         "schedule.csv": lambda p: output.schedule_csv(b.schedule, p),
         "summary.json": lambda p: output.summary_json(b.summary, p),
-    })
-    s = b.summary
-    click.echo(f"{case.case.name} {day}: expected {s['objective_eur']:.2f} EUR over {s['n_scenarios']} scenarios "
-               f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
-    for f in files:
-        click.echo(f"wrote {f}")
+    }, f"{case.case.name} {day}: expected {s['objective_eur']:.2f} EUR over {s['n_scenarios']} scenarios "
+       f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
 
 
 @main.command()
@@ -160,16 +162,13 @@ def fcr2(case_path, day, position_dir, out_dir, time_limit, mip_gap):
 
     case = load_case(case_path)
     r = auction2(case, day, position_dir, time_limit_s=time_limit, mip_gap=mip_gap)
-    files = output.write_all(out_dir, {
+    n2 = int((r.fcr_bids["auction"] == 2).sum())
+    _write(out_dir, {
         "fcr_bids.csv": lambda p: export.write_fcr_bids(r.fcr_bids, p),
         "schedule.csv": lambda p: output.schedule_csv(r.schedule, p),
         "summary.json": lambda p: output.summary_json(r.summary, p),
-    })
-    n2 = int((r.fcr_bids["auction"] == 2).sum())
-    click.echo(f"{case.case.name} {day} FCR auction 2: {n2} bids, expected {r.summary['objective_eur']:.2f} EUR "
-               f"over {r.summary['n_scenarios']} scenarios")
-    for f in files:
-        click.echo(f"wrote {f}")
+    }, f"{case.case.name} {day} FCR auction 2: {n2} bids, expected {r.summary['objective_eur']:.2f} EUR "
+       f"over {r.summary['n_scenarios']} scenarios")
 
 
 def _utc_time(ctx, param, value):
@@ -216,11 +215,9 @@ def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
         writers["intraday_orders.json"] = lambda p: export.write_orders(r.orders, p)
     else:
         writers["intraday_orders.csv"] = lambda p: r.continuous_orders.to_csv(p, index=False)
-    files = output.write_all(out_dir, writers)
-    click.echo(f"{case.case.name} {day} {stage}: {r.summary['objective_eur']:.2f} EUR, "
-               f"net intraday {float(r.trades.sum()) * (r.schedule.index[1] - r.schedule.index[0]).seconds / 3600:.3f} MWh")
-    for f in files:
-        click.echo(f"wrote {f}")
+    net_mwh = float(r.trades.sum()) * (r.schedule.index[1] - r.schedule.index[0]).seconds / 3600
+    _write(out_dir, writers, f"{case.case.name} {day} {stage}: {r.summary['objective_eur']:.2f} EUR, "
+           f"net intraday {net_mwh:.3f} MWh")
 
 @main.command()
 @click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))

@@ -113,6 +113,35 @@ def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: f
     return Curve(contract_id=contract_id, curve_points=[CurvePoint(price=p, volume=v) for p, v in out])
 
 
+def product_for(case, day, mtu: int) -> str:
+    """The day-ahead product of ``day`` at ``mtu`` minutes; a wrong MTU for the date is bad input."""
+    try:
+        return dayahead_product(day, mtu)
+    except ValueError as e:
+        raise InputError(case.label, "case.mtu_minutes", str(e)) from None
+
+
+def curve_order_file(product: str, day, zone: str, portfolio: str,
+                     curves: dict[int, list[tuple[float, float]]]) -> tuple[OrdersFile, ExchangeRules]:
+    """An orders file with one curve order: per MTU contract the curve through ``curves[t]``."""
+    rules = ExchangeRules()
+    lo, hi = rules.price_limits(btime.as_date(day))
+    orders = empty_orders(product, day, area=zone)
+    if len(orders.contracts) != len(curves):
+        raise RuntimeError(f"{len(orders.contracts)} contracts for {len(curves)} MTUs")
+    order_curves = [curve_for(c.contract_id, curves[t], lo, hi, rules) for t, c in enumerate(orders.contracts)]
+    orders.curve_orders = [CurveOrder(auction_id=orders.auction_id, portfolio=portfolio, area_code=zone,
+                                      curves=order_curves)]
+    return orders, rules
+
+
+def check_valid(orders: OrdersFile, rules: ExchangeRules) -> None:
+    """Built orders must pass the exchange rules; a failure is a bug, not bad input."""
+    problems = validate(orders, rules)
+    if problems:
+        raise RuntimeError("built orders break exchange rules: " + "; ".join(problems[:3]))
+
+
 def fcr_price_scenarios(case, day, n: int, st: BiddingSettings) -> dict[str, np.ndarray]:
     """{product: S x hours} FCR clearing-price scenarios from the case's FCR price history, using
     only prices published before auction 1 (``bidopt.forecast.baseline.fcr_price_scenarios``)."""
@@ -153,10 +182,7 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     """Day-ahead curve orders, FCR bids and the expected schedule for one delivery day."""
     st = settings(case)
     mtu = mtu_minutes or case.case.mtu_minutes
-    try:
-        product = dayahead_product(day, mtu)
-    except ValueError as e:
-        raise InputError(case.label, "case.mtu_minutes", str(e)) from None
+    product = product_for(case, day, mtu)
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
     fcr_cube = None
@@ -167,16 +193,9 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     block_model.finish(bm, st.max_blocks)
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()
-    rules = ExchangeRules()
-    lo, hi = rules.price_limits(btime.as_date(day))
-    orders = empty_orders(product, day, area=case.case.zone)
-    curves = [curve_for(c.contract_id, result.curves[t], lo, hi, rules) for t, c in enumerate(orders.contracts)]
-    orders.curve_orders = [CurveOrder(auction_id=orders.auction_id, portfolio=st.portfolio,
-                                      area_code=case.case.zone, curves=curves)]
+    orders, rules = curve_order_file(product, day, case.case.zone, st.portfolio, result.curves)
     orders.block_orders, orders.linked_exclusive_group_orders = block_model.block_orders(
         bm, orders, st.portfolio, case.case.zone, rules)
-    problems = validate(orders, rules)
-    if problems:  # a bug, not bad input: the exporter must only write valid files
-        raise RuntimeError("built orders break exchange rules: " + "; ".join(problems[:3]))
+    check_valid(orders, rules)
     summary = {**result.summary, "auction_id": orders.auction_id, "product": product}
     return Bids(orders, fcr_bids(bm), result.schedule, summary, cube, result)

@@ -88,11 +88,8 @@ import xarray as xr
 
 from bidopt import time as btime
 from bidopt.assets.base import values
-from bidopt.bids.contracts import dayahead_product
-from bidopt.bids.dayahead import curve_for, price_scenarios, settings
-from bidopt.bids.export import empty_orders
-from bidopt.bids.orders import CurveOrder, OrdersFile
-from bidopt.bids.rules import ExchangeRules, validate
+from bidopt.bids.dayahead import check_valid, curve_order_file, price_scenarios, product_for, settings
+from bidopt.bids.orders import OrdersFile
 from bidopt.case import Case, case_from_dict
 from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
 from bidopt.forecast.scenarios import time_index
@@ -298,10 +295,7 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     first = cases[0]
     st = settings(first)
     mtu = mtu_minutes or first.case.mtu_minutes
-    try:
-        product = dayahead_product(day, mtu)
-    except ValueError as e:
-        raise InputError(first.label, "case.mtu_minutes", str(e)) from None
+    product = product_for(first, day, mtu)
     t_start = _time.perf_counter()
     cube = scenarios if scenarios is not None else price_scenarios(first, day, mtu, st)
     index = btime.delivery_index(day, mtu, first.case.timezone)
@@ -344,17 +338,8 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
         curves[t] = [(float(p), float(x)) for p, x in zip(pts, v, strict=True)]
         pos += k
 
-    rules = ExchangeRules()
-    lo, hi = rules.price_limits(btime.as_date(day))
-    orders = empty_orders(product, day, area=first.case.zone)
-    if len(orders.contracts) != len(points):
-        raise RuntimeError(f"{len(orders.contracts)} contracts for {len(points)} MTUs")
-    order_curves = [curve_for(c.contract_id, curves[t], lo, hi, rules) for t, c in enumerate(orders.contracts)]
-    orders.curve_orders = [CurveOrder(auction_id=orders.auction_id, portfolio=st.portfolio,
-                                      area_code=first.case.zone, curves=order_curves)]
-    problems = validate(orders, rules)
-    if problems:  # a bug, not bad input
-        raise RuntimeError("fleet orders break exchange rules: " + "; ".join(problems[:3]))
+    orders, rules = curve_order_file(product, day, first.case.zone, st.portfolio, curves)
+    check_valid(orders, rules)
 
     schedule = pd.DataFrame({"grid_import_mw": imp, "grid_export_mw": exp, "net_mw": imp - exp},
                             index=pd.DatetimeIndex(index, name="timestamp_utc"))
