@@ -37,27 +37,6 @@ from bidopt.horizon import Horizon  # noqa: E402
 START, END = "<!-- year:start -->", "<!-- year:end -->"
 
 
-def reference_inputs_with_prior(pm) -> dict:
-    """``plan_day.reference_inputs`` extended with the carried month-to-date peaks."""
-    prior = {t.name: list(t.peaks_so_far_mw) for t in pm.case.tariffs if t.kind == "peak_power"}
-    saved = {}
-    for t in pm.case.tariffs:
-        if t.kind == "peak_power":
-            saved[t.name], t.peaks_so_far_mw = t.peaks_so_far_mw, []
-    try:
-        inputs = reference_inputs(pm)
-    finally:
-        for t in pm.case.tariffs:
-            if t.kind == "peak_power":
-                t.peaks_so_far_mw = saved[t.name]
-    names = [t.name for t in pm.case.tariffs if t.kind == "peak_power"]
-    if len(inputs["peaks"]) != len(names):  # no hour of the day in the window: no peak term at all
-        return inputs
-    inputs["peaks"] = [ref.PeakTerm(p.hours, p.weights, p.n, p.rate_eur_per_mw, prior[n])
-                       for p, n in zip(inputs["peaks"], names, strict=True)]
-    return inputs
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--start", default="2025-10-01")
@@ -82,7 +61,7 @@ def main(argv=None) -> int:
     for d, item in zip(days, items, strict=True):
         c = with_state(case, state)
         pm = bidopt.PortfolioModel(c, Horizon(btime.delivery_index(d, 15, c.case.timezone), c.case.timezone))
-        rr = ref.solve(**reference_inputs_with_prior(pm))
+        rr = ref.solve(**reference_inputs(pm))
         build += rr.build_seconds
         solve += rr.solve_seconds
         b = item["record"]["total_eur"]

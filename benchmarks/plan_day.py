@@ -83,8 +83,8 @@ def reference_inputs(pm: bidopt.PortfolioModel) -> dict:
     for t in case.tariffs:
         if t.kind != "peak_power":
             continue
-        if t.one_per_day or t.peaks_so_far_mw:
-            raise SystemExit("benchmark reference covers top-N peaks without one_per_day / prior peaks")
+        if t.one_per_day:
+            raise SystemExit("benchmark reference covers top-N peaks without one_per_day")
         local = h.hour_starts.tz_convert(h.tz)
         if len(set(local.year * 100 + local.month)) > 1:
             raise SystemExit("benchmark reference covers horizons within one month")
@@ -99,6 +99,7 @@ def reference_inputs(pm: bidopt.PortfolioModel) -> dict:
                     [weights[k] for k in keep],
                     t.n_peaks,
                     pm.vat_factor * t.rate_eur_per_mw(case, h.first_day),
+                    list(t.peaks_so_far_mw),
                 )
             )
     return dict(
