@@ -51,6 +51,7 @@ from pyomo.core.expr.numeric_expr import (
     ProductExpression,
     SumExpression,
 )
+from pyomo.core.expr.numvalue import NumericConstant
 from pyomo.core.expr.relational_expr import EqualityExpression, InequalityExpression
 from pyomo.core.staleflag import StaleFlagManager
 from pyomo.repn.linear import LinearRepnVisitor
@@ -104,6 +105,13 @@ class MatrixModel:
     rows: list  # ConstraintData per row
     violated: list = field(default_factory=list)  # constraints without variables that cannot hold
     has_objective: bool = True
+    # what ``Persistent`` reads again when parameters change
+    touched_rows: np.ndarray | None = None  # rows holding mutable values
+    touched_const: list = field(default_factory=list)  # constraints without variables holding them
+    param_cols: np.ndarray | None = None  # columns with bounds from mutable values
+    fixed_seen: list | None = None  # fixed variables read as constants (None: not tracked)
+    recorder: object = None
+    objective: object = None
 
     @property
     def n_cols(self) -> int:
@@ -162,7 +170,11 @@ class _FastLinear:
     def __init__(self, rec: _Recorder):
         self.rec = rec
         self.var_map = rec.var_map
-        self.cache: dict[int, tuple[dict, float]] = {}
+        self.cache: dict[int, tuple[dict, float, bool]] = {}
+        # set when a number came from a mutable value (a Param, a fixed variable, a named expression
+        # holding one): the row must be read again when parameters change (``Persistent``)
+        self.touched = False
+        self.fixed_seen: dict[int, object] = {}
 
     def collect(self, expr) -> tuple[dict, float]:
         lin: dict[int, float] = {}
@@ -185,6 +197,8 @@ class _FastLinear:
                 x = v.value
                 if x is None:
                     raise ValueError(f"fixed variable {v.name} has no value")
+                self.touched = True
+                self.fixed_seen[vid] = v
                 return mult * x
             self.rec.add(v)
         lin[vid] = mult
@@ -194,11 +208,16 @@ class _FastLinear:
         return mult * e
 
     def npv(self, e, mult, lin):
+        self.touched = True
         return mult * value(e)
+
+    def fixed_constant(self, e, mult, lin):  # NumericConstant: cannot change
+        return mult * e.value
 
     def monomial(self, e, mult, lin):
         c, v = e._args_
         if c.__class__ not in native_types:
+            self.touched = True
             c = value(c)
         return self.var(v, mult * c, lin)
 
@@ -213,6 +232,7 @@ class _FastLinear:
             if h is _monomial:  # the common case, inlined
                 c, v = a._args_
                 if c.__class__ not in native_types:
+                    self.touched = True
                     c = value(c)
                 const += var(self, v, mult * c, lin)
             else:
@@ -228,6 +248,7 @@ class _FastLinear:
             return self.walk(b, mult * a, lin)
         if b.__class__ in native_types:
             return self.walk(a, mult * b, lin)
+        self.touched = True
         if not a.is_potentially_variable():
             return self.walk(b, mult * value(a), lin)
         if not b.is_potentially_variable():
@@ -239,6 +260,7 @@ class _FastLinear:
         if b.__class__ not in native_types:
             if b.is_potentially_variable():
                 raise _Unsupported
+            self.touched = True
             b = value(b)
         return self.walk(a, mult / b, lin)
 
@@ -249,8 +271,13 @@ class _FastLinear:
             if expr is None:
                 raise _Unsupported
             sub_lin: dict[int, float] = {}
-            sub = self.cache[id(e)] = (sub_lin, self.walk(expr, 1.0, sub_lin))
-        sub_lin, sub_const = sub
+            outer, self.touched = self.touched, False
+            sub_const = self.walk(expr, 1.0, sub_lin)
+            sub = self.cache[id(e)] = (sub_lin, sub_const, self.touched)
+            self.touched = self.touched or outer
+        sub_lin, sub_const, sub_touched = sub
+        if sub_touched:
+            self.touched = True
         if not lin:  # the whole expression so far: copy (scaled)
             if mult == 1.0:
                 lin.update(sub_lin)
@@ -289,6 +316,8 @@ def _handler_for(e):
         h = _FastLinear.var
     elif e.is_named_expression_type():
         h = _FastLinear.named
+    elif cls is NumericConstant:
+        h = _FastLinear.fixed_constant
     elif not e.is_potentially_variable():
         h = _FastLinear.npv
     elif cls in _EXACT:
@@ -323,39 +352,31 @@ def compile_model(m, walker: str = "fast") -> MatrixModel:
         return _compile(m, walker)
 
 
-def _compile(m, walker: str) -> MatrixModel:
-    _check_components(m)
-    rec = _Recorder()
-    visitor = LinearRepnVisitor({}, var_recorder=rec)
-    order = rec.order
-    fast = _FastLinear(rec) if walker == "fast" else None
+class _Reader:
+    """Reads objectives and rows into linear terms: ``_FastLinear`` first, Pyomo's visitor where it
+    must. One reader per compile (its named-expression cache holds values of that moment)."""
 
-    def linear(expr, owner):
+    def __init__(self, rec: _Recorder, walker: str = "fast"):
+        self.visitor = LinearRepnVisitor({}, var_recorder=rec)
+        self.fast = _FastLinear(rec) if walker == "fast" else None
+
+    def linear(self, expr, owner):
+        fast = self.fast
         if fast is not None:
             try:
                 return fast.collect(expr)
             except _Unsupported:
                 pass
-        repn = visitor.walk_expression(expr)
+            fast.touched = True  # the visitor evaluates parameters we do not see
+        repn = self.visitor.walk_expression(expr)
         if repn.nonlinear is not None:
             raise NotMatrixCompatible(f"{owner.name} is not linear")
         return repn.linear, repn.constant
 
-    # --- objective
-    objectives = list(m.component_data_objects(Objective, active=True, descend_into=True))
-    if len(objectives) > 1:
-        raise NotMatrixCompatible(f"model has {len(objectives)} active objectives")
-    maximize, offset, obj_lin = False, 0.0, {}
-    if objectives:
-        obj = objectives[0]
-        obj_lin, offset = linear(obj.expr, obj)
-        maximize = obj.sense == pyo.maximize
-        offset = float(offset)
-
-    # --- constraints
-    rows, row_lo, row_hi, violated = [], [], [], []
-    lins = []
-    for con in m.component_data_objects(Constraint, active=True, descend_into=True):
+    def row(self, con):
+        """``(lb, ub, lin, const)`` of an active constraint (bounds None when absent), or None when
+        it has no finite bound."""
+        fast = self.fast
         expr = con.expr
         lhs = rhs = None
         if fast is not None and expr.__class__ in _TWO_SIDED:
@@ -375,26 +396,77 @@ def _compile(m, walker: str) -> MatrixModel:
             lb, body, ub = con.to_bounded_expression()
         if lb is not None and lb.__class__ not in native_types:
             lb = value(lb)
+            if fast is not None:
+                fast.touched = True
         if ub is not None and ub.__class__ not in native_types:
             ub = value(ub)
+            if fast is not None:
+                fast.touched = True
         if lb is not None and lb == -math.inf:
             lb = None
         if ub is not None and ub == math.inf:
             ub = None
         if lb is None and ub is None:
-            continue
+            return None
         if lhs is None:
-            lin, const = linear(body, con)
+            lin, const = self.linear(body, con)
         else:
             try:
                 lin = {}
                 const = fast.walk(lhs, 1.0, lin) + fast.walk(rhs, -1.0, lin)
             except _Unsupported:
-                lin, const = linear(lhs - rhs, con)
+                fast.touched = True
+                lin, const = self.linear(lhs - rhs, con)
+        return lb, ub, lin, const
+
+
+def _violated(lb, ub, const) -> bool:
+    return (lb is not None and lb - const > FEAS_TOL) or (ub is not None and const - ub > FEAS_TOL)
+
+
+def _param_bound(v) -> bool:
+    """Whether a variable's bounds come from mutable values (read again by ``Persistent``)."""
+    return v._lb.__class__ not in native_types or v._ub.__class__ not in native_types
+
+
+def _compile(m, walker: str) -> MatrixModel:
+    _check_components(m)
+    rec = _Recorder()
+    reader = _Reader(rec, walker)
+    order = rec.order
+    fast = reader.fast
+
+    # --- objective
+    objectives = list(m.component_data_objects(Objective, active=True, descend_into=True))
+    if len(objectives) > 1:
+        raise NotMatrixCompatible(f"model has {len(objectives)} active objectives")
+    maximize, offset, obj_lin = False, 0.0, {}
+    if objectives:
+        obj = objectives[0]
+        obj_lin, offset = reader.linear(obj.expr, obj)
+        maximize = obj.sense == pyo.maximize
+        offset = float(offset)
+
+    # --- constraints
+    rows, row_lo, row_hi, violated = [], [], [], []
+    lins = []
+    touched_rows, touched_const = [], []
+    for con in m.component_data_objects(Constraint, active=True, descend_into=True):
+        if fast is not None:
+            fast.touched = False
+        r = reader.row(con)
+        if r is None:
+            continue
+        lb, ub, lin, const = r
+        touched = fast is None or fast.touched
         if not lin or not any(lin.values()):
-            if (lb is not None and lb - const > FEAS_TOL) or (ub is not None and const - ub > FEAS_TOL):
+            if touched:
+                touched_const.append(con)
+            if _violated(lb, ub, const):
                 violated.append(con)
             continue
+        if touched:
+            touched_rows.append(len(rows))
         rows.append(con)
         row_lo.append(-INF if lb is None else lb - const)
         row_hi.append(INF if ub is None else ub - const)
@@ -420,13 +492,7 @@ def _compile(m, walker: str) -> MatrixModel:
     n = len(columns)
     cost = np.zeros(n)
     cost[obj_cols] = obj_vals  # one entry per column: the collectors merge repeated variables
-    bounds = [v.bounds for v in columns]
-    col_lo = np.array([b[0] for b in bounds], dtype=float)  # None (no bound) becomes nan
-    col_hi = np.array([b[1] for b in bounds], dtype=float)
-    col_lo[np.isnan(col_lo)] = -INF
-    col_hi[np.isnan(col_hi)] = INF
-    np.maximum(col_lo, -INF, out=col_lo)  # -inf from a bound is HiGHS's infinity
-    np.minimum(col_hi, INF, out=col_hi)
+    col_lo, col_hi = _bounds(columns)
     domains = [v.domain for v in columns]
     step_of: dict[int, int] = {}
     for dom in {id(d): d for d in domains}.values():
@@ -440,7 +506,22 @@ def _compile(m, walker: str) -> MatrixModel:
         row_lower=np.asarray(row_lo, dtype=float), row_upper=np.asarray(row_hi, dtype=float),
         start=start, index=index, value=vals, offset=offset, maximize=maximize, rows=rows,
         violated=violated, has_objective=bool(objectives),
+        touched_rows=np.asarray(touched_rows, dtype=np.int64), touched_const=touched_const,
+        param_cols=np.array([j for j, v in enumerate(columns) if _param_bound(v)], dtype=np.int64),
+        fixed_seen=list(fast.fixed_seen.values()) if fast is not None else None, recorder=rec,
+        objective=objectives[0] if objectives else None,
     )
+
+
+def _bounds(columns) -> tuple[np.ndarray, np.ndarray]:
+    bounds = [v.bounds for v in columns]
+    col_lo = np.array([b[0] for b in bounds], dtype=float)  # None (no bound) becomes nan
+    col_hi = np.array([b[1] for b in bounds], dtype=float)
+    col_lo[np.isnan(col_lo)] = -INF
+    col_hi[np.isnan(col_hi)] = INF
+    np.maximum(col_lo, -INF, out=col_lo)  # -inf from a bound is HiGHS's infinity
+    np.minimum(col_hi, INF, out=col_hi)
+    return col_lo, col_hi
 
 
 def build_highs(mm: MatrixModel, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
@@ -471,10 +552,19 @@ def solve(m, time_limit_s: float | None = None, mip_rel_gap: float | None = None
     """Compile ``m``, solve it with HiGHS and (if a feasible point exists and ``load_solution``) load
     the primal values into the model's variables."""
     mm = compile_model(m, walker)
-    if mm.violated:  # a constraint without variables that cannot hold: infeasible whatever x is
-        return DirectResult(TerminationCondition.provenInfeasible, SolutionStatus.noSolution, None, None,
-                            mm.is_mip, "Infeasible (constant constraint)", mm.n_cols, mm.n_rows)
-    h = build_highs(mm, time_limit_s, mip_rel_gap, threads)
+    if mm.violated:
+        return _constant_infeasible(mm)
+    return run(build_highs(mm, time_limit_s, mip_rel_gap, threads), mm, load_solution)
+
+
+def _constant_infeasible(mm: MatrixModel) -> DirectResult:
+    """A constraint without variables that cannot hold: infeasible whatever x is."""
+    return DirectResult(TerminationCondition.provenInfeasible, SolutionStatus.noSolution, None, None,
+                        mm.is_mip, "Infeasible (constant constraint)", mm.n_cols, mm.n_rows)
+
+
+def run(h: highspy.Highs, mm: MatrixModel, load_solution: bool = True) -> DirectResult:
+    """Run HiGHS on the model it holds and read the result (loading primal values if asked)."""
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
@@ -502,6 +592,128 @@ def solve(m, time_limit_s: float | None = None, mip_rel_gap: float | None = None
         load(mm.columns, h.getSolution().col_value)
     return DirectResult(tc, sol_status, incumbent, bound, mm.is_mip, h.modelStatusToString(status),
                         mm.n_cols, mm.n_rows)
+
+
+class Persistent:
+    """One Pyomo model compiled once and kept in one HiGHS instance across solves.
+
+    The first ``solve`` compiles the whole model. Later solves read again only what mutable values
+    can change: the objective, the rows whose compile met a mutable value (Params, fixed
+    variables, named expressions holding them), constraints without variables that hold them, and
+    columns whose bounds are Params. The differences go to HiGHS in place (``changeColsCost``,
+    ``changeRowsBounds``, ``changeColsBounds``, ``changeCoeff``), so an LP restarts from the last
+    basis. A change of structure it can see (a column fixed or a fixed variable freed, a new variable
+    in a re-read row, a re-read constraint deactivated) makes it compile again. It cannot see
+    constraints added, deactivated or activated outside the re-read rows, or a changed domain:
+    after such changes make a new ``Persistent`` (bidopt rebuilds its models for those).
+    ``compiles`` and ``refreshes`` count what each solve did."""
+
+    def __init__(self, m):
+        self.m = m
+        self.mm: MatrixModel | None = None
+        self.h: highspy.Highs | None = None
+        self.compiles = self.refreshes = 0
+        self._entries: dict[int, dict[int, float]] = {}
+
+    def solve(self, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
+              threads: int | None = None, load_solution: bool = True) -> DirectResult:
+        if self.mm is not None:
+            with PauseGC():
+                fresh = self._refresh()
+            if fresh:
+                self.refreshes += 1
+                h = self.h
+                h.setOptionValue("time_limit", INF if time_limit_s is None else float(time_limit_s))
+                h.setOptionValue("mip_rel_gap", 1e-4 if mip_rel_gap is None else float(mip_rel_gap))
+                if self.mm.violated:
+                    return _constant_infeasible(self.mm)
+                return run(h, self.mm, load_solution)
+        mm = compile_model(self.m)
+        self.compiles += 1
+        self._entries = {}
+        self.mm, self.h = None, None
+        if mm.violated:  # nothing goes to HiGHS: the next solve compiles again
+            return _constant_infeasible(mm)
+        self.mm, self.h = mm, build_highs(mm, time_limit_s, mip_rel_gap, threads)
+        return run(self.h, mm, load_solution)
+
+    def _refresh(self) -> bool:
+        """Read the mutable parts again and pass the differences to HiGHS; False if the structure
+        changed (the caller compiles anew)."""
+        mm = self.mm
+        cols = mm.columns
+        if mm.fixed_seen is None or any(v.fixed for v in cols) or not all(v.fixed for v in mm.fixed_seen):
+            return False
+        rec = mm.recorder
+        order = rec.order
+        n_before = len(rec.var_map)
+        reader = _Reader(rec)
+        n = mm.n_cols
+
+        cost = np.zeros(n)
+        offset = 0.0
+        if mm.objective is not None:
+            if not mm.objective.active:
+                return False
+            obj_lin, offset = reader.linear(mm.objective.expr, mm.objective)
+            if len(rec.var_map) != n_before:
+                return False
+            cost[np.fromiter(map(order.__getitem__, obj_lin), dtype=np.int64, count=len(obj_lin))] = np.fromiter(
+                obj_lin.values(), dtype=np.float64, count=len(obj_lin))
+
+        rows = mm.touched_rows
+        lo = np.empty(len(rows))
+        hi = np.empty(len(rows))
+        changes = []
+        for k, i in enumerate(rows.tolist()):
+            con = mm.rows[i]
+            if not con.active:
+                return False
+            r = reader.row(con)
+            if r is None:
+                return False
+            lb, ub, lin, const = r
+            lo[k] = -INF if lb is None else lb - const
+            hi[k] = INF if ub is None else ub - const
+            new = {order[vid]: c for vid, c in lin.items() if c != 0.0} if len(rec.var_map) == n_before else None
+            if new is None or not new:
+                return False  # a new variable, or the row lost all of them
+            old = self._entries.get(i)
+            if old is None:
+                s0, s1 = int(mm.start[i]), int(mm.start[i + 1])
+                old = dict(zip(mm.index[s0:s1].tolist(), mm.value[s0:s1].tolist(), strict=True))
+            if new != old:
+                changes.extend((i, j, new.get(j, 0.0)) for j in old.keys() | new.keys() if new.get(j, 0.0) != old.get(j, 0.0))
+            self._entries[i] = new
+        violated = []
+        for con in mm.touched_const:
+            if not con.active:
+                return False
+            r = reader.row(con)
+            if r is None:
+                continue
+            lb, ub, lin, const = r
+            if lin and any(lin.values()):
+                return False
+            if _violated(lb, ub, const):
+                violated.append(con)
+        if len(rec.var_map) != n_before:
+            return False
+
+        h = self.h
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        h.changeObjectiveOffset(float(offset))
+        mm.cost, mm.offset, mm.violated = cost, float(offset), violated
+        if len(rows):
+            h.changeRowsBounds(len(rows), rows.astype(np.int32), lo, hi)
+            mm.row_lower[rows], mm.row_upper[rows] = lo, hi
+        if len(mm.param_cols):
+            clo, chi = _bounds([cols[j] for j in mm.param_cols.tolist()])
+            h.changeColsBounds(len(clo), mm.param_cols.astype(np.int32), clo, chi)
+            mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = clo, chi
+        for i, j, c in changes:
+            h.changeCoeff(int(i), int(j), float(c))
+        return True
 
 
 def load(columns, values) -> None:
