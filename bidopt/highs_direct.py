@@ -42,6 +42,7 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.common.numeric_types import native_numeric_types, native_types, value
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.core.base import Block, Constraint, Expression, Objective, Param, RangeSet, Set, Suffix, Var
+from pyomo.core.base.param import ParamData
 from pyomo.core.expr.numeric_expr import (
     DivisionExpression,
     LinearExpression,
@@ -112,6 +113,7 @@ class MatrixModel:
     fixed_seen: list | None = None  # fixed variables read as constants (None: not tracked)
     recorder: object = None
     objective: object = None
+    full: tuple | None = None  # (start, index, value) with the cancelled coefficients kept: the structure
 
     @property
     def n_cols(self) -> int:
@@ -209,6 +211,8 @@ class _FastLinear:
 
     def npv(self, e, mult, lin):
         self.touched = True
+        if e.__class__ is ParamData:
+            return mult * e._value
         return mult * value(e)
 
     def fixed_constant(self, e, mult, lin):  # NumericConstant: cannot change
@@ -218,7 +222,7 @@ class _FastLinear:
         c, v = e._args_
         if c.__class__ not in native_types:
             self.touched = True
-            c = value(c)
+            c = c._value if c.__class__ is ParamData else value(c)
         return self.var(v, mult * c, lin)
 
     def sum(self, e, mult, lin):
@@ -233,7 +237,7 @@ class _FastLinear:
                 c, v = a._args_
                 if c.__class__ not in native_types:
                     self.touched = True
-                    c = value(c)
+                    c = c._value if c.__class__ is ParamData else value(c)
                 const += var(self, v, mult * c, lin)
             else:
                 const += h(self, a, mult, lin)
@@ -249,6 +253,8 @@ class _FastLinear:
         if b.__class__ in native_types:
             return self.walk(a, mult * b, lin)
         self.touched = True
+        if a.__class__ is ParamData:
+            return self.walk(b, mult * a._value, lin)
         if not a.is_potentially_variable():
             return self.walk(b, mult * value(a), lin)
         if not b.is_potentially_variable():
@@ -474,15 +480,11 @@ def _compile(m, walker: str) -> MatrixModel:
 
     lengths = np.fromiter(map(len, lins), dtype=np.int64, count=len(lins))
     nnz = int(lengths.sum())
-    index = np.fromiter(chain.from_iterable(map(order.__getitem__, lin) for lin in lins), dtype=np.int32, count=nnz)
-    vals = np.fromiter(chain.from_iterable(lin.values() for lin in lins), dtype=np.float64, count=nnz)
-    start = np.zeros(len(rows) + 1, dtype=np.int32)
-    zero = vals == 0.0
-    if zero.any():  # coefficients that cancelled: drop the entries, keep the columns
-        row_of = np.repeat(np.arange(len(rows)), lengths)
-        lengths = np.bincount(row_of[~zero], minlength=len(rows))
-        index, vals = index[~zero], vals[~zero]
-    np.cumsum(lengths, out=start[1:])
+    full_index = np.fromiter(chain.from_iterable(map(order.__getitem__, lin) for lin in lins), dtype=np.int32, count=nnz)
+    full_value = np.fromiter(chain.from_iterable(lin.values() for lin in lins), dtype=np.float64, count=nnz)
+    full_start = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=full_start[1:])
+    start, index, vals = _drop_zeros(full_start, full_index, full_value)
 
     obj_cols = np.fromiter(map(order.__getitem__, obj_lin), dtype=np.int64, count=len(obj_lin))
     obj_vals = np.fromiter(obj_lin.values(), dtype=np.float64, count=len(obj_lin))
@@ -510,7 +512,21 @@ def _compile(m, walker: str) -> MatrixModel:
         param_cols=np.array([j for j, v in enumerate(columns) if _param_bound(v)], dtype=np.int64),
         fixed_seen=list(fast.fixed_seen.values()) if fast is not None else None, recorder=rec,
         objective=objectives[0] if objectives else None,
+        full=(full_start, full_index, full_value),
     )
+
+
+def _drop_zeros(full_start, full_index, full_value):
+    """Compressed rows without the coefficients that cancelled (the columns stay)."""
+    n_rows = len(full_start) - 1
+    zero = full_value == 0.0
+    if not zero.any():
+        return full_start.astype(np.int32), full_index, full_value
+    lengths = np.diff(full_start)
+    row_of = np.repeat(np.arange(n_rows), lengths)
+    start = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(row_of[~zero], minlength=n_rows), out=start[1:])
+    return start, full_index[~zero], full_value[~zero]
 
 
 def _bounds(columns) -> tuple[np.ndarray, np.ndarray]:
@@ -595,51 +611,62 @@ def run(h: highspy.Highs, mm: MatrixModel, load_solution: bool = True) -> Direct
 
 
 class Persistent:
-    """One Pyomo model compiled once and kept in one HiGHS instance across solves.
+    """One Pyomo model compiled once and solved many times as its mutable values change.
 
     The first ``solve`` compiles the whole model. Later solves read again only what mutable values
     can change: the objective, the rows whose compile met a mutable value (Params, fixed
     variables, named expressions holding them), constraints without variables that hold them, and
-    columns whose bounds are Params. The differences go to HiGHS in place (``changeColsCost``,
-    ``changeRowsBounds``, ``changeColsBounds``, ``changeCoeff``), so an LP restarts from the last
-    basis. A change of structure it can see (a column fixed or a fixed variable freed, a new variable
-    in a re-read row, a re-read constraint deactivated) makes it compile again. It cannot see
-    constraints added, deactivated or activated outside the re-read rows, or a changed domain:
-    after such changes make a new ``Persistent`` (bidopt rebuilds its models for those).
-    ``compiles`` and ``refreshes`` count what each solve did."""
+    columns whose bounds are Params. The other rows keep their arrays.
+
+    HiGHS gets the model anew each time (``passModel`` on arrays laid out exactly as a fresh compile
+    lays them out), not as changes to the last one: a warm-started simplex may stop at another of
+    several optimal vertices, and a backtest resumed from a checkpoint must give the same bytes as
+    one that ran through. So a refreshed solve returns what a fresh compile returns, bit for bit.
+
+    A change of structure it can see (a column fixed or a fixed variable freed, a new or vanished
+    variable in a re-read row, a re-read constraint deactivated, the objective deactivated) makes it
+    compile again. It cannot see constraints added, or deactivated or activated outside the re-read
+    rows, or a changed domain: after such changes make a new ``Persistent`` (bidopt rebuilds its
+    models for those). ``compiles`` and ``refreshes`` count what each solve did."""
 
     def __init__(self, m):
         self.m = m
         self.mm: MatrixModel | None = None
-        self.h: highspy.Highs | None = None
         self.compiles = self.refreshes = 0
-        self._entries: dict[int, dict[int, float]] = {}
+        self._layout = None
+
+    @staticmethod
+    def _touched_layout(mm: MatrixModel) -> tuple[list, np.ndarray]:
+        """Per re-read row, the ids of its variables in compile order (the structure a re-read must
+        find again), and where its coefficients sit in the full arrays."""
+        full_start, full_index, _ = mm.full
+        columns = mm.columns
+        row_vars, positions = [], []
+        for i in mm.touched_rows.tolist():
+            s0, s1 = int(full_start[i]), int(full_start[i + 1])
+            row_vars.append(tuple(id(columns[j]) for j in full_index[s0:s1].tolist()))
+            positions.append(np.arange(s0, s1))
+        return row_vars, (np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64))
 
     def solve(self, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
               threads: int | None = None, load_solution: bool = True) -> DirectResult:
+        mm = None
         if self.mm is not None:
             with PauseGC():
-                fresh = self._refresh()
-            if fresh:
-                self.refreshes += 1
-                h = self.h
-                h.setOptionValue("time_limit", INF if time_limit_s is None else float(time_limit_s))
-                h.setOptionValue("mip_rel_gap", 1e-4 if mip_rel_gap is None else float(mip_rel_gap))
-                if self.mm.violated:
-                    return _constant_infeasible(self.mm)
-                return run(h, self.mm, load_solution)
-        mm = compile_model(self.m)
-        self.compiles += 1
-        self._entries = {}
-        self.mm, self.h = None, None
-        if mm.violated:  # nothing goes to HiGHS: the next solve compiles again
+                if self._refresh():
+                    mm = self.mm
+                    self.refreshes += 1
+        if mm is None:
+            mm = self.mm = compile_model(self.m)
+            self.compiles += 1
+            self._layout = None
+        if mm.violated:
             return _constant_infeasible(mm)
-        self.mm, self.h = mm, build_highs(mm, time_limit_s, mip_rel_gap, threads)
-        return run(self.h, mm, load_solution)
+        return run(build_highs(mm, time_limit_s, mip_rel_gap, threads), mm, load_solution)
 
     def _refresh(self) -> bool:
-        """Read the mutable parts again and pass the differences to HiGHS; False if the structure
-        changed (the caller compiles anew)."""
+        """Read the mutable parts again into the arrays; False if the structure changed (the caller
+        compiles anew)."""
         mm = self.mm
         cols = mm.columns
         if mm.fixed_seen is None or any(v.fixed for v in cols) or not all(v.fixed for v in mm.fixed_seen):
@@ -661,10 +688,14 @@ class Persistent:
             cost[np.fromiter(map(order.__getitem__, obj_lin), dtype=np.int64, count=len(obj_lin))] = np.fromiter(
                 obj_lin.values(), dtype=np.float64, count=len(obj_lin))
 
+        full_start, full_index, full_value = mm.full
+        if self._layout is None:
+            self._layout = self._touched_layout(mm)
+        row_vars, positions = self._layout
         rows = mm.touched_rows
         lo = np.empty(len(rows))
         hi = np.empty(len(rows))
-        changes = []
+        new_values: list[float] = []
         for k, i in enumerate(rows.tolist()):
             con = mm.rows[i]
             if not con.active:
@@ -673,18 +704,16 @@ class Persistent:
             if r is None:
                 return False
             lb, ub, lin, const = r
+            if tuple(lin) != row_vars[k]:
+                return False  # other variables than at compile time
+            vals = lin.values()
+            if not any(vals):
+                return False  # a fresh compile would leave the row out
+            new_values.extend(vals)
             lo[k] = -INF if lb is None else lb - const
             hi[k] = INF if ub is None else ub - const
-            new = {order[vid]: c for vid, c in lin.items() if c != 0.0} if len(rec.var_map) == n_before else None
-            if new is None or not new:
-                return False  # a new variable, or the row lost all of them
-            old = self._entries.get(i)
-            if old is None:
-                s0, s1 = int(mm.start[i]), int(mm.start[i + 1])
-                old = dict(zip(mm.index[s0:s1].tolist(), mm.value[s0:s1].tolist(), strict=True))
-            if new != old:
-                changes.extend((i, j, new.get(j, 0.0)) for j in old.keys() | new.keys() if new.get(j, 0.0) != old.get(j, 0.0))
-            self._entries[i] = new
+        full_value = full_value.copy()
+        full_value[positions] = new_values
         violated = []
         for con in mm.touched_const:
             if not con.active:
@@ -693,26 +722,17 @@ class Persistent:
             if r is None:
                 continue
             lb, ub, lin, const = r
-            if lin and any(lin.values()):
+            if (lin and any(lin.values())) or len(rec.var_map) != n_before:
                 return False
             if _violated(lb, ub, const):
                 violated.append(con)
-        if len(rec.var_map) != n_before:
-            return False
 
-        h = self.h
-        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        h.changeObjectiveOffset(float(offset))
         mm.cost, mm.offset, mm.violated = cost, float(offset), violated
-        if len(rows):
-            h.changeRowsBounds(len(rows), rows.astype(np.int32), lo, hi)
-            mm.row_lower[rows], mm.row_upper[rows] = lo, hi
+        mm.row_lower[rows], mm.row_upper[rows] = lo, hi
         if len(mm.param_cols):
-            clo, chi = _bounds([cols[j] for j in mm.param_cols.tolist()])
-            h.changeColsBounds(len(clo), mm.param_cols.astype(np.int32), clo, chi)
-            mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = clo, chi
-        for i, j, c in changes:
-            h.changeCoeff(int(i), int(j), float(c))
+            mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = _bounds([cols[j] for j in mm.param_cols.tolist()])
+        mm.full = (full_start, full_index, full_value)
+        mm.start, mm.index, mm.value = _drop_zeros(full_start, full_index, full_value)
         return True
 
 

@@ -44,8 +44,12 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
     t0 = _time.perf_counter()
     res = None
     if getattr(opts, "interface", "matrix") == "matrix":
+        persistent = getattr(owner, "persistent", None)
         try:
-            res = highs_direct.solve(owner.m, time_limit, rel_gap, opts.threads, load_solution=True)
+            if persistent is not None and persistent.m is owner.m:
+                res = persistent.solve(time_limit, rel_gap, opts.threads, load_solution=True)
+            else:
+                res = highs_direct.solve(owner.m, time_limit, rel_gap, opts.threads, load_solution=True)
         except highs_direct.NotMatrixCompatible:
             res = None
     if res is None:
@@ -140,27 +144,51 @@ class PortfolioModel:
     """One site's model on one horizon. Build once; ``solve()`` as often as parameters change."""
 
     def __init__(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None,
-                 position_mw: np.ndarray | None = None, adjustments: dict | None = None):
+                 position_mw: np.ndarray | None = None, adjustments: dict | None = None,
+                 reuse: bool = False, data: dict | None = None):
         """``position_mw``: a day-ahead position the grid flow must follow (MW per MTU, + = bought),
         up to ``adjustments``: {market: (buy price, sell price, allowed MTUs or None)} in EUR/MWh,
-        e.g. intraday trades or imbalance settled at its price (see ``Site``)."""
-        self._position, self._adjustments = position_mw, adjustments
-        try:
-            self._init(case, horizon, spot_eur_per_mwh)
-        except InputError as e:
-            if e.file is None:  # a rate or field of the case itself: name the case file
-                raise InputError(case.label, e.field, e.message) from None
-            raise
+        e.g. intraday trades or imbalance settled at its price (see ``Site``).
 
-    def _init(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None) -> None:
+        ``reuse``: keep the compiled model between solves (``highs_direct.Persistent``), for models
+        that are re-solved after ``refresh`` or ``set_prices``. ``data``: the assets' prepared data
+        (``prepare_assets``) when the caller has it already."""
+        self._position, self._adjustments, self.reuse = position_mw, adjustments, reuse
+        try:
+            self._init(case, horizon, spot_eur_per_mwh, data)
+        except InputError as e:
+            raise _named(e, case) from None
+
+    def _init(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None, data: dict | None) -> None:
         self.case = case
         self.horizon = horizon
         if spot_eur_per_mwh is None:
             spot_eur_per_mwh = sources.dayahead_prices(case, horizon.index)
-        self.data = prepare_assets(case, horizon)
+        self.data = prepare_assets(case, horizon) if data is None else data
         self._spot0 = np.asarray(spot_eur_per_mwh, dtype=float)
         self.m = self._build(self._spot0)
         self.solve_info: SolveInfo | None = None
+
+    def refresh(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None,
+                data: dict | None = None) -> bool:
+        """Make this built model the model of another horizon of the same length and MTU (the next
+        day, say) and of ``case`` (e.g. with the state a backtest carries): the assets and tariffs
+        set their Params to the new data. False, leaving the model unusable until refreshed again
+        or rebuilt, when the new horizon or case needs another structure (other binaries, shapes,
+        FCR, a held position...); the caller then builds a new model (``Replanner`` does)."""
+        if horizon.n != self.horizon.n or horizon.dt_h != self.horizon.dt_h or self._position is not None:
+            return False
+        try:
+            if spot_eur_per_mwh is None:
+                spot_eur_per_mwh = sources.dayahead_prices(case, horizon.index)
+            data = prepare_assets(case, horizon) if data is None else data
+            if not self.site.refresh(case, horizon, data, np.asarray(spot_eur_per_mwh, dtype=float)):
+                return False
+        except InputError as e:
+            raise _named(e, case) from None
+        self.case, self.horizon, self.data = case, horizon, data
+        self.solve_info = None
+        return True
 
     def set_prices(self, spot_eur_per_mwh: np.ndarray) -> None:
         """New day-ahead prices on the built model. Rebuilds only if the prices call for binaries the
@@ -176,6 +204,7 @@ class PortfolioModel:
         self.site = Site(self.case, self.horizon, self.data, spot, m, m.T,
                          position_mw=self._position, adjustments=self._adjustments)
         m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
+        self.persistent = highs_direct.Persistent(m) if self.reuse else None
         return m
 
     # the site's parts, under the names the planner has always had
@@ -217,6 +246,11 @@ class PortfolioModel:
             "solver": self.solve_info.as_dict() if self.solve_info else None,
             "binaries": self.is_mip,
         }
+
+
+def _named(e: InputError, case: Case) -> InputError:
+    """A rate or field of the case itself names the case file."""
+    return InputError(case.label, e.field, e.message) if e.file is None else e
 
 
 def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | None = None,

@@ -98,9 +98,45 @@ class Site:
         self.fixed_cost_eur = sum(t.fixed_cost_eur(case, h) for t in case.tariffs)
         tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
         asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
-        blk.value_eur = pyo.Expression(
-            expr=market_value - self.vat_factor * (tariff_cost + self.fixed_cost_eur) - asset_cost
-        )
+        blk.vat = pyo.Param(initialize=self.vat_factor, mutable=True)
+        blk.fixed_cost = pyo.Param(initialize=self.fixed_cost_eur, mutable=True)
+        blk.value_eur = pyo.Expression(expr=market_value - blk.vat * (tariff_cost + blk.fixed_cost) - asset_cost)
+
+    def refresh(self, case, horizon: Horizon, data: dict, spot: np.ndarray) -> bool:
+        """Put a new horizon of the same length (a next day) with its case, data and prices into the
+        built block: every asset and tariff sets its Params (``refresh``). False when something
+        needs a different structure (binaries, asset or tariff shape, FCR or a held position, which
+        are not refreshed): the caller rebuilds."""
+        if horizon.n != self.horizon.n or fcr.offered(case) or self.position_mw is not None:
+            return False
+        if [(a.name, a.kind) for a in case.assets] != [(a.name, a.kind) for a in self.case.assets]:
+            return False
+        if [t.kind for t in case.tariffs] != [t.kind for t in self.case.tariffs]:
+            return False
+        if (case.grid.import_limit_mw, case.grid.export_limit_mw) != (
+                self.case.grid.import_limit_mw, self.case.grid.export_limit_mw):
+            return False
+        ps = price_stack(case, horizon, spot)
+        if (ps["energy_value_can_be_negative"], ps["grid_needs_binaries"]) != (
+                self.energy_value_can_be_negative, self.grid_needs_binaries):
+            return False
+        blk, T = self.blk, self.blk.grid.import_mw.index_set()
+        for a in case.assets:
+            if not a.refresh(self.asset_blocks[a.name], horizon, data[a.name],
+                             a.needs_binaries(self.energy_value_can_be_negative)):
+                return False
+        for i, t in enumerate(case.tariffs):
+            if not t.refresh(blk.component(f"tariff_{i}_{t.kind}"), T, horizon, case, blk.grid.import_mw):
+                return False
+        self.case, self.horizon, self.data = case, horizon, data
+        self.spot = np.asarray(spot, dtype=float)
+        self.coefs, self.import_cost, self.export_value = ps["coefs"], ps["import_cost"], ps["export_value"]
+        dayahead.update(blk.dayahead, self.import_cost, self.export_value)
+        self.vat_factor = retail.vat_factor(case, horizon)
+        self.fixed_cost_eur = sum(t.fixed_cost_eur(case, horizon) for t in case.tariffs)
+        blk.vat.set_value(self.vat_factor)
+        blk.fixed_cost.set_value(self.fixed_cost_eur)
+        return True
 
     def _build_position(self, T):
         """A day-ahead position already held (MW, + = bought) that the grid flow must follow, up to

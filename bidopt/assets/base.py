@@ -37,6 +37,23 @@ class AssetBase(AssetSpec):
     def build(self, blk: pyo.Block, T: pyo.Set, horizon: Horizon, data: dict, use_binaries: bool) -> None:
         raise NotImplementedError
 
+    def refresh(self, blk: pyo.Block, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
+        """Put a new horizon's data into a block ``build`` made (same number of MTUs), by setting its
+        mutable Params; False when the block's structure does not fit (the model is then rebuilt).
+        Default: not refreshable. An asset that refreshes keeps every day-dependent number in a
+        Param and checks in ``same_build`` that nothing else changed."""
+        return False
+
+    def same_build(self, blk: pyo.Block, use_binaries: bool, *state_fields: str) -> bool:
+        """Whether ``blk`` was built by an asset equal to this one up to ``state_fields`` (the fields
+        a backtest carries from day to day) and with the same binaries; records it on first use."""
+        key = (self.model_dump_json(exclude=set(state_fields)), use_binaries)
+        built = getattr(blk, "_built_as", None)
+        if built is None:
+            blk._built_as = key
+            return True
+        return built == key
+
     # --- reserves: the small interface every asset that can provide reserves implements ----------
     def reserve_products(self) -> set[str]:
         """Reserve products this asset may provide ("fcr_n", "fcr_d_up", "fcr_d_down"); none by default."""

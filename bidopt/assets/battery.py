@@ -97,6 +97,7 @@ class Battery(AssetBase):
         return bool(self.exclusive)
 
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        self.same_build(blk, use_binaries, "soc_initial_mwh")
         dt_h = horizon.dt_h
         blk.charge = pyo.Var(T, bounds=(0, self.p_charge))
         blk.discharge = pyo.Var(T, bounds=(0, self.p_discharge))
@@ -137,6 +138,13 @@ class Battery(AssetBase):
         blk.cost_eur = pyo.Expression(
             expr=self.degradation_eur_per_mwh * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
         )
+
+    def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
+        """A new day: only the initial SoC may differ (the rest of the spec and the binaries as built)."""
+        if not self.same_build(blk, use_binaries, "soc_initial_mwh") or hasattr(blk, "DAYS"):
+            return False  # the daily cycle limit groups MTUs by local day: rebuild
+        blk.soc_initial.set_value(self.soc_start)
+        return True
 
     def reserve_products(self) -> set[str]:
         return set(self.reserves)

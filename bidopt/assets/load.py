@@ -31,8 +31,15 @@ class Load(AssetBase):
         return {"load_mw": demand_profile(self, case, horizon)}
 
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        self.same_build(blk, use_binaries)
         blk.demand = pyo.Param(T, initialize=dict(enumerate(data["load_mw"])), mutable=True)
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.demand[t])
+
+    def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
+        if not self.same_build(blk, use_binaries):
+            return False
+        blk.demand.store_values(dict(enumerate(data["load_mw"].tolist())))
+        return True
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {f"{self.name}_power_mw": np.array([pyo.value(blk.demand[t]) for t in blk.demand.index_set()])}

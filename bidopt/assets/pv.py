@@ -59,14 +59,21 @@ class PV(AssetBase):
         return False
 
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        self.same_build(blk, use_binaries)
         gen = data["generation_mw"]
         blk.available = pyo.Param(T, initialize=dict(enumerate(gen)), mutable=True)
-        blk.output = pyo.Var(T, bounds=(0, None))
-        if self.curtailable:
-            blk.output_within_available = pyo.Constraint(T, rule=lambda b, t: b.output[t] <= b.available[t])
+        if self.curtailable:  # p_t <= g_t as the output's bound
+            blk.output = pyo.Var(T, bounds=lambda b, t: (0, b.available[t]))
         else:
+            blk.output = pyo.Var(T, bounds=(0, None))
             blk.output_is_available = pyo.Constraint(T, rule=lambda b, t: b.output[t] == b.available[t])
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: -b.output[t])
+
+    def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
+        if not self.same_build(blk, use_binaries):
+            return False
+        blk.available.store_values(dict(enumerate(data["generation_mw"].tolist())))
+        return True
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {f"{self.name}_power_mw": -values(blk.output)}

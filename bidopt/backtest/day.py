@@ -135,10 +135,14 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
                       _time.perf_counter() - t0)
 
 
-def perfect_foresight_day(case, day, state: dict, next_day=None) -> DayOutcome:
+def perfect_foresight_day(case, day, state: dict, next_day=None, replanner=None) -> DayOutcome:
+    """``replanner`` (``bidopt.replan.Replanner``): reuse models built on earlier days."""
     t0 = _time.perf_counter()
     c = with_state(case, state)
-    pm = PortfolioModel(c, _horizon(c, day))
+    if replanner is None:
+        pm = PortfolioModel(c, _horizon(c, day))
+    else:
+        pm = replanner.model(c, _horizon(c, day))
     pm.solve()
     sched = pm.schedule()
     rev = pm.revenue()

@@ -110,6 +110,7 @@ def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_d
     With ``ckpt_dir`` each day is checkpointed, and days already checkpointed (same fingerprint)
     are loaded instead of recomputed; the state comes from the last loaded day."""
     from bidopt.backtest.day import perfect_foresight_day, strategy_day
+    from bidopt.replan import Replanner
 
     fp = _fingerprint(case, chain, strategy, days[0])
     folder = None
@@ -117,6 +118,7 @@ def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_d
         folder = Path(ckpt_dir) / chain
         folder.mkdir(parents=True, exist_ok=True)
     state, out = EMPTY, []
+    replanner = Replanner()  # this chain's built models, refreshed day by day
     for i, day in enumerate(days):
         nxt = days[i + 1] if i + 1 < len(days) else day + dt.timedelta(days=1)
         path = folder / f"{day}.json" if folder else None
@@ -131,7 +133,7 @@ def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_d
         if chain == "strategy" and strategy != "perfect_foresight":
             o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case))
         else:
-            o = perfect_foresight_day(case, day, state, next_day=nxt)
+            o = perfect_foresight_day(case, day, state, next_day=nxt, replanner=replanner)
         state = o.state
         item = {"day": str(day), "record": o.record, "warnings": o.warnings, "seconds": o.seconds, "state": state}
         if path is not None:

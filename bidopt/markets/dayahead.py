@@ -25,7 +25,5 @@ def build(blk, T, dt_h: float, grid, import_cost: np.ndarray, export_value: np.n
 
 def update(blk, import_cost: np.ndarray, export_value: np.ndarray) -> None:
     """Set new prices on a built model (for re-solving)."""
-    for t, v in enumerate(import_cost):
-        blk.import_cost[t] = float(v)
-    for t, v in enumerate(export_value):
-        blk.export_value[t] = float(v)
+    blk.import_cost.store_values(dict(enumerate(np.asarray(import_cost, dtype=float).tolist())))
+    blk.export_value.store_values(dict(enumerate(np.asarray(export_value, dtype=float).tolist())))

@@ -32,10 +32,27 @@ class Window(Strict):
     holidays: list[dt.date] = Field(default_factory=list)
 
     def mask(self, local: pd.DatetimeIndex) -> np.ndarray:
-        m = np.isin(local.month, self.months) & np.isin(local.day_of_week, self.weekdays) & np.isin(local.hour, self.hours)
+        return self.mask_fields(*local_fields(local))
+
+    def mask_fields(self, month: np.ndarray, weekday: np.ndarray, hour: np.ndarray, date: np.ndarray) -> np.ndarray:
+        """``mask`` on local month, weekday (0 = Monday), hour and date arrays (``local_fields``)."""
+        m = np.isin(month, self.months) & np.isin(weekday, self.weekdays) & np.isin(hour, self.hours)
         if self.holidays:
-            m &= ~np.isin(np.asarray(local.date), np.array(self.holidays, dtype=object))
+            m &= ~np.isin(date, np.array(self.holidays, dtype=object))
         return m
+
+
+def local_fields(local: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Month (1-12), weekday (0 = Monday), hour and date (``datetime.date`` objects) of local times,
+    by numpy calendar arithmetic on the wall-clock times (pandas' field accessors cost more than the
+    rest of a small model's tariff set-up)."""
+    wall = local.tz_localize(None).to_numpy().astype("datetime64[m]") if local.tz is not None else (
+        local.to_numpy().astype("datetime64[m]"))
+    days = wall.astype("datetime64[D]")
+    months = wall.astype("datetime64[M]").astype(np.int64)
+    hour = ((wall - days).astype(np.int64) // 60).astype(np.int64)
+    weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    return months % 12 + 1, weekday, hour, days.astype(object)
 
 
 class TariffBase(TariffSpec):
@@ -56,6 +73,12 @@ class TariffBase(TariffSpec):
 
     def build(self, blk, T, horizon: Horizon, case, grid_import) -> None:
         """Add variables/constraints and ``blk.cost_eur`` (EUR ex VAT) to the model, if any."""
+
+    def refresh(self, blk, T, horizon: Horizon, case, grid_import) -> bool:
+        """Put a new horizon's numbers into a block ``build`` made; False when its structure does
+        not fit (the model is then rebuilt). Default: refreshable exactly when ``build`` adds
+        nothing (unit costs and fixed costs are recomputed by the site)."""
+        return type(self).build is TariffBase.build
 
     def fixed_cost_eur(self, case, horizon: Horizon) -> float:
         return 0.0

@@ -26,7 +26,7 @@ from pydantic import Field, field_validator
 from bidopt.case import Strict, register_tariff
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
-from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window
+from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window, local_fields
 
 
 class PeakRate(Strict):
@@ -65,17 +65,14 @@ class PeakPower(TariffBase):
 
     def _hours(self, horizon: Horizon) -> pd.DataFrame:
         """One row per UTC hour of the horizon: local start, month key, day, weight, in window."""
-        starts = horizon.hour_starts
-        local = starts.tz_convert(horizon.tz)
-        w = np.array([self.hour_weights.get(h, 1.0) for h in local.hour])
-        return pd.DataFrame(
-            {
-                "month": (local.year * 100 + local.month).to_numpy(),
-                "day": np.asarray(local.date),
-                "weight": w,
-                "in_window": self.window.mask(local) & (w > 0),
-            }
-        )
+        return pd.DataFrame(dict(zip(("month", "day", "weight", "in_window"), self._hour_fields(horizon), strict=True)))
+
+    def _hour_fields(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
+        local = horizon.hour_starts.tz_convert(horizon.tz)
+        month, weekday, hour, date = local_fields(local)
+        w = np.array([self.hour_weights.get(h, 1.0) for h in hour.tolist()])
+        year = local.tz_localize(None).to_numpy().astype("datetime64[Y]").astype(np.int64) + 1970
+        return year * 100 + month, date, w, self.window.mask_fields(month, weekday, hour, date) & (w > 0)
 
     def _hour_arrays(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
         """``_hours`` as arrays (month, day, weight, in_window), cached per horizon and tariff
@@ -83,8 +80,7 @@ class PeakPower(TariffBase):
         key = (tuple(sorted(self.hour_weights.items())), self.window.model_dump_json())
         per_horizon = horizon.__dict__.setdefault("_peak_power_hours", {})  # lives and dies with the horizon
         if key not in per_horizon:
-            hours = self._hours(horizon)
-            per_horizon[key] = tuple(hours[c].to_numpy() for c in ("month", "day", "weight", "in_window"))
+            per_horizon[key] = self._hour_fields(horizon)
         return per_horizon[key]
 
     def _prior_sum(self) -> float:
@@ -92,66 +88,120 @@ class PeakPower(TariffBase):
         return float(sum(prior))
 
     # --- model ---------------------------------------------------------------------------------
-    def build(self, blk, T, horizon: Horizon, case, grid_import) -> None:
-        # plain arrays: per-row pandas lookups made this the slowest part of building a small site
+    def _layout(self, horizon: Horizon, case) -> tuple[tuple, dict]:
+        """The model's shape on ``horizon`` and the numbers that fill it.
+
+        Shape: per local month of the horizon, its hours (all of them, not only those in the
+        window) and, with ``one_per_day``, its local days; the first month also has ``n_peaks``
+        slots for the peaks already reached. Numbers: each hour's weight (0 outside the window),
+        the prior peaks (largest first, padded with zeros), their sum, and the month's rate. A zero
+        weight or a zero prior adds a value of 0 to the top-N set, which changes nothing: imports
+        are >= 0 and tau >= 0 already stands for zero padding. So one built model serves every
+        day of the same shape (``refresh``)."""
         month, day, weight, in_window = self._hour_arrays(horizon)
+        w = np.where(in_window, weight, 0.0)
+        months = sorted({int(x) for x in month})
+        shape, numbers = [], {}
+        for k, m in enumerate(months):
+            rows = np.flatnonzero(month == m)
+            days = sorted(set(day[rows])) if self.one_per_day else []
+            n_prior = self.n_peaks if k == 0 else 0
+            shape.append((m, len(rows), tuple(int(np.sum(day[rows] == d)) for d in days), n_prior))
+            prior = sorted(self.peaks_so_far_mw, reverse=True)[: self.n_peaks] if k == 0 else []
+            numbers[m] = {
+                "weight": w[rows],
+                "prior": np.array(prior + [0.0] * (n_prior - len(prior))),
+                "prior_sum": float(sum(prior)),
+                # a month without window hours adds nothing (its sum is just the priors): rate 0
+                "rate": self.rate_eur_per_mw(case, day[rows[0]]) if w[rows].any() else 0.0,
+            }
+        return (self.n_peaks, self.one_per_day, *shape), numbers
+
+    def build(self, blk, T, horizon: Horizon, case, grid_import) -> None:
+        shape, numbers = self._layout(horizon, case)
         group = horizon.hour_group
+        month, day = self._hour_arrays(horizon)[:2]
         mtus_of_hour = [np.flatnonzero(group == h).tolist() for h in range(len(month))]
-        months = sorted({int(x) for x in month[in_window]})
-        first_month = int(month[0])  # peaks_so_far_mw belong to the horizon's first month
-        blk.M = pyo.Set(initialize=months)
-        costs = []
+        n = self.n_peaks
+        blk.M = pyo.Set(initialize=[s[0] for s in shape[2:]])
         blk.months = pyo.Block(blk.M)
-
-        def hourly(h):
-            ts = mtus_of_hour[h]
-            return weight[h] * sum(grid_import[t] for t in ts) / len(ts)
-
-        for m in months:
+        blk.shape = shape
+        costs = []
+        for m, n_hours, day_sizes, n_prior in shape[2:]:
             mb = blk.months[m]
-            rows = np.flatnonzero((month == m) & in_window).tolist()
-            day0 = day[rows[0]]
+            hours = np.flatnonzero(month == m).tolist()
+            mb.H = pyo.RangeSet(0, n_hours - 1)
+            mb.weight = pyo.Param(mb.H, initialize=0.0, mutable=True)
+            mb.P = pyo.RangeSet(0, n_prior - 1) if n_prior else pyo.Set(initialize=[])
+            mb.prior = pyo.Param(mb.P, initialize=0.0, mutable=True)
+            mb.prior_sum = pyo.Param(initialize=0.0, mutable=True)
+            mb.rate = pyo.Param(initialize=0.0, mutable=True)
+
+            def hourly(b, i, hours=hours):
+                ts = mtus_of_hour[hours[i]]
+                return b.weight[i] * sum(grid_import[t] for t in ts) / len(ts)
+
             if self.one_per_day:
-                days = sorted(set(day[rows]))
-                mb.V = pyo.RangeSet(0, len(days) - 1)
+                mb.V = pyo.RangeSet(0, len(day_sizes) - 1)
                 mb.value = pyo.Var(mb.V, bounds=(0, None))
-                mb.day_max = pyo.ConstraintList()
-                for i, d in enumerate(days):
-                    for h in rows:
-                        if day[h] == d:
-                            mb.day_max.add(mb.value[i] >= hourly(h))
-                vals = [mb.value[i] for i in mb.V]
+                days = sorted(set(day[hours]))
+                day_of = [days.index(day[h]) for h in hours]
+                mb.day_max = pyo.Constraint(mb.H, rule=lambda b, i, d=day_of: b.value[d[i]] >= hourly(b, i))
+                vals = [mb.value[j] for j in mb.V]
             else:
-                vals = [hourly(h) for h in rows]
-            prior = self.peaks_so_far_mw if m == first_month else []
-            n = self.n_peaks
+                vals = [hourly(mb, i) for i in mb.H]
+            nv = len(vals)
             mb.tau = pyo.Var(bounds=(0, None))
-            mb.I = pyo.RangeSet(0, len(vals) + len(prior) - 1)
+            mb.I = pyo.RangeSet(0, nv + n_prior - 1)
             mb.excess = pyo.Var(mb.I, bounds=(0, None))
-            allvals = list(vals) + [float(p) for p in prior]
-            mb.excess_def = pyo.Constraint(mb.I, rule=lambda b, i, v=allvals: b.excess[i] >= v[i] - b.tau)
+            mb.excess_def = pyo.Constraint(
+                mb.I, rule=lambda b, i, v=vals, nv=nv: b.excess[i] >= (v[i] if i < nv else b.prior[i - nv]) - b.tau
+            )
             mb.sum_top_n = pyo.Expression(expr=n * mb.tau + sum(mb.excess[i] for i in mb.I))
-            prior_sum = self._prior_sum() if m == first_month else 0.0
-            rate = self.rate_eur_per_mw(case, day0)
-            costs.append(rate / n * (mb.sum_top_n - prior_sum))
+            costs.append(mb.rate / n * (mb.sum_top_n - mb.prior_sum))
+        self._fill(blk, numbers)
         blk.cost_eur = pyo.Expression(expr=sum(costs) if costs else 0.0)
+
+    def refresh(self, blk, T, horizon: Horizon, case, grid_import) -> bool:
+        """New numbers (day, weights, prior peaks, rates) in a block built on a horizon of the same
+        shape; False when the shape differs."""
+        shape, numbers = self._layout(horizon, case)
+        if shape != blk.shape:
+            return False
+        self._fill(blk, numbers)
+        return True
+
+    @staticmethod
+    def _fill(blk, numbers: dict) -> None:
+        for m, v in numbers.items():
+            mb = blk.months[m]
+            mb.weight.store_values(dict(enumerate(v["weight"].tolist())))
+            if len(v["prior"]):
+                mb.prior.store_values(dict(enumerate(v["prior"].tolist())))
+            mb.prior_sum.set_value(v["prior_sum"])
+            mb.rate.set_value(v["rate"])
 
     # --- realised bill -------------------------------------------------------------------------
     def monthly_peaks(self, case, import_mw: pd.Series) -> dict[int, list[float]]:
         """The N weighted peak values per month key yyyymm (largest first)."""
         h = Horizon(pd.DatetimeIndex(import_mw.index), case.case.timezone)
-        hourly = import_mw.groupby(group_keys(h)).mean().to_numpy()
-        hours = self._hours(h)
-        hours["value"] = hourly * hours.weight.to_numpy()
-        sel = hours[hours.in_window]
-        if self.one_per_day:
-            sel = sel.groupby(["month", "day"], as_index=False)["value"].max()
+        month, day, weight, in_window = self._hour_arrays(h)
+        group = h.hour_group
+        hourly = np.bincount(group, weights=import_mw.to_numpy(float)) / np.bincount(group)
+        value = hourly * weight
         out = {}
-        for m, g in sel.groupby("month"):
-            vals = list(g["value"].to_numpy())
-            if m == int(hours["month"].iloc[0]) and self.peaks_so_far_mw:
+        for m in sorted({int(x) for x in month[in_window]}):
+            sel = in_window & (month == m)
+            if self.one_per_day:
+                best: dict = {}
+                for d, v in zip(day[sel], value[sel].tolist(), strict=True):
+                    best[d] = max(best.get(d, v), v)
+                vals = list(best.values())
+            else:
+                vals = value[sel].tolist()
+            if m == int(month[0]) and self.peaks_so_far_mw:
                 vals += list(self.peaks_so_far_mw)
-            out[int(m)] = sorted(vals, reverse=True)[: self.n_peaks]
+            out[m] = sorted(vals, reverse=True)[: self.n_peaks]
         return out
 
     def carry_state(self, case, import_mw: pd.Series, next_day) -> dict:
