@@ -97,4 +97,4 @@ class AssetBase(AssetSpec):
 
 def values(var) -> np.ndarray:
     """Solved values of an indexed component as an array in index order (missing -> 0)."""
-    return np.array([0.0 if var[t].value is None else var[t].value for t in var.index_set()], dtype=float)
+    return np.array([0.0 if x is None else x for x in (d.value for d in var.values())], dtype=float)

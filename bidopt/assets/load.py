@@ -17,6 +17,7 @@ from bidopt.case import register_asset
 from bidopt.data import sources, synthetic
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+from bidopt.params import set_values
 
 
 @register_asset
@@ -38,7 +39,7 @@ class Load(AssetBase):
     def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
         if not self.same_build(blk, use_binaries):
             return False
-        blk.demand.store_values(dict(enumerate(data["load_mw"].tolist())))
+        set_values(blk.demand, data["load_mw"])
         return True
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:

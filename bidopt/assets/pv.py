@@ -22,6 +22,7 @@ from bidopt.case import register_asset
 from bidopt.data import sources, synthetic
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+from bidopt.params import set_values
 
 
 @register_asset
@@ -72,7 +73,7 @@ class PV(AssetBase):
     def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
         if not self.same_build(blk, use_binaries):
             return False
-        blk.available.store_values(dict(enumerate(data["generation_mw"].tolist())))
+        set_values(blk.available, data["generation_mw"])
         return True
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:

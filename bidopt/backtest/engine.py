@@ -32,6 +32,7 @@ from bidopt import output
 from bidopt import time as btime
 from bidopt.backtest.state import EMPTY
 from bidopt.case import Case, Strict
+from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.site import STREAM_ORDER
 
@@ -109,14 +110,26 @@ def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_d
 
     With ``ckpt_dir`` each day is checkpointed, and days already checkpointed (same fingerprint)
     are loaded instead of recomputed; the state comes from the last loaded day."""
-    from bidopt.backtest.day import perfect_foresight_day, strategy_day
-    from bidopt.replan import Replanner
-
     fp = _fingerprint(case, chain, strategy, days[0])
     folder = None
     if ckpt_dir is not None:
         folder = Path(ckpt_dir) / chain
         folder.mkdir(parents=True, exist_ok=True)
+    # synthetic series generated once for the chain's days and the bid strategy's price history
+    history = dt.timedelta(days=PRICE_HISTORY_DAYS)
+    with sources.preloaded(case, btime.horizon_index(days[0] - history, days[-1], case.case.mtu_minutes,
+                                                     case.case.timezone)):
+        return _run_days(case, chain, days, strategy, folder, fp, progress)
+
+
+PRICE_HISTORY_DAYS = 64  # the bid strategy's default look-back (56 days) plus its margin (8)
+
+
+def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder: Path | None, fp: str,
+              progress) -> list[dict]:
+    from bidopt.backtest.day import perfect_foresight_day, strategy_day
+    from bidopt.replan import Replanner
+
     state, out = EMPTY, []
     replanner = Replanner()  # this chain's built models, refreshed day by day
     for i, day in enumerate(days):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from bidopt.params import set_values
+
 
 def build(blk, T, dt_h: float, grid, import_cost: np.ndarray, export_value: np.ndarray) -> None:
     blk.import_cost = pyo.Param(T, initialize=dict(enumerate(import_cost)), mutable=True)
@@ -25,5 +27,5 @@ def build(blk, T, dt_h: float, grid, import_cost: np.ndarray, export_value: np.n
 
 def update(blk, import_cost: np.ndarray, export_value: np.ndarray) -> None:
     """Set new prices on a built model (for re-solving)."""
-    blk.import_cost.store_values(dict(enumerate(np.asarray(import_cost, dtype=float).tolist())))
-    blk.export_value.store_values(dict(enumerate(np.asarray(export_value, dtype=float).tolist())))
+    set_values(blk.import_cost, import_cost)
+    set_values(blk.export_value, export_value)

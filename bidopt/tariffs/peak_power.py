@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 from bidopt.case import Strict, register_tariff
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+from bidopt.params import set_values
 from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window, local_fields
 
 
@@ -175,9 +176,8 @@ class PeakPower(TariffBase):
     def _fill(blk, numbers: dict) -> None:
         for m, v in numbers.items():
             mb = blk.months[m]
-            mb.weight.store_values(dict(enumerate(v["weight"].tolist())))
-            if len(v["prior"]):
-                mb.prior.store_values(dict(enumerate(v["prior"].tolist())))
+            set_values(mb.weight, v["weight"])
+            set_values(mb.prior, v["prior"])
             mb.prior_sum.set_value(v["prior_sum"])
             mb.rate.set_value(v["rate"])
 
