@@ -64,11 +64,8 @@ class PeakPower(TariffBase):
             raise InputError(None, f"tariffs.{self.name or self.kind}.rates", f"no rate in force on {day}")
         return best.for_month(day.month) * KW_PER_MW * self.sek_to_eur(case, day)
 
-    def _hours(self, horizon: Horizon) -> pd.DataFrame:
-        """One row per UTC hour of the horizon: local start, month key, day, weight, in window."""
-        return pd.DataFrame(dict(zip(("month", "day", "weight", "in_window"), self._hour_fields(horizon), strict=True)))
-
     def _hour_fields(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
+        """Per UTC hour of the horizon: local month key yyyymm, local day, weight, in window."""
         local = horizon.hour_starts.tz_convert(horizon.tz)
         month, weekday, hour, date = local_fields(local)
         w = np.array([self.hour_weights.get(h, 1.0) for h in hour.tolist()])
@@ -76,7 +73,7 @@ class PeakPower(TariffBase):
         return year * 100 + month, date, w, self.window.mask_fields(month, weekday, hour, date) & (w > 0)
 
     def _hour_arrays(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
-        """``_hours`` as arrays (month, day, weight, in_window), cached per horizon and tariff
+        """``_hour_fields`` (month, day, weight, in_window), cached per horizon and tariff
         settings: a stochastic model builds the same tariff once per scenario on one horizon."""
         key = (tuple(sorted(self.hour_weights.items())), self.window.model_dump_json())
         per_horizon = horizon.__dict__.setdefault("_peak_power_hours", {})  # lives and dies with the horizon
@@ -226,6 +223,3 @@ class PeakPower(TariffBase):
             total += self.rate_eur_per_mw(case, first_day[m]) / self.n_peaks * (sum(top) - prior)
         return total
 
-
-def group_keys(h: Horizon) -> np.ndarray:
-    return h.hour_group
