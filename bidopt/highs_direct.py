@@ -8,12 +8,14 @@ the node types linear models are made of (about twice as fast as Pyomo's general
 ``LinearStandardFormCompiler``); any other node sends that row to ``LinearRepnVisitor``.
 ``compile_model(m, walker="pyomo")`` uses Pyomo's visitor throughout (the tests check both agree).
 ``solve(m, ...)`` passes those arrays to HiGHS in one call (``Highs.passModel``), runs it and loads
-the primal values back into the Pyomo variables.
+the primal values back into the Pyomo variables. ``Persistent(m)`` compiles once and, on later
+solves, reads again only what mutable values reach (see its docstring).
 
 Semantics, matching ``pyomo.contrib.solver.solvers.highs.Highs`` where it matters:
 
 - mutable Params, Expression objects and variable bounds are evaluated at their values at the time
-  of the call (nothing is cached between solves);
+  of the call (``solve`` caches nothing between calls; ``Persistent`` keeps the rows no mutable
+  value reaches);
 - a fixed variable is a constant (its value moves into the row bounds / objective constant) and its
   value is left as it is;
 - a variable enters the HiGHS model when it appears in an active constraint or the objective, even

@@ -170,19 +170,20 @@ class PortfolioModel:
         self.solve_info: SolveInfo | None = None
 
     def refresh(self, case: Case, horizon: Horizon, spot_eur_per_mwh: np.ndarray | None = None,
-                data: dict | None = None) -> bool:
+                data: dict | None = None, stack: dict | None = None) -> bool:
         """Make this built model the model of another horizon of the same length and MTU (the next
         day, say) and of ``case`` (e.g. with the state a backtest carries): the assets and tariffs
         set their Params to the new data. False, leaving the model unusable until refreshed again
         or rebuilt, when the new horizon or case needs another structure (other binaries, shapes,
-        FCR, a held position...); the caller then builds a new model (``Replanner`` does)."""
-        if horizon.n != self.horizon.n or horizon.dt_h != self.horizon.dt_h or self._position is not None:
+        FCR, a held position...); the caller then builds a new model (``Replanner`` does). ``data``,
+        ``stack``: the assets' prepared data and the price stack, if the caller has them already."""
+        if horizon.n != self.horizon.n or horizon.dt_h != self.horizon.dt_h:
             return False
         try:
             if spot_eur_per_mwh is None:
                 spot_eur_per_mwh = sources.dayahead_prices(case, horizon.index)
             data = prepare_assets(case, horizon) if data is None else data
-            if not self.site.refresh(case, horizon, data, np.asarray(spot_eur_per_mwh, dtype=float)):
+            if not self.site.refresh(case, horizon, data, np.asarray(spot_eur_per_mwh, dtype=float), stack):
                 return False
         except InputError as e:
             raise _named(e, case) from None

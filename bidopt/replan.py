@@ -43,7 +43,7 @@ class Replanner:
         pm = self.models.get(key)
         if pm is not None:
             self.models.move_to_end(key)
-            if pm.refresh(case, horizon, spot, data):
+            if pm.refresh(case, horizon, spot, data, ps):
                 self.refreshes += 1
                 return pm
         pm = PortfolioModel(case, horizon, spot, reuse=True, data=data)

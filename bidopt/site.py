@@ -102,11 +102,12 @@ class Site:
         blk.fixed_cost = pyo.Param(initialize=self.fixed_cost_eur, mutable=True)
         blk.value_eur = pyo.Expression(expr=market_value - blk.vat * (tariff_cost + blk.fixed_cost) - asset_cost)
 
-    def refresh(self, case, horizon: Horizon, data: dict, spot: np.ndarray) -> bool:
+    def refresh(self, case, horizon: Horizon, data: dict, spot: np.ndarray, stack: dict | None = None) -> bool:
         """Put a new horizon of the same length (a next day) with its case, data and prices into the
         built block: every asset and tariff sets its Params (``refresh``). False when something
         needs a different structure (binaries, asset or tariff shape, FCR or a held position, which
-        are not refreshed): the caller rebuilds."""
+        are not refreshed): the caller rebuilds. ``stack``: ``price_stack(case, horizon, spot)`` if
+        the caller has it already."""
         if horizon.n != self.horizon.n or fcr.offered(case) or self.position_mw is not None:
             return False
         if [(a.name, a.kind) for a in case.assets] != [(a.name, a.kind) for a in self.case.assets]:
@@ -116,7 +117,7 @@ class Site:
         if (case.grid.import_limit_mw, case.grid.export_limit_mw) != (
                 self.case.grid.import_limit_mw, self.case.grid.export_limit_mw):
             return False
-        ps = price_stack(case, horizon, spot)
+        ps = price_stack(case, horizon, spot) if stack is None else stack
         if (ps["energy_value_can_be_negative"], ps["grid_needs_binaries"]) != (
                 self.energy_value_can_be_negative, self.grid_needs_binaries):
             return False

@@ -535,3 +535,16 @@ def test_peaks_so_far_belong_to_the_horizons_first_month(tmp_path, first, expect
     bill = sek(tariff.bill_eur(case, pm.schedule()["grid_import_mw"]))
     assert bill == pytest.approx(expected_sek, abs=1e-6)
     assert lp == pytest.approx(expected_sek, abs=1e-6)
+
+
+def test_local_fields_match_pandas_over_dst_and_leap_days():
+    """The numpy calendar fields behind tariff windows equal pandas' own accessors."""
+    import numpy as np
+    import pandas as pd
+
+    from bidopt.tariffs.base import local_fields
+
+    idx = pd.date_range("2024-01-01", "2026-12-31 23:45", freq="15min", tz="UTC").tz_convert("Europe/Stockholm")
+    year, month, weekday, hour, date = local_fields(idx)
+    assert (year == idx.year).all() and (month == idx.month).all() and (weekday == idx.day_of_week).all()
+    assert (hour == idx.hour).all() and (date == np.asarray(idx.date)).all()

@@ -32,7 +32,7 @@ class Window(Strict):
     holidays: list[dt.date] = Field(default_factory=list)
 
     def mask(self, local: pd.DatetimeIndex) -> np.ndarray:
-        return self.mask_fields(*local_fields(local))
+        return self.mask_fields(*local_fields(local)[1:])
 
     def mask_fields(self, month: np.ndarray, weekday: np.ndarray, hour: np.ndarray, date: np.ndarray) -> np.ndarray:
         """``mask`` on local month, weekday (0 = Monday), hour and date arrays (``local_fields``)."""
@@ -42,17 +42,16 @@ class Window(Strict):
         return m
 
 
-def local_fields(local: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Month (1-12), weekday (0 = Monday), hour and date (``datetime.date`` objects) of local times,
-    by numpy calendar arithmetic on the wall-clock times (pandas' field accessors cost more than the
-    rest of a small model's tariff set-up)."""
-    wall = local.tz_localize(None).to_numpy().astype("datetime64[m]") if local.tz is not None else (
-        local.to_numpy().astype("datetime64[m]"))
+def local_fields(local: pd.DatetimeIndex) -> tuple[np.ndarray, ...]:
+    """Year, month (1-12), weekday (0 = Monday), hour and date (``datetime.date`` objects) of local
+    times, by numpy calendar arithmetic on the wall-clock times (pandas' field accessors cost more
+    than the rest of a small model's tariff set-up)."""
+    wall = (local.tz_localize(None) if local.tz is not None else local).to_numpy().astype("datetime64[m]")
     days = wall.astype("datetime64[D]")
-    months = wall.astype("datetime64[M]").astype(np.int64)
-    hour = ((wall - days).astype(np.int64) // 60).astype(np.int64)
+    months = wall.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+    hour = (wall - days).astype(np.int64) // 60
     weekday = (days.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-    return months % 12 + 1, weekday, hour, days.astype(object)
+    return months // 12 + 1970, months % 12 + 1, weekday, hour, days.astype(object)
 
 
 class TariffBase(TariffSpec):

@@ -67,9 +67,8 @@ class PeakPower(TariffBase):
     def _hour_fields(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
         """Per UTC hour of the horizon: local month key yyyymm, local day, weight, in window."""
         local = horizon.hour_starts.tz_convert(horizon.tz)
-        month, weekday, hour, date = local_fields(local)
+        year, month, weekday, hour, date = local_fields(local)
         w = np.array([self.hour_weights.get(h, 1.0) for h in hour.tolist()])
-        year = local.tz_localize(None).to_numpy().astype("datetime64[Y]").astype(np.int64) + 1970
         return year * 100 + month, date, w, self.window.mask_fields(month, weekday, hour, date) & (w > 0)
 
     def _hour_arrays(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
