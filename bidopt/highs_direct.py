@@ -8,8 +8,8 @@ the node types linear models are made of (about twice as fast as Pyomo's general
 ``LinearStandardFormCompiler``); any other node sends that row to ``LinearRepnVisitor``.
 ``compile_model(m, walker="pyomo")`` uses Pyomo's visitor throughout (the tests check both agree).
 ``solve(m, ...)`` passes those arrays to HiGHS in one call (``Highs.passModel``), runs it and loads
-the primal values back into the Pyomo variables. ``Persistent(m)`` compiles once and, on later
-solves, reads again only what mutable values reach (see its docstring).
+the primal values back into the Pyomo variables. ``bidopt.highs_persistent.Persistent(m)`` compiles
+once and, on later solves, reads again only what mutable values reach.
 
 Semantics, matching ``pyomo.contrib.solver.solvers.highs.Highs`` where it matters:
 
@@ -198,12 +198,7 @@ class _FastLinear:
             return 0.0
         if vid not in self.var_map:
             if v.fixed:
-                x = v.value
-                if x is None:
-                    raise ValueError(f"fixed variable {v.name} has no value")
-                self.touched = True
-                self.fixed_seen[vid] = v
-                return mult * x
+                return mult * self.fixed_value(v)
             self.rec.add(v)
         lin[vid] = mult
         return 0.0
@@ -211,11 +206,23 @@ class _FastLinear:
     def constant(self, e, mult, lin):
         return mult * e
 
-    def npv(self, e, mult, lin):
+    # the two places mutable numbers are read (``highs_tape`` records them instead)
+    def pv(self, e):
+        """The value of a Param or an expression without variables."""
         self.touched = True
-        if e.__class__ is ParamData:
-            return mult * e._value
-        return mult * value(e)
+        return e._value if e.__class__ is ParamData else value(e)
+
+    def fixed_value(self, v):
+        """The value of a fixed variable, read as a constant."""
+        x = v.value
+        if x is None:
+            raise ValueError(f"fixed variable {v.name} has no value")
+        self.touched = True
+        self.fixed_seen[id(v)] = v
+        return x
+
+    def npv(self, e, mult, lin):
+        return mult * self.pv(e)
 
     def fixed_constant(self, e, mult, lin):  # NumericConstant: cannot change
         return mult * e.value
@@ -223,8 +230,7 @@ class _FastLinear:
     def monomial(self, e, mult, lin):
         c, v = e._args_
         if c.__class__ not in native_types:
-            self.touched = True
-            c = c._value if c.__class__ is ParamData else value(c)
+            c = self.pv(c)
         return self.var(v, mult * c, lin)
 
     def sum(self, e, mult, lin):
@@ -238,8 +244,7 @@ class _FastLinear:
             if h is _monomial:  # the common case, inlined
                 c, v = a._args_
                 if c.__class__ not in native_types:
-                    self.touched = True
-                    c = c._value if c.__class__ is ParamData else value(c)
+                    c = self.pv(c)
                 const += var(self, v, mult * c, lin)
             else:
                 const += h(self, a, mult, lin)
@@ -254,13 +259,10 @@ class _FastLinear:
             return self.walk(b, mult * a, lin)
         if b.__class__ in native_types:
             return self.walk(a, mult * b, lin)
-        self.touched = True
-        if a.__class__ is ParamData:
-            return self.walk(b, mult * a._value, lin)
-        if not a.is_potentially_variable():
-            return self.walk(b, mult * value(a), lin)
+        if a.__class__ is ParamData or not a.is_potentially_variable():
+            return self.walk(b, mult * self.pv(a), lin)
         if not b.is_potentially_variable():
-            return self.walk(a, mult * value(b), lin)
+            return self.walk(a, mult * self.pv(b), lin)
         raise _Unsupported
 
     def division(self, e, mult, lin):
@@ -268,8 +270,7 @@ class _FastLinear:
         if b.__class__ not in native_types:
             if b.is_potentially_variable():
                 raise _Unsupported
-            self.touched = True
-            b = value(b)
+            b = self.pv(b)
         return self.walk(a, mult / b, lin)
 
     def named(self, e, mult, lin):
@@ -403,13 +404,9 @@ class _Reader:
         else:
             lb, body, ub = con.to_bounded_expression()
         if lb is not None and lb.__class__ not in native_types:
-            lb = value(lb)
-            if fast is not None:
-                fast.touched = True
+            lb = value(lb) if fast is None else fast.pv(lb)
         if ub is not None and ub.__class__ not in native_types:
-            ub = value(ub)
-            if fast is not None:
-                fast.touched = True
+            ub = value(ub) if fast is None else fast.pv(ub)
         if lb is not None and lb == -math.inf:
             lb = None
         if ub is not None and ub == math.inf:
@@ -610,132 +607,6 @@ def run(h: highspy.Highs, mm: MatrixModel, load_solution: bool = True) -> Direct
         load(mm.columns, h.getSolution().col_value)
     return DirectResult(tc, sol_status, incumbent, bound, mm.is_mip, h.modelStatusToString(status),
                         mm.n_cols, mm.n_rows)
-
-
-class Persistent:
-    """One Pyomo model compiled once and solved many times as its mutable values change.
-
-    The first ``solve`` compiles the whole model. Later solves read again only what mutable values
-    can change: the objective, the rows whose compile met a mutable value (Params, fixed
-    variables, named expressions holding them), constraints without variables that hold them, and
-    columns whose bounds are Params. The other rows keep their arrays.
-
-    HiGHS gets the model anew each time (``passModel`` on arrays laid out exactly as a fresh compile
-    lays them out), not as changes to the last one: a warm-started simplex may stop at another of
-    several optimal vertices, and a backtest resumed from a checkpoint must give the same bytes as
-    one that ran through. So a refreshed solve returns what a fresh compile returns, bit for bit.
-
-    A change of structure it can see (a column fixed or a fixed variable freed, a new or vanished
-    variable in a re-read row, a re-read constraint deactivated, the objective deactivated) makes it
-    compile again. It cannot see constraints added, or deactivated or activated outside the re-read
-    rows, or a changed domain: after such changes make a new ``Persistent`` (bidopt rebuilds its
-    models for those). ``compiles`` and ``refreshes`` count what each solve did."""
-
-    def __init__(self, m):
-        self.m = m
-        self.mm: MatrixModel | None = None
-        self.compiles = self.refreshes = 0
-        self._layout = None
-
-    @staticmethod
-    def _touched_layout(mm: MatrixModel) -> tuple[list, np.ndarray]:
-        """Per re-read row, the ids of its variables in compile order (the structure a re-read must
-        find again), and where its coefficients sit in the full arrays."""
-        full_start, full_index, _ = mm.full
-        columns = mm.columns
-        row_vars, positions = [], []
-        for i in mm.touched_rows.tolist():
-            s0, s1 = int(full_start[i]), int(full_start[i + 1])
-            row_vars.append(tuple(id(columns[j]) for j in full_index[s0:s1].tolist()))
-            positions.append(np.arange(s0, s1))
-        return row_vars, (np.concatenate(positions) if positions else np.zeros(0, dtype=np.int64))
-
-    def solve(self, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
-              threads: int | None = None, load_solution: bool = True) -> DirectResult:
-        mm = None
-        if self.mm is not None:
-            with PauseGC():
-                if self._refresh():
-                    mm = self.mm
-                    self.refreshes += 1
-        if mm is None:
-            mm = self.mm = compile_model(self.m)
-            self.compiles += 1
-            self._layout = None
-        if mm.violated:
-            return _constant_infeasible(mm)
-        return run(build_highs(mm, time_limit_s, mip_rel_gap, threads), mm, load_solution)
-
-    def _refresh(self) -> bool:
-        """Read the mutable parts again into the arrays; False if the structure changed (the caller
-        compiles anew)."""
-        mm = self.mm
-        cols = mm.columns
-        if mm.fixed_seen is None or any(v.fixed for v in cols) or not all(v.fixed for v in mm.fixed_seen):
-            return False
-        rec = mm.recorder
-        order = rec.order
-        n_before = len(rec.var_map)
-        reader = _Reader(rec)
-        n = mm.n_cols
-
-        cost = np.zeros(n)
-        offset = 0.0
-        if mm.objective is not None:
-            if not mm.objective.active:
-                return False
-            obj_lin, offset = reader.linear(mm.objective.expr, mm.objective)
-            if len(rec.var_map) != n_before:
-                return False
-            cost[np.fromiter(map(order.__getitem__, obj_lin), dtype=np.int64, count=len(obj_lin))] = np.fromiter(
-                obj_lin.values(), dtype=np.float64, count=len(obj_lin))
-
-        full_start, full_index, full_value = mm.full
-        if self._layout is None:
-            self._layout = self._touched_layout(mm)
-        row_vars, positions = self._layout
-        rows = mm.touched_rows
-        lo = np.empty(len(rows))
-        hi = np.empty(len(rows))
-        new_values: list[float] = []
-        for k, i in enumerate(rows.tolist()):
-            con = mm.rows[i]
-            if not con.active:
-                return False
-            r = reader.row(con)
-            if r is None:
-                return False
-            lb, ub, lin, const = r
-            if tuple(lin) != row_vars[k]:
-                return False  # other variables than at compile time
-            vals = lin.values()
-            if not any(vals):
-                return False  # a fresh compile would leave the row out
-            new_values.extend(vals)
-            lo[k] = -INF if lb is None else lb - const
-            hi[k] = INF if ub is None else ub - const
-        full_value = full_value.copy()
-        full_value[positions] = new_values
-        violated = []
-        for con in mm.touched_const:
-            if not con.active:
-                return False
-            r = reader.row(con)
-            if r is None:
-                continue
-            lb, ub, lin, const = r
-            if (lin and any(lin.values())) or len(rec.var_map) != n_before:
-                return False
-            if _violated(lb, ub, const):
-                violated.append(con)
-
-        mm.cost, mm.offset, mm.violated = cost, float(offset), violated
-        mm.row_lower[rows], mm.row_upper[rows] = lo, hi
-        if len(mm.param_cols):
-            mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = _bounds([cols[j] for j in mm.param_cols.tolist()])
-        mm.full = (full_start, full_index, full_value)
-        mm.start, mm.index, mm.value = _drop_zeros(full_start, full_index, full_value)
-        return True
 
 
 def load(columns, values) -> None:

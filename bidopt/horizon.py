@@ -51,14 +51,20 @@ class Horizon:
         return np.asarray(self.local.date)
 
     @cached_property
+    def _hours(self) -> tuple[np.ndarray, np.ndarray]:
+        utc = self.index.asi8.view(f"datetime64[{self.index.unit}]")  # naive UTC
+        starts, inv = np.unique(utc.astype("datetime64[h]"), return_inverse=True)
+        return starts.astype(utc.dtype), inv
+
+    @cached_property
     def hour_group(self) -> np.ndarray:
         """For each MTU, the position of its UTC hour within the horizon (0, 0, 0, 0, 1, ... at 15 min)."""
-        _, inv = np.unique(self.index.floor("60min"), return_inverse=True)
-        return inv
+        return self._hours[1]
 
     @cached_property
     def hour_starts(self) -> pd.DatetimeIndex:
-        return self.index.floor("60min").unique()
+        """The UTC hours the horizon's MTUs fall in, in order."""
+        return pd.DatetimeIndex(self._hours[0]).tz_localize("UTC")
 
     @cached_property
     def month_key(self) -> np.ndarray:

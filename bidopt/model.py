@@ -19,7 +19,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from bidopt import highs_direct
+from bidopt import highs_direct, highs_persistent
 from bidopt import time as btime
 from bidopt.case import Case
 from bidopt.data import sources
@@ -150,7 +150,7 @@ class PortfolioModel:
         up to ``adjustments``: {market: (buy price, sell price, allowed MTUs or None)} in EUR/MWh,
         e.g. intraday trades or imbalance settled at its price (see ``Site``).
 
-        ``reuse``: keep the compiled model between solves (``highs_direct.Persistent``), for models
+        ``reuse``: keep the compiled model between solves (``highs_persistent.Persistent``), for models
         that are re-solved after ``refresh`` or ``set_prices``. ``data``: the assets' prepared data
         (``prepare_assets``) when the caller has it already."""
         self._position, self._adjustments, self.reuse = position_mw, adjustments, reuse
@@ -205,7 +205,7 @@ class PortfolioModel:
         self.site = Site(self.case, self.horizon, self.data, spot, m, m.T,
                          position_mw=self._position, adjustments=self._adjustments)
         m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
-        self.persistent = highs_direct.Persistent(m) if self.reuse else None
+        self.persistent = highs_persistent.Persistent(m) if self.reuse else None
         return m
 
     # the site's parts, under the names the planner has always had

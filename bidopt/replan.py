@@ -4,7 +4,7 @@ A year of daily plans builds the same model 365 times over: only numbers change 
 (prices, profiles, the initial SoC, the month's peaks so far, rates). ``Replanner`` keeps one built
 model per shape (number of MTUs, MTU length, which binaries the prices call for) and, for each new
 horizon, asks it to ``refresh``: every asset and tariff puts the day's numbers into its mutable
-Params, and ``highs_direct.Persistent`` reads again only the rows, costs and bounds those Params
+Params, and ``highs_persistent.Persistent`` reads again only the rows, costs and bounds those Params
 reach. A case the model cannot take that way (an asset kind without ``refresh``, FCR, a held
 position, another shape) is built anew and kept for the next horizon of its shape.
 

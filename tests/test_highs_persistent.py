@@ -1,4 +1,4 @@
-"""``highs_direct.Persistent``: a model compiled once and re-solved in place after its mutable
+"""``highs_persistent.Persistent``: a model compiled once and re-solved in place after its mutable
 values change gives what a fresh compile gives (objective and values), and compiles again when
 its structure changed in a way it can see."""
 
@@ -13,6 +13,7 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 
 import bidopt
 from bidopt import highs_direct as hd
+from bidopt.highs_persistent import Persistent
 from bidopt import time as btime
 from bidopt.horizon import Horizon
 from tests.conftest import REPO
@@ -57,7 +58,7 @@ def fresh(m):
 ])
 def test_refresh_matches_fresh_compile(changes):
     m = small_model()
-    p = hd.Persistent(m)
+    p = Persistent(m)
     p.solve()
     for k, v in changes.items():
         getattr(m, k).set_value(v)
@@ -71,7 +72,7 @@ def test_refresh_matches_fresh_compile(changes):
 
 def test_coefficient_comes_back_after_vanishing():
     m = small_model()
-    p = hd.Persistent(m)
+    p = Persistent(m)
     first = p.solve().incumbent_objective
     m.a.set_value(0.0)
     p.solve()
@@ -82,7 +83,7 @@ def test_coefficient_comes_back_after_vanishing():
 
 def test_fixed_value_change_is_a_refresh_and_fixing_is_a_recompile():
     m = small_model()
-    p = hd.Persistent(m)
+    p = Persistent(m)
     p.solve()
     m.f.set_value(3.0)  # still fixed: a constant
     r = p.solve()
@@ -97,7 +98,7 @@ def test_fixed_value_change_is_a_refresh_and_fixing_is_a_recompile():
 
 def test_constant_constraint_turns_infeasible_and_back():
     m = small_model()
-    p = hd.Persistent(m)
+    p = Persistent(m)
     p.solve()
     m.c.set_value(6.0)  # c <= 5 no longer holds
     assert p.solve().termination_condition == TerminationCondition.provenInfeasible
@@ -107,7 +108,7 @@ def test_constant_constraint_turns_infeasible_and_back():
 
 def test_deactivated_reread_row_recompiles():
     m = small_model()
-    p = hd.Persistent(m)
+    p = Persistent(m)
     p.solve()
     m.row.deactivate()
     r = p.solve()
@@ -121,7 +122,7 @@ def test_demo_day_resolved_in_place_matches_rebuilt_models():
     case.case.mtu_minutes = 15
     h = Horizon(btime.delivery_index(dt.date(2025, 1, 15), 15, case.case.timezone), case.case.timezone)
     pm = bidopt.PortfolioModel(case, h)
-    p = hd.Persistent(pm.m)
+    p = Persistent(pm.m)
     p.solve()
     rng = np.random.default_rng(3)
     for _ in range(5):
@@ -156,7 +157,7 @@ def test_refreshed_arrays_are_a_fresh_compile_bit_for_bit():
     """What goes to HiGHS after a refresh is exactly what a fresh compile sends, zero coefficients
     dropped the same way, so the solver takes the same path (resumed backtests give the same bytes)."""
     m = small_model()
-    p = hd.Persistent(m)
+    p = Persistent(m)
     p.solve()
     for a, b, c, cap in [(0.0, 5.0, 2.0, 4.0), (1.5, 1.0, 0.3, 2.0), (0.0, 0.0, 1.0, 3.0)]:
         m.a.set_value(a)
@@ -174,7 +175,7 @@ def test_row_losing_all_its_coefficients_recompiles():
     m.x = pyo.Var(bounds=(0, 4))
     m.row = pyo.Constraint(expr=m.a * m.x <= 2)
     m.obj = pyo.Objective(expr=m.x, sense=pyo.maximize)
-    p = hd.Persistent(m)
+    p = Persistent(m)
     assert p.solve().incumbent_objective == pytest.approx(2.0)
     m.a.set_value(0.0)  # 0 <= 2: no row any more
     assert p.solve().incumbent_objective == pytest.approx(4.0)

@@ -8,6 +8,7 @@ Assets know nothing of markets or tariffs.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import ClassVar
 
 import numpy as np
@@ -95,6 +96,15 @@ class AssetBase(AssetSpec):
         return float(pyo.value(blk.cost_eur)) if hasattr(blk, "cost_eur") else 0.0
 
 
+_VALUE = attrgetter("value")
+
+
 def values(var) -> np.ndarray:
-    """Solved values of an indexed component as an array in index order (missing -> 0)."""
-    return np.array([0.0 if x is None else x for x in (d.value for d in var.values())], dtype=float)
+    """Solved values of an indexed component as an array in index order (missing -> 0). Its data
+    objects in index order are kept on the component (listing them is most of the cost)."""
+    datas = var.__dict__.get("_bidopt_datas")
+    if datas is None or len(datas) != len(var):
+        datas = var._bidopt_datas = list(var.values())
+    out = np.array(list(map(_VALUE, datas)), dtype=float)  # None (no value) becomes nan
+    out[np.isnan(out)] = 0.0
+    return out

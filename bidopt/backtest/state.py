@@ -19,17 +19,26 @@ EMPTY: dict = {"assets": {}, "tariffs": {}}
 
 
 def with_state(case: Case, state: dict) -> Case:
-    """A copy of ``case`` with the carried fields set."""
+    """A copy of ``case`` with the carried fields set (each validated as it is set). Only the
+    assets and tariffs that carry something are copied; the rest is shared with ``case``, which is
+    left as it was."""
     if not state.get("assets") and not state.get("tariffs"):
         return case
-    out = case.model_copy(deep=True)
-    assets = {a.name: a for a in out.assets}
-    for name, fields in state.get("assets", {}).items():
-        for k, v in fields.items():
-            setattr(assets[name], k, v)
+    carried = state.get("assets", {})
+    assets = [_with_fields(a, carried[a.name]) if a.name in carried else a for a in case.assets]
+    unknown = set(carried) - {a.name for a in case.assets}
+    if unknown:
+        raise KeyError(f"state names assets the case does not have: {sorted(unknown)}")
+    tariffs = list(case.tariffs)
     for i, fields in state.get("tariffs", {}).items():
-        for k, v in fields.items():
-            setattr(out.tariffs[int(i)], k, v)
+        tariffs[int(i)] = _with_fields(tariffs[int(i)], fields)
+    return case.model_copy(update={"assets": assets, "tariffs": tariffs})
+
+
+def _with_fields(spec, fields: dict):
+    out = spec.model_copy()
+    for k, v in fields.items():
+        setattr(out, k, v)
     return out
 
 

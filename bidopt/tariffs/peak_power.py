@@ -16,6 +16,7 @@ Rates are SEK per kW per month, by month (12 values) or one value, dated by ``va
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from typing import Annotated, Literal
 
 import numpy as np
@@ -47,6 +48,11 @@ class PeakRate(Strict):
         return self.sek_per_kw_month[month - 1] if isinstance(self.sek_per_kw_month, list) else self.sek_per_kw_month
 
 
+# per-hour calendar arrays of recent horizons (least recently used dropped); the arrays are read only
+_HOURS: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
+_HOURS_KEEP = 64
+
+
 @register_tariff
 class PeakPower(TariffBase):
     kind: Literal["peak_power"] = "peak_power"
@@ -72,13 +78,22 @@ class PeakPower(TariffBase):
         return year * 100 + month, date, w, self.window.mask_fields(month, weekday, hour, date) & (w > 0)
 
     def _hour_arrays(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
-        """``_hour_fields`` (month, day, weight, in_window), cached per horizon and tariff
-        settings: a stochastic model builds the same tariff once per scenario on one horizon."""
-        key = (tuple(sorted(self.hour_weights.items())), self.window.model_dump_json())
-        per_horizon = horizon.__dict__.setdefault("_peak_power_hours", {})  # lives and dies with the horizon
-        if key not in per_horizon:
-            per_horizon[key] = self._hour_fields(horizon)
-        return per_horizon[key]
+        """``_hour_fields`` (month, day, weight, in_window), cached by hours and tariff settings: a
+        stochastic model builds the same tariff once per scenario on one horizon, and a backtest
+        reads the hours of the day it planned again for the carried peaks."""
+        starts = horizon.hour_starts
+        key = (horizon.tz, int(starts.asi8[0]) if len(starts) else 0, len(starts), str(starts.dtype),
+               tuple(sorted(self.hour_weights.items())), self.window.model_dump_json())
+        hit = _HOURS.get(key)
+        if hit is None:
+            hit = _HOURS[key] = self._hour_fields(horizon)
+            for a in hit:
+                a.flags.writeable = False  # shared between callers
+            while len(_HOURS) > _HOURS_KEEP:
+                _HOURS.popitem(last=False)
+        else:
+            _HOURS.move_to_end(key)
+        return hit
 
     def _prior_sum(self) -> float:
         prior = sorted(self.peaks_so_far_mw, reverse=True)[: self.n_peaks]
@@ -88,9 +103,10 @@ class PeakPower(TariffBase):
     def _layout(self, horizon: Horizon, case) -> tuple[tuple, dict]:
         """The model's shape on ``horizon`` and the numbers that fill it.
 
-        Shape: per local month of the horizon, its hours (all of them, not only those in the
-        window) and, with ``one_per_day``, its local days; the first month also has ``n_peaks``
-        slots for the peaks already reached. Numbers: each hour's weight (0 outside the window),
+        Shape: per local month of the horizon, in order (not by name: the same model serves
+        another month), its hours (all of them, not only those in the window) and, with
+        ``one_per_day``, its local days; the first month also has ``n_peaks`` slots for the peaks
+        already reached. Numbers, per month position: each hour's weight (0 outside the window),
         the prior peaks (largest first, padded with zeros), their sum, and the month's rate. A zero
         weight or a zero prior adds a value of 0 to the top-N set, which changes nothing: imports
         are >= 0 and tau >= 0 already stands for zero padding. So one built model serves every
@@ -103,9 +119,10 @@ class PeakPower(TariffBase):
             rows = np.flatnonzero(month == m)
             days = sorted(set(day[rows])) if self.one_per_day else []
             n_prior = self.n_peaks if k == 0 else 0
-            shape.append((m, len(rows), tuple(int(np.sum(day[rows] == d)) for d in days), n_prior))
+            shape.append((len(rows), tuple(int(np.sum(day[rows] == d)) for d in days), n_prior))
             prior = sorted(self.peaks_so_far_mw, reverse=True)[: self.n_peaks] if k == 0 else []
-            numbers[m] = {
+            numbers[k] = {
+                "month": m,
                 "weight": w[rows],
                 "prior": np.array(prior + [0.0] * (n_prior - len(prior))),
                 "prior_sum": float(sum(prior)),
@@ -120,13 +137,13 @@ class PeakPower(TariffBase):
         month, day = self._hour_arrays(horizon)[:2]
         mtus_of_hour = [np.flatnonzero(group == h).tolist() for h in range(len(month))]
         n = self.n_peaks
-        blk.M = pyo.Set(initialize=[s[0] for s in shape[2:]])
+        blk.M = pyo.RangeSet(0, len(shape) - 3)  # the horizon's local months, in order
         blk.months = pyo.Block(blk.M)
         blk.shape = shape
         costs = []
-        for m, n_hours, day_sizes, n_prior in shape[2:]:
-            mb = blk.months[m]
-            hours = np.flatnonzero(month == m).tolist()
+        for k, (n_hours, day_sizes, n_prior) in enumerate(shape[2:]):
+            mb = blk.months[k]
+            hours = np.flatnonzero(month == numbers[k]["month"]).tolist()
             mb.H = pyo.RangeSet(0, n_hours - 1)
             mb.weight = pyo.Param(mb.H, initialize=0.0, mutable=True)
             mb.P = pyo.RangeSet(0, n_prior - 1) if n_prior else pyo.Set(initialize=[])
@@ -170,8 +187,8 @@ class PeakPower(TariffBase):
 
     @staticmethod
     def _fill(blk, numbers: dict) -> None:
-        for m, v in numbers.items():
-            mb = blk.months[m]
+        for k, v in numbers.items():
+            mb = blk.months[k]
             set_values(mb.weight, v["weight"])
             set_values(mb.prior, v["prior"])
             mb.prior_sum.set_value(v["prior_sum"])
@@ -203,8 +220,8 @@ class PeakPower(TariffBase):
     def carry_state(self, case, import_mw: pd.Series, next_day) -> dict:
         """The month's N largest (weighted) peaks so far, including the delivered day; a new month
         starts with none."""
-        h = Horizon(pd.DatetimeIndex(import_mw.index), case.case.timezone)
-        month = int(h.month_key[-1])
+        last = pd.Timestamp(import_mw.index[-1]).tz_convert(case.case.timezone)
+        month = last.year * 100 + last.month
         if next_day.year * 100 + next_day.month != month:
             return {"peaks_so_far_mw": []}
         top = self.monthly_peaks(case, import_mw).get(month, self.peaks_so_far_mw)  # no hour in the window: as before
