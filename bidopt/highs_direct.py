@@ -179,6 +179,7 @@ class _FastLinear:
         # holding one): the row must be read again when parameters change (``Persistent``)
         self.touched = False
         self.fixed_seen: dict[int, object] = {}
+        self.named_seen: list[tuple] = []  # (named expression, the expression it held when read)
 
     def collect(self, expr) -> tuple[dict, float]:
         lin: dict[int, float] = {}
@@ -283,6 +284,7 @@ class _FastLinear:
             outer, self.touched = self.touched, False
             sub_const = self.walk(expr, 1.0, sub_lin)
             sub = self.cache[id(e)] = (sub_lin, sub_const, self.touched)
+            self.named_seen.append((e, expr))
             self.touched = self.touched or outer
         sub_lin, sub_const, sub_touched = sub
         if sub_touched:

@@ -9,6 +9,8 @@ from operator import attrgetter
 
 import numpy as np
 from pyomo.common.gc_manager import PauseGC
+from pyomo.common.numeric_types import native_types
+from pyomo.core.base.param import ParamData
 
 from bidopt.highs_direct import (
     INF,
@@ -60,6 +62,7 @@ class Persistent:
         self.compiles = self.refreshes = self.replays = 0
         self._layout = None
         self._recording: Recording | bool | None = None  # False: cannot record, walk again
+        self._param_bounds: _ParamBounds | None = None
 
     def solve(self, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
               threads: int | None = None, load_solution: bool = True) -> DirectResult:
@@ -72,7 +75,7 @@ class Persistent:
         if mm is None:
             mm = self.mm = compile_model(self.m)
             self.compiles += 1
-            self._layout = self._recording = None
+            self._layout = self._recording = self._param_bounds = None
         if mm.violated:
             return _constant_infeasible(mm)
         return run(build_highs(mm, time_limit_s, mip_rel_gap, threads), mm, load_solution)
@@ -138,8 +141,12 @@ class Persistent:
         mm.cost, mm.offset, mm.violated = cost, float(offset), violated
         mm.row_lower[rows], mm.row_upper[rows] = lo, hi
         if len(mm.param_cols):
-            cols = mm.columns
-            mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = _bounds([cols[j] for j in mm.param_cols.tolist()])
+            if self._param_bounds is None:
+                self._param_bounds = _ParamBounds(mm)
+            if not self._param_bounds.renew(mm):
+                cols = mm.columns
+                mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = _bounds(
+                    [cols[j] for j in mm.param_cols.tolist()])
         mm.full = (full_start, full_index, full_value)
         mm.start, mm.index, mm.value = _drop_zeros(full_start, full_index, full_value)
         return True
@@ -204,3 +211,44 @@ class Persistent:
             lo[k] = -INF if lb is None else lb - const
             hi[k] = INF if ub is None else ub - const
         return cost, offset, new_values, lo, hi
+
+
+class _ParamBounds:
+    """Column bounds that are Params, renewed from the Params' values in bulk: what
+    ``VarData.bounds`` gives (the tighter of the bound and the variable's domain; an infinite
+    bound on its own side is no bound), without a Python call per column."""
+
+    def __init__(self, mm: MatrixModel):
+        self.sides = []
+        for side, lower in (("_lb", True), ("_ub", False)):
+            cols, params, dom = [], [], []
+            for j in mm.param_cols.tolist():
+                v = mm.columns[j]
+                b = getattr(v, side)
+                if isinstance(b, ParamData):
+                    d = v.domain.bounds()[0 if lower else 1]
+                    cols.append(j)
+                    params.append(b)
+                    dom.append((-INF if lower else INF) if d is None else float(d))
+                elif b.__class__ not in native_types:
+                    self.sides = None  # an expression bound: let ``VarData.bounds`` read it
+                    return
+            self.sides.append((lower, np.array(cols, dtype=np.int64), params, np.array(dom, dtype=float)))
+
+    def renew(self, mm: MatrixModel) -> bool:
+        """Write the bounds into ``mm``; False when ``VarData.bounds`` must read them (an
+        expression bound, a value that is not a number or an infinite bound on the wrong side)."""
+        if self.sides is None:
+            return False
+        new = []
+        for lower, cols, params, dom in self.sides:
+            try:
+                vals = np.array([p._value for p in params], dtype=float)
+            except (TypeError, ValueError):
+                return False
+            if np.isnan(vals).any() or (vals == (INF if lower else -INF)).any():
+                return False  # Pyomo raises for these
+            new.append((lower, cols, np.maximum(vals, dom) if lower else np.minimum(vals, dom)))
+        for lower, cols, vals in new:
+            (mm.col_lower if lower else mm.col_upper)[cols] = vals
+        return True

@@ -181,13 +181,11 @@ class Tape:
 
 
 class _RecordingLinear(_FastLinear):
-    """``_FastLinear`` whose mutable inputs are the tape's symbols; it notes the named expressions
-    it reads (their content must stay the same object for the tape to hold)."""
+    """``_FastLinear`` whose mutable inputs are the tape's symbols."""
 
     def __init__(self, rec: _Recorder, tape: Tape):
         super().__init__(rec)
         self.tape = tape
-        self.named_seen: dict[int, tuple] = {}
 
     def pv(self, e):
         """A symbol for a Param; for a negation, product or quotient without variables, that
@@ -215,11 +213,6 @@ class _RecordingLinear(_FastLinear):
         self.touched = True
         self.fixed_seen[id(v)] = v
         return self.tape.input(v, self.tape.fixed)
-
-    def named(self, e, mult, lin):
-        if id(e) not in self.named_seen:
-            self.named_seen[id(e)] = (e, e.args[0])
-        return super().named(e, mult, lin)
 
 
 class _RecordingReader(_Reader):
@@ -274,7 +267,7 @@ class Recording:
         self.lo_regs = np.array(lo, dtype=np.int64)
         self.hi_regs = np.array(hi, dtype=np.int64)
         self.row_exprs = exprs
-        self.named = list(reader.fast.named_seen.values())
+        self.named = reader.fast.named_seen  # their content must stay the same object
         tape.freeze()
 
     def unchanged(self, mm) -> bool:
@@ -286,4 +279,4 @@ class Recording:
             con = rows[i]
             if con.expr is not e or not con.active:
                 return False
-        return all(e.args[0] is expr for e, expr in self.named)
+        return all(e.expr is expr for e, expr in self.named)

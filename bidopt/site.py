@@ -17,6 +17,7 @@ from bidopt.assets import grid as grid_connection
 from bidopt.assets.base import values
 from bidopt.horizon import Horizon
 from bidopt.markets import dayahead, fcr
+from bidopt.params import data_objects
 from bidopt.tariffs import retail
 
 ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
@@ -198,12 +199,13 @@ class Site:
         the solver may do both at once at no cost; netting them changes no money, lowers no limit
         and can only lower a peak, so the reported schedule shows the physical flow."""
         g = self.blk.grid
-        for t in g.import_mw.index_set():
-            imp, exp = g.import_mw[t].value or 0.0, g.export_mw[t].value or 0.0
-            both = min(imp, exp)
-            if both > 0 and self.export_value[t] <= self.import_cost[t] + 1e-9:
-                g.import_mw[t].set_value(imp - both, skip_validation=True)
-                g.export_mw[t].set_value(exp - both, skip_validation=True)
+        imp, exp = values(g.import_mw), values(g.export_mw)
+        both = np.minimum(imp, exp)
+        net = (both > 0) & (np.asarray(self.export_value) <= np.asarray(self.import_cost) + 1e-9)
+        imports, exports = data_objects(g.import_mw), data_objects(g.export_mw)
+        for k in np.flatnonzero(net).tolist():
+            imports[k].set_value(float(imp[k] - both[k]), skip_validation=True)
+            exports[k].set_value(float(exp[k] - both[k]), skip_validation=True)
 
     def schedule(self) -> pd.DataFrame:
         blk = self.blk

@@ -16,6 +16,7 @@ import pyomo.environ as pyo
 
 from bidopt.case import AssetSpec
 from bidopt.horizon import Horizon
+from bidopt.params import data_objects
 
 
 class AssetBase(AssetSpec):
@@ -100,11 +101,7 @@ _VALUE = attrgetter("value")
 
 
 def values(var) -> np.ndarray:
-    """Solved values of an indexed component as an array in index order (missing -> 0). Its data
-    objects in index order are kept on the component (listing them is most of the cost)."""
-    datas = var.__dict__.get("_bidopt_datas")
-    if datas is None or len(datas) != len(var):
-        datas = var._bidopt_datas = list(var.values())
-    out = np.array(list(map(_VALUE, datas)), dtype=float)  # None (no value) becomes nan
+    """Solved values of an indexed component as an array in index order (missing -> 0)."""
+    out = np.array(list(map(_VALUE, data_objects(var))), dtype=float)  # None (no value) becomes nan
     out[np.isnan(out)] = 0.0
     return out
