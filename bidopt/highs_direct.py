@@ -612,7 +612,14 @@ def run(h: highspy.Highs, mm: MatrixModel, load_solution: bool = True) -> Direct
 
 
 def load(columns, values) -> None:
-    """Set the variables' values (no domain checks), as Pyomo's solution loaders do."""
-    for v, x in zip(columns, values, strict=True):
-        v.set_value(x, skip_validation=True)
+    """Set the variables' values (no domain checks), as Pyomo's solution loaders do: all variables
+    stale, these fresh. The values are HiGHS's floats, so ``VarData.set_value``'s conversions
+    have nothing to do and its two assignments are made directly."""
+    if len(columns) != len(values):
+        raise ValueError(f"{len(values)} values for {len(columns)} columns")
+    StaleFlagManager.mark_all_as_stale()
+    fresh = StaleFlagManager.get_flag(None)
+    for v, x in zip(columns, values):
+        v._value = x
+        v._stale = fresh
     StaleFlagManager.mark_all_as_stale(delayed=True)

@@ -267,7 +267,8 @@ class Recording:
         self.lo_regs = np.array(lo, dtype=np.int64)
         self.hi_regs = np.array(hi, dtype=np.int64)
         self.row_exprs = exprs
-        self.named = reader.fast.named_seen  # their content must stay the same object
+        # their content must stay the same object (``set_value`` gives a named expression new ``_args_``)
+        self.named = [(e, e._args_) for e, _ in reader.fast.named_seen]
         tape.freeze()
 
     def unchanged(self, mm) -> bool:
@@ -279,4 +280,4 @@ class Recording:
             con = rows[i]
             if con.expr is not e or not con.active:
                 return False
-        return all(e.expr is expr for e, expr in self.named)
+        return all(e._args_ is args for e, args in self.named)

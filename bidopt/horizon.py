@@ -57,6 +57,11 @@ class Horizon:
         return starts.astype(utc.dtype), inv
 
     @cached_property
+    def hour_utc(self) -> np.ndarray:
+        """``hour_starts`` as naive UTC ``datetime64`` (no pandas index)."""
+        return self._hours[0]
+
+    @cached_property
     def hour_group(self) -> np.ndarray:
         """For each MTU, the position of its UTC hour within the horizon (0, 0, 0, 0, 1, ... at 15 min)."""
         return self._hours[1]

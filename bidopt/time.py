@@ -8,6 +8,8 @@ bidopt every time index is UTC and labels the *start* of an MTU. A Stockholm del
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import zoneinfo
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,23 @@ def day_bounds_utc(day, tz: str = STOCKHOLM) -> tuple[pd.Timestamp, pd.Timestamp
     start = pd.Timestamp(d).tz_localize(tz)
     end = pd.Timestamp(d + dt.timedelta(days=1)).tz_localize(tz)
     return start.tz_convert("UTC"), end.tz_convert("UTC")
+
+
+def local_wall(utc: np.ndarray, tz: str = STOCKHOLM) -> np.ndarray:
+    """Local wall-clock times (naive ``datetime64[s]``) of naive UTC ``datetime64`` times, from the
+    zone's UTC offset at each time (``zoneinfo``, the database pandas reads too). Meant for short
+    arrays (a day's hours): one Python step per element, no pandas index."""
+    secs = np.asarray(utc).astype("datetime64[s]")
+    zone = _zone(tz)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    offsets = [int((epoch + dt.timedelta(seconds=s)).astimezone(zone).utcoffset().total_seconds())
+               for s in secs.astype(np.int64).tolist()]
+    return secs + np.array(offsets, dtype="timedelta64[s]")
+
+
+@functools.lru_cache(maxsize=32)
+def _zone(tz: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(tz)
 
 
 def mtu_index(start_utc: pd.Timestamp, end_utc: pd.Timestamp, mtu_minutes: int) -> pd.DatetimeIndex:

@@ -548,3 +548,24 @@ def test_local_fields_match_pandas_over_dst_and_leap_days():
     year, month, weekday, hour, date = local_fields(idx)
     assert (year == idx.year).all() and (month == idx.month).all() and (weekday == idx.day_of_week).all()
     assert (hour == idx.hour).all() and (date == np.asarray(idx.date)).all()
+
+
+def test_peak_hour_fields_short_path_equals_pandas_path(monkeypatch):
+    """The peak tariff's per-hour calendar (month, day, weight, window) from zoneinfo offsets
+    equals the one from a pandas index, on 23-, 24- and 25-hour days and a month change."""
+    import numpy as np
+
+    from bidopt import time as btime
+    from bidopt.horizon import Horizon
+    from bidopt.tariffs import peak_power
+
+    case = bidopt.load_case(ROOT / "cases" / "demo")
+    tariff = next(t for t in case.tariffs if t.kind == "peak_power")
+    for first, last in [("2026-03-29", None), ("2026-10-25", None), ("2026-01-30", "2026-02-02")]:
+        h = Horizon(btime.horizon_index(first, last or first, 15))
+        short = tariff._hour_fields(h)
+        monkeypatch.setattr(peak_power, "_SHORT", 0)
+        long = tariff._hour_fields(Horizon(h.index))
+        monkeypatch.setattr(peak_power, "_SHORT", 400)
+        for a, b in zip(short, long, strict=True):
+            assert np.array_equal(a, b)

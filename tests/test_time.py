@@ -43,3 +43,28 @@ def test_to_mtu_refuses_uncovered():
 def test_bad_mtu():
     with pytest.raises(ValueError):
         btime.delivery_index("2024-01-01", 20)
+
+
+@pytest.mark.parametrize("tz", ["Europe/Stockholm", "America/Sao_Paulo", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"])
+def test_local_wall_matches_pandas(tz):
+    """Wall-clock times from zoneinfo offsets equal pandas' conversion, every 15 minutes over two
+    years (all DST changes, half-hour zones and shifts)."""
+    utc = pd.date_range("2024-01-01", "2026-01-01", freq="15min", tz="UTC", inclusive="left")
+    want = utc.tz_convert(tz).tz_localize(None).to_numpy().astype("datetime64[s]")
+    got = btime.local_wall(utc.tz_localize(None).to_numpy(), tz)
+    assert (got == want).all()
+
+
+def test_horizon_hours_over_dst_days():
+    """The UTC hours of 23-, 24- and 25-hour days at every MTU length, as pandas' floor gives them."""
+    import numpy as np
+
+    from bidopt.horizon import Horizon
+
+    for day in ("2026-03-29", "2026-10-25", "2026-05-05"):
+        for mtu in btime.VALID_MTU_MINUTES:
+            h = Horizon(btime.delivery_index(day, mtu))
+            floor = h.index.floor("60min")
+            assert h.hour_starts.equals(floor.unique())
+            assert (h.hour_group == np.unique(floor, return_inverse=True)[1]).all()
+            assert (h.hour_utc == floor.unique().tz_localize(None).to_numpy()).all()

@@ -15,6 +15,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from bidopt.case import AssetSpec
+from bidopt.expr_value import linear_value
 from bidopt.horizon import Horizon
 from bidopt.params import data_objects
 
@@ -94,7 +95,8 @@ class AssetBase(AssetSpec):
 
     def cost_eur(self, blk: pyo.Block) -> float:
         """The asset's own cost in the solved schedule (EUR, positive = cost)."""
-        return float(pyo.value(blk.cost_eur)) if hasattr(blk, "cost_eur") else 0.0
+        cost = blk.component("cost_eur")
+        return 0.0 if cost is None else linear_value(cost)
 
 
 _VALUE = attrgetter("value")

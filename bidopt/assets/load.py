@@ -12,7 +12,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pydantic import Field
 
-from bidopt.assets.base import AssetBase
+from bidopt.assets.base import AssetBase, values
 from bidopt.case import register_asset
 from bidopt.data import sources, synthetic
 from bidopt.errors import InputError
@@ -43,7 +43,7 @@ class Load(AssetBase):
         return True
 
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
-        return {f"{self.name}_power_mw": np.array([pyo.value(blk.demand[t]) for t in blk.demand.index_set()])}
+        return {f"{self.name}_power_mw": values(blk.demand)}
 
 
 def demand_profile(asset, case, horizon: Horizon) -> np.ndarray:

@@ -46,7 +46,12 @@ def local_fields(local: pd.DatetimeIndex) -> tuple[np.ndarray, ...]:
     """Year, month (1-12), weekday (0 = Monday), hour and date (``datetime.date`` objects) of local
     times, by numpy calendar arithmetic on the wall-clock times (pandas' field accessors cost more
     than the rest of a small model's tariff set-up)."""
-    wall = (local.tz_localize(None) if local.tz is not None else local).to_numpy().astype("datetime64[m]")
+    return wall_fields((local.tz_localize(None) if local.tz is not None else local).to_numpy())
+
+
+def wall_fields(wall: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``local_fields`` of naive wall-clock ``datetime64`` times."""
+    wall = wall.astype("datetime64[m]")
     days = wall.astype("datetime64[D]")
     months = wall.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
     hour = (wall - days).astype(np.int64) // 60

@@ -24,11 +24,12 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
+from bidopt import time as btime
 from bidopt.case import Strict, register_tariff
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.params import set_values
-from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window, local_fields
+from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window, local_fields, wall_fields
 
 
 class PeakRate(Strict):
@@ -51,6 +52,7 @@ class PeakRate(Strict):
 # per-hour calendar arrays of recent horizons (least recently used dropped); the arrays are read only
 _HOURS: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
 _HOURS_KEEP = 64
+_SHORT = 400  # hours up to which wall-clock times come from zoneinfo per hour, not a pandas index
 
 
 @register_tariff
@@ -72,8 +74,11 @@ class PeakPower(TariffBase):
 
     def _hour_fields(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
         """Per UTC hour of the horizon: local month key yyyymm, local day, weight, in window."""
-        local = horizon.hour_starts.tz_convert(horizon.tz)
-        year, month, weekday, hour, date = local_fields(local)
+        starts = horizon.hour_utc
+        if len(starts) <= _SHORT:
+            year, month, weekday, hour, date = wall_fields(btime.local_wall(starts, horizon.tz))
+        else:
+            year, month, weekday, hour, date = local_fields(horizon.hour_starts.tz_convert(horizon.tz))
         w = np.array([self.hour_weights.get(h, 1.0) for h in hour.tolist()])
         return year * 100 + month, date, w, self.window.mask_fields(month, weekday, hour, date) & (w > 0)
 
@@ -81,8 +86,8 @@ class PeakPower(TariffBase):
         """``_hour_fields`` (month, day, weight, in_window), cached by hours and tariff settings: a
         stochastic model builds the same tariff once per scenario on one horizon, and a backtest
         reads the hours of the day it planned again for the carried peaks."""
-        starts = horizon.hour_starts
-        key = (horizon.tz, int(starts.asi8[0]) if len(starts) else 0, len(starts), str(starts.dtype),
+        starts = horizon.hour_utc
+        key = (horizon.tz, starts[0] if len(starts) else None, len(starts),
                tuple(sorted(self.hour_weights.items())), self.window.model_dump_json())
         hit = _HOURS.get(key)
         if hit is None:
