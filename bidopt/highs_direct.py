@@ -552,6 +552,13 @@ def build_highs(mm: MatrixModel, time_limit_s: float | None = None, mip_rel_gap:
         h.setOptionValue("time_limit", float(time_limit_s))
     if mip_rel_gap is not None:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    pass_model(h, mm)
+    return h
+
+
+def pass_model(h: highspy.Highs, mm: MatrixModel) -> None:
+    """Give ``h`` the compiled model in one call (replacing any model it held, with its basis and
+    solution)."""
     integrality = mm.integer.astype(np.int32)  # all zeros for an LP: HiGHS then solves it as an LP
     status = h.passModel(
         mm.n_cols, mm.n_rows, len(mm.value), int(highspy.MatrixFormat.kRowwise),
@@ -561,7 +568,6 @@ def build_highs(mm: MatrixModel, time_limit_s: float | None = None, mip_rel_gap:
     )
     if status == highspy.HighsStatus.kError:
         raise RuntimeError("HiGHS rejected the compiled model (passModel returned an error)")
-    return h
 
 
 def solve(m, time_limit_s: float | None = None, mip_rel_gap: float | None = None, threads: int | None = None,

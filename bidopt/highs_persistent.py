@@ -23,6 +23,7 @@ from bidopt.highs_direct import (
     _violated,
     build_highs,
     compile_model,
+    pass_model,
     run,
 )
 from bidopt.highs_tape import CannotRecord, Recording
@@ -47,6 +48,9 @@ class Persistent:
     lays them out), not as changes to the last one: a warm-started simplex may stop at another of
     several optimal vertices, and a backtest resumed from a checkpoint must give the same bytes as
     one that ran through. So a refreshed solve returns what a fresh compile returns, bit for bit.
+    The ``highspy.Highs`` object itself is kept between solves with the same options (``passModel``
+    drops the previous model, basis and solution; ``tests/test_replan.py`` compares chained LP and
+    MIP days with models solved by new objects, bit for bit).
 
     A change of structure it can see (a column fixed or a fixed variable freed, a re-read row's or
     the objective's expression replaced, a named expression's content replaced, a new or vanished
@@ -63,6 +67,7 @@ class Persistent:
         self._layout = None
         self._recording: Recording | bool | None = None  # False: cannot record, walk again
         self._param_bounds: _ParamBounds | None = None
+        self._highs: tuple | None = None  # (options, highspy.Highs) kept for the next solve
 
     def solve(self, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
               threads: int | None = None, load_solution: bool = True) -> DirectResult:
@@ -78,7 +83,14 @@ class Persistent:
             self._layout = self._recording = self._param_bounds = None
         if mm.violated:
             return _constant_infeasible(mm)
-        return run(build_highs(mm, time_limit_s, mip_rel_gap, threads), mm, load_solution)
+        options = (time_limit_s, mip_rel_gap, threads)
+        if self._highs is not None and self._highs[0] == options:
+            h = self._highs[1]
+            pass_model(h, mm)
+        else:
+            h = build_highs(mm, time_limit_s, mip_rel_gap, threads)
+            self._highs = (options, h)
+        return run(h, mm, load_solution)
 
     @staticmethod
     def _touched_layout(mm: MatrixModel) -> tuple[list, np.ndarray, np.ndarray]:
