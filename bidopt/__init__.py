@@ -7,6 +7,8 @@ Library API (the CLI is a thin layer over it)::
     res = bidopt.plan(case, day="2024-03-14")   # res.schedule (DataFrame), res.summary (dict)
     bids = bidopt.bid(case, day="2024-03-14")   # bids.orders, bids.fcr_bids, bids.schedule, bids.summary
     bt = bidopt.backtest(case, start="2024-03-01", end="2024-03-31")   # bt.daily, bt.summary
+    rp = bidopt.Replanner()                     # planning many times: models built once per shape
+    res = bidopt.plan(case, day="2024-03-15", replanner=rp)
 """
 
 from bidopt import backtest  # a package that is also callable: bidopt.backtest(case, start, end)
@@ -14,6 +16,7 @@ from bidopt.bids.dayahead import Bids, bid
 from bidopt.case import Case, case_from_dict, load_case
 from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
 from bidopt.model import PlanResult, PortfolioModel, plan
+from bidopt.replan import Replanner
 
 __all__ = [
     "Bids",
@@ -23,6 +26,7 @@ __all__ = [
     "InputError",
     "PlanResult",
     "PortfolioModel",
+    "Replanner",
     "SolverError",
     "backtest",
     "bid",

@@ -255,10 +255,15 @@ def _named(e: InputError, case: Case) -> InputError:
 
 
 def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | None = None,
-         mip_gap: float | None = None) -> PlanResult:
-    """Plan one local delivery day with the case's prices as known."""
+         mip_gap: float | None = None, replanner=None) -> PlanResult:
+    """Plan one local delivery day with the case's prices as known.
+
+    ``replanner`` (``bidopt.Replanner``): take the model from it, a model built for an earlier plan
+    of the same shape refreshed with this day's numbers, instead of building one (the same result;
+    for callers that plan many times in one process). ``res.model`` is then the replanner's and is
+    reused by its next plan."""
     mtu = mtu_minutes or case.case.mtu_minutes
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
-    pm = PortfolioModel(case, horizon)
+    pm = PortfolioModel(case, horizon) if replanner is None else replanner.model(case, horizon)
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     return PlanResult(schedule=pm.schedule(), summary=pm.summary(), model=pm)

@@ -90,3 +90,16 @@ def test_real_prices_se3_battery_equal_rebuilt_models(shared_data):
     case = bidopt.load_case(REPO / "cases" / "se3_battery_2022")
     rp = chain_both_ways(case, span("2022-03-25", 10))
     assert rp.refreshes >= 5
+
+
+def test_plan_with_a_replanner_equals_plan():
+    """``bidopt.plan(..., replanner=rp)``: the library's re-plan path gives plan's schedule and
+    summary (money, binaries) on consecutive days, the 23-hour day included, building once per shape."""
+    case = demo(15)
+    rp = bidopt.Replanner()
+    for d in ["2026-03-27", "2026-03-28", "2026-03-29", "2026-03-30", "2026-03-31"]:
+        got, want = bidopt.plan(case, d, replanner=rp), bidopt.plan(case, d)
+        pd.testing.assert_frame_equal(got.schedule, want.schedule, check_exact=True)
+        assert got.summary["revenue_eur"] == want.summary["revenue_eur"]
+        assert got.summary["binaries"] == want.summary["binaries"]
+    assert rp.refreshes >= 2 and rp.builds <= 3
