@@ -110,7 +110,7 @@ class MatrixModel:
     has_objective: bool = True
     # what ``Persistent`` reads again when parameters change
     touched_rows: np.ndarray | None = None  # rows holding mutable values
-    touched_const: list = field(default_factory=list)  # constraints without variables holding them
+    touched_const: list = field(default_factory=list)  # holding them: constraints without variables or finite bounds
     param_cols: np.ndarray | None = None  # columns with bounds from mutable values
     fixed_seen: list | None = None  # fixed variables read as constants (None: not tracked)
     recorder: object = None
@@ -463,6 +463,8 @@ def _compile(m, walker: str) -> MatrixModel:
             fast.touched = False
         r = reader.row(con)
         if r is None:
+            if fast is None or fast.touched:  # no finite bound for now: ``Persistent`` looks again
+                touched_const.append(con)
             continue
         lb, ub, lin, const = r
         touched = fast is None or fast.touched

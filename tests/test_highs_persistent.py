@@ -180,3 +180,19 @@ def test_row_losing_all_its_coefficients_recompiles():
     m.a.set_value(0.0)  # 0 <= 2: no row any more
     assert p.solve().incumbent_objective == pytest.approx(4.0)
     assert p.compiles == 2
+
+
+def test_row_gaining_a_finite_bound_recompiles():
+    """A constraint whose Param bound was infinite when compiled is no row; once the bound is
+    finite a fresh compile has it, and so does the re-solve."""
+    m = pyo.ConcreteModel()
+    m.lim = pyo.Param(initialize=float("inf"), mutable=True)
+    m.x = pyo.Var(bounds=(0, 10))
+    m.cap = pyo.Constraint(expr=m.x <= m.lim)
+    m.obj = pyo.Objective(expr=m.x, sense=pyo.maximize)
+    p = Persistent(m)
+    assert p.solve().incumbent_objective == pytest.approx(10.0)
+    m.lim.set_value(3.0)
+    assert p.solve().incumbent_objective == pytest.approx(3.0)
+    assert p.compiles == 2
+    assert_same_arrays(p.mm, hd.compile_model(m))
