@@ -308,6 +308,7 @@ def main() -> int:
     ap.add_argument(
         "--profile", action="store_true", help="print a cProfile of one site of each kind and exit"
     )
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows there (run_all.py)")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one size, JSON out
     a = ap.parse_args()
 
@@ -353,6 +354,8 @@ def main() -> int:
         print(f"\n{r['sites']:,} sites, {r['workers']} worker(s): per kind\n{kinds_table(r)}")
     print("\n" + machine())
     print(json.dumps(rows, indent=1), file=sys.stderr)
+    if a.json:
+        a.json.write_text(json.dumps(rows))
     if a.write:
         write_section(section(rows, a.day, a.seed))
         print(f"\nwrote the fleet section of {PERF_DOC.relative_to(REPO)}", file=sys.stderr)

@@ -554,6 +554,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--write", action="store_true", help=f"rewrite the peer section of {DOC.relative_to(REPO)}"
     )
+    ap.add_argument("--json", type=Path, default=None, help="also write the key figures there (run_all.py)")
     args = ap.parse_args(argv)
 
     prices_file = args.data / PRICE_FILE
@@ -631,6 +632,12 @@ def main(argv: list[str] | None = None) -> int:
             f">= {TARGET_RATIO:g}x); with exclusive=true {r['ratio_strict']:.1f}x "
             f"({'meets' if r['ratio_strict'] >= TARGET_RATIO else 'misses'})"
         )
+    if args.json:
+        args.json.write_text(json.dumps([
+            {"days": r["days"], "peer_s": r["peer"]["best"], "bidopt_s": r["auto"]["seconds"],
+             "strict_s": r["strict"]["seconds"], "ratio": r["ratio_auto"], "ratio_strict": r["ratio_strict"],
+             "agree": r["peer"]["status"] == "Optimal" and max(r["diff_auto"], r["diff_strict"]) <= REL_TOL}
+            for r in rows]))
     if args.write:
         if not ok:
             print("objectives disagree: docs not written", file=sys.stderr)

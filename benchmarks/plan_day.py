@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
 import statistics
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--day", default="2024-01-17")
     ap.add_argument("--mtu", type=int, default=15)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--json", type=Path, default=None, help="also write the key figures there (run_all.py)")
     ap.add_argument("--interface", choices=["matrix", "pyomo"], default=None,
                     help="how bidopt's model reaches HiGHS ([solver] interface; default: the case's)")
     args = ap.parse_args(argv)
@@ -264,6 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for k, v in info.items():
         print(f"{k}: {v}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "day": args.day, "mip": bool(pm.is_mip), "agree": bool(agree), "ref_ms": r_total * 1e3,
+            "cold_ms": b_total * 1e3, "replan_ms": med(b_replan) * 1e3,
+        }))
     return 0 if agree else 1
 
 

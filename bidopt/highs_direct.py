@@ -627,7 +627,7 @@ def load(columns, values) -> None:
         raise ValueError(f"{len(values)} values for {len(columns)} columns")
     StaleFlagManager.mark_all_as_stale()
     fresh = StaleFlagManager.get_flag(None)
-    for v, x in zip(columns, values):
+    for v, x in zip(columns, values, strict=True):
         v._value = x
         v._stale = fresh
     StaleFlagManager.mark_all_as_stale(delayed=True)

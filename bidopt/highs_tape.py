@@ -276,7 +276,7 @@ class Recording:
         if mm.objective is not None and (not mm.objective.active or mm.objective.expr is not self.objective_expr):
             return False
         rows = mm.rows
-        for i, e in zip(mm.touched_rows.tolist(), self.row_exprs):
+        for i, e in zip(mm.touched_rows.tolist(), self.row_exprs, strict=True):
             con = rows[i]
             if con.expr is not e or not con.active:
                 return False

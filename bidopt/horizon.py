@@ -42,13 +42,21 @@ class Horizon:
         return self.index.tz_convert(self.tz)
 
     @cached_property
+    def wall(self) -> np.ndarray:
+        """Local wall-clock time of each MTU start (naive ``datetime64[s]``)."""
+        utc = self.index.asi8.view(f"datetime64[{self.index.unit}]")
+        if len(utc) and utc[-1] - utc[0] <= np.timedelta64(2, "D"):
+            return btime.local_wall(utc, self.tz)  # a day or two: no pandas conversion
+        return self.local.tz_localize(None).to_numpy().astype("datetime64[s]")
+
+    @cached_property
     def first_day(self) -> dt.date:
-        return self.local[0].date()
+        return self.local_date[0]
 
     @cached_property
     def local_date(self) -> np.ndarray:
         """Local delivery day of each MTU (numpy array of datetime.date)."""
-        return np.asarray(self.local.date)
+        return self.wall.astype("datetime64[D]").astype(object)
 
     @cached_property
     def _hours(self) -> tuple[np.ndarray, np.ndarray]:
@@ -74,4 +82,5 @@ class Horizon:
     @cached_property
     def month_key(self) -> np.ndarray:
         """Local (year, month) of each MTU as an int yyyymm."""
-        return (self.local.year * 100 + self.local.month).to_numpy()
+        months = self.wall.astype("datetime64[M]").astype(np.int64)  # months since 1970-01
+        return (months // 12 + 1970) * 100 + months % 12 + 1

@@ -38,15 +38,29 @@ def day_bounds_utc(day, tz: str = STOCKHOLM) -> tuple[pd.Timestamp, pd.Timestamp
 
 
 def local_wall(utc: np.ndarray, tz: str = STOCKHOLM) -> np.ndarray:
-    """Local wall-clock times (naive ``datetime64[s]``) of naive UTC ``datetime64`` times, from the
-    zone's UTC offset at each time (``zoneinfo``, the database pandas reads too). Meant for short
-    arrays (a day's hours): one Python step per element, no pandas index."""
+    """Local wall-clock times (naive ``datetime64[s]``) of sorted naive UTC ``datetime64`` times,
+    from the zone's UTC offset (``zoneinfo``, the database pandas reads too). Meant for short arrays
+    (a day or two of MTUs), without a pandas index: when the offset is the same at both ends of a
+    span of at most two days it holds throughout (no zone changes its offset and back within two
+    days), otherwise each time is converted on its own."""
     secs = np.asarray(utc).astype("datetime64[s]")
+    if not len(secs):
+        return secs
     zone = _zone(tz)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    offsets = [int((epoch + dt.timedelta(seconds=s)).astimezone(zone).utcoffset().total_seconds())
-               for s in secs.astype(np.int64).tolist()]
+    ends = secs[[0, -1]].astype(np.int64).tolist()
+    first, last = (_offset(s, zone) for s in ends)
+    if first == last and ends[1] - ends[0] <= 2 * 86400:
+        return secs + np.timedelta64(first, "s")
+    offsets = [_offset(s, zone) for s in secs.astype(np.int64).tolist()]
     return secs + np.array(offsets, dtype="timedelta64[s]")
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _offset(seconds: int, zone: zoneinfo.ZoneInfo) -> int:
+    """The zone's UTC offset in seconds at a UTC time given in seconds since 1970."""
+    return int((_EPOCH + dt.timedelta(seconds=seconds)).astimezone(zone).utcoffset().total_seconds())
 
 
 @functools.lru_cache(maxsize=32)

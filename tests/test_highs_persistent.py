@@ -13,8 +13,8 @@ from pyomo.contrib.solver.common.results import TerminationCondition
 
 import bidopt
 from bidopt import highs_direct as hd
-from bidopt.highs_persistent import Persistent
 from bidopt import time as btime
+from bidopt.highs_persistent import Persistent
 from bidopt.horizon import Horizon
 from tests.conftest import REPO
 

@@ -47,9 +47,9 @@ def test_bad_mtu():
 
 @pytest.mark.parametrize("tz", ["Europe/Stockholm", "America/Sao_Paulo", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"])
 def test_local_wall_matches_pandas(tz):
-    """Wall-clock times from zoneinfo offsets equal pandas' conversion, every 15 minutes over two
+    """Wall-clock times from zoneinfo offsets equal pandas' conversion, every 30 minutes over two
     years (all DST changes, half-hour zones and shifts)."""
-    utc = pd.date_range("2024-01-01", "2026-01-01", freq="15min", tz="UTC", inclusive="left")
+    utc = pd.date_range("2024-01-01", "2026-01-01", freq="30min", tz="UTC", inclusive="left")
     want = utc.tz_convert(tz).tz_localize(None).to_numpy().astype("datetime64[s]")
     got = btime.local_wall(utc.tz_localize(None).to_numpy(), tz)
     assert (got == want).all()
@@ -68,3 +68,26 @@ def test_horizon_hours_over_dst_days():
             assert h.hour_starts.equals(floor.unique())
             assert (h.hour_group == np.unique(floor, return_inverse=True)[1]).all()
             assert (h.hour_utc == floor.unique().tz_localize(None).to_numpy()).all()
+
+
+@pytest.mark.parametrize("tz", ["Europe/Stockholm", "Australia/Lord_Howe", "America/St_Johns"])
+def test_horizon_wall_clock_and_days_match_pandas_every_day(tz):
+    """``Horizon.wall``, ``local_date``, ``month_key`` and ``first_day`` equal pandas' conversion
+    for every local day of 2025 (one- and two-day horizons, at 15 and 60 minutes; half-hour zones
+    and a half-hour DST shift included) and a ten-day horizon."""
+    import numpy as np
+
+    from bidopt.horizon import Horizon
+
+    day = dt.date(2025, 1, 1)
+    while day < dt.date(2026, 1, 1):
+        for last, mtu in ((day, 15), (day + dt.timedelta(days=1), 60)):
+            h = Horizon(btime.horizon_index(day, last, mtu, tz), tz)
+            local = h.index.tz_convert(tz)
+            assert (h.wall == local.tz_localize(None).to_numpy().astype("datetime64[s]")).all(), (day, mtu)
+            assert (h.local_date == np.asarray(local.date)).all()
+            assert (h.month_key == (local.year * 100 + local.month).to_numpy()).all()
+            assert h.first_day == local[0].date() == day
+        day += dt.timedelta(days=1)
+    h = Horizon(btime.horizon_index(dt.date(2024, 3, 25), dt.date(2024, 4, 3), 15, tz), tz)
+    assert (h.wall == h.index.tz_convert(tz).tz_localize(None).to_numpy().astype("datetime64[s]")).all()

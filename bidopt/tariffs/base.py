@@ -34,6 +34,10 @@ class Window(Strict):
     def mask(self, local: pd.DatetimeIndex) -> np.ndarray:
         return self.mask_fields(*local_fields(local)[1:])
 
+    def mask_wall(self, wall: np.ndarray) -> np.ndarray:
+        """``mask`` on naive wall-clock ``datetime64`` times (e.g. ``Horizon.wall``)."""
+        return self.mask_fields(*wall_fields(wall)[1:])
+
     def mask_fields(self, month: np.ndarray, weekday: np.ndarray, hour: np.ndarray, date: np.ndarray) -> np.ndarray:
         """``mask`` on local month, weekday (0 = Monday), hour and date arrays (``local_fields``)."""
         m = np.isin(month, self.months) & np.isin(weekday, self.weekdays) & np.isin(hour, self.hours)

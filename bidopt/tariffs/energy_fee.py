@@ -46,11 +46,11 @@ class EnergyFee(TariffBase):
         for day in dict.fromkeys(days):
             rate = self._rate_for(day)
             sel = days == day
-            local = horizon.local[sel]
+            wall = horizon.wall[sel]
             p = np.full(sel.sum(), rate.sek_per_kwh)
             taken = np.zeros(sel.sum(), dtype=bool)
             for w in rate.windows:
-                m = w.mask(local) & ~taken
+                m = w.mask_wall(wall) & ~taken
                 p[m] = w.sek_per_kwh
                 taken |= m
             price[sel] = p * KWH_PER_MWH * self.sek_to_eur(case, day)
