@@ -44,10 +44,7 @@ class Horizon:
     @cached_property
     def wall(self) -> np.ndarray:
         """Local wall-clock time of each MTU start (naive ``datetime64[s]``)."""
-        utc = self.index.asi8.view(f"datetime64[{self.index.unit}]")
-        if len(utc) and utc[-1] - utc[0] <= np.timedelta64(2, "D"):
-            return btime.local_wall(utc, self.tz)  # a day or two: no pandas conversion
-        return self.local.tz_localize(None).to_numpy().astype("datetime64[s]")
+        return btime.local_wall(self.index.asi8.view(f"datetime64[{self.index.unit}]"), self.tz)
 
     @cached_property
     def first_day(self) -> dt.date:

@@ -38,18 +38,22 @@ def day_bounds_utc(day, tz: str = STOCKHOLM) -> tuple[pd.Timestamp, pd.Timestamp
 
 
 def local_wall(utc: np.ndarray, tz: str = STOCKHOLM) -> np.ndarray:
-    """Local wall-clock times (naive ``datetime64[s]``) of sorted naive UTC ``datetime64`` times,
-    from the zone's UTC offset (``zoneinfo``, the database pandas reads too). Meant for short arrays
-    (a day or two of MTUs), without a pandas index: when the offset is the same at both ends of a
-    span of at most two days it holds throughout (no zone changes its offset and back within two
-    days), otherwise each time is converted on its own."""
+    """Local wall-clock times (naive ``datetime64[s]``) of sorted naive UTC ``datetime64`` times.
+
+    Up to two days (a delivery day's MTUs or hours) from the zone's UTC offset (``zoneinfo``, the
+    database pandas reads too), without a pandas index: when the offset is the same at both ends
+    it holds throughout (no zone changes its offset and back within two days), otherwise each time
+    is converted on its own. Longer spans go through one pandas conversion."""
     secs = np.asarray(utc).astype("datetime64[s]")
     if not len(secs):
         return secs
-    zone = _zone(tz)
     ends = secs[[0, -1]].astype(np.int64).tolist()
+    if ends[1] - ends[0] > 2 * 86400:
+        return pd.DatetimeIndex(secs).tz_localize("UTC").tz_convert(tz).tz_localize(None).to_numpy().astype(
+            "datetime64[s]")
+    zone = _zone(tz)
     first, last = (_offset(s, zone) for s in ends)
-    if first == last and ends[1] - ends[0] <= 2 * 86400:
+    if first == last:
         return secs + np.timedelta64(first, "s")
     offsets = [_offset(s, zone) for s in secs.astype(np.int64).tolist()]
     return secs + np.array(offsets, dtype="timedelta64[s]")

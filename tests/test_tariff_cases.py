@@ -550,22 +550,24 @@ def test_local_fields_match_pandas_over_dst_and_leap_days():
     assert (hour == idx.hour).all() and (date == np.asarray(idx.date)).all()
 
 
-def test_peak_hour_fields_short_path_equals_pandas_path(monkeypatch):
-    """The peak tariff's per-hour calendar (month, day, weight, window) from zoneinfo offsets
-    equals the one from a pandas index, on 23-, 24- and 25-hour days and a month change."""
+def test_peak_hour_fields_equal_pandas_fields():
+    """The peak tariff's per-hour calendar (month, day, weight, window) from ``btime.local_wall``
+    equals the one from pandas' local times, on 23-, 24- and 25-hour days, a month change and a
+    five-week horizon (pandas path of ``local_wall``)."""
     import numpy as np
 
     from bidopt import time as btime
     from bidopt.horizon import Horizon
-    from bidopt.tariffs import peak_power
+    from bidopt.tariffs.base import local_fields
 
     case = bidopt.load_case(ROOT / "cases" / "demo")
     tariff = next(t for t in case.tariffs if t.kind == "peak_power")
-    for first, last in [("2026-03-29", None), ("2026-10-25", None), ("2026-01-30", "2026-02-02")]:
+    for first, last in [("2026-03-29", None), ("2026-10-25", None), ("2026-01-30", "2026-02-02"),
+                        ("2026-03-01", "2026-04-05")]:
         h = Horizon(btime.horizon_index(first, last or first, 15))
-        short = tariff._hour_fields(h)
-        monkeypatch.setattr(peak_power, "_SHORT", 0)
-        long = tariff._hour_fields(Horizon(h.index))
-        monkeypatch.setattr(peak_power, "_SHORT", 400)
-        for a, b in zip(short, long, strict=True):
-            assert np.array_equal(a, b)
+        month, day, weight, window = tariff._hour_fields(h)
+        year, m, weekday, hour, date = local_fields(h.hour_starts.tz_convert(h.tz))
+        w = np.array([tariff.hour_weights.get(x, 1.0) for x in hour.tolist()])
+        assert np.array_equal(month, year * 100 + m) and np.array_equal(day, date)
+        assert np.array_equal(weight, w)
+        assert np.array_equal(window, tariff.window.mask_fields(m, weekday, hour, date) & (w > 0))

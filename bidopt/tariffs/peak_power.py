@@ -29,7 +29,7 @@ from bidopt.case import Strict, register_tariff
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.params import set_values
-from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window, local_fields, wall_fields
+from bidopt.tariffs.base import KW_PER_MW, TariffBase, Window, wall_fields
 
 
 class PeakRate(Strict):
@@ -52,7 +52,6 @@ class PeakRate(Strict):
 # per-hour calendar arrays of recent horizons (least recently used dropped); the arrays are read only
 _HOURS: OrderedDict[tuple, tuple[np.ndarray, ...]] = OrderedDict()
 _HOURS_KEEP = 64
-_SHORT = 400  # hours up to which wall-clock times come from zoneinfo per hour, not a pandas index
 
 
 @register_tariff
@@ -74,11 +73,7 @@ class PeakPower(TariffBase):
 
     def _hour_fields(self, horizon: Horizon) -> tuple[np.ndarray, ...]:
         """Per UTC hour of the horizon: local month key yyyymm, local day, weight, in window."""
-        starts = horizon.hour_utc
-        if len(starts) <= _SHORT:
-            year, month, weekday, hour, date = wall_fields(btime.local_wall(starts, horizon.tz))
-        else:
-            year, month, weekday, hour, date = local_fields(horizon.hour_starts.tz_convert(horizon.tz))
+        year, month, weekday, hour, date = wall_fields(btime.local_wall(horizon.hour_utc, horizon.tz))
         w = np.array([self.hour_weights.get(h, 1.0) for h in hour.tolist()])
         return year * 100 + month, date, w, self.window.mask_fields(month, weekday, hour, date) & (w > 0)
 
