@@ -13,6 +13,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from bidopt.errors import InfeasibleError
+from bidopt.highs_direct import use_threads
 
 TOL = 1e-6
 
@@ -26,6 +27,7 @@ def explain_infeasibility(pm) -> InfeasibleError:
     relaxed = pyo.TransformationFactory("core.add_slack_variables").create_using(m)
     slacks = relaxed._core_add_slack_variables
     # the transformation adds its own objective: minimise the sum of all slacks
+    use_threads(None)  # HiGHS's default count, whatever earlier solves in this thread asked for
     res = Highs().solve(relaxed, load_solutions=False, raise_exception_on_nonoptimal_result=False)
     if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
         return InfeasibleError("portfolio", "unknown", "model is infeasible and could not be diagnosed")

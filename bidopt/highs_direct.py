@@ -29,11 +29,18 @@ Semantics, matching ``pyomo.contrib.solver.solvers.highs.Highs`` where it matter
 
 Models the compiler cannot represent (nonlinear expressions, unknown active components such as SOS
 constraints) raise ``NotMatrixCompatible``; callers may fall back to Pyomo's interface.
+
+Threads: HiGHS runs on a task scheduler that lives as long as the OS thread that first ran it, not as
+long as one ``Highs`` object, and is sized by the ``threads`` option of that first run. A later run in
+the same thread asking for another count fails before solving (``run`` returns an error, the model
+status stays "Not Set"). ``run`` therefore sizes the scheduler for each run's own ``threads`` option
+first (``use_threads``), so a solve's outcome does not depend on the solves made before it.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -572,6 +579,39 @@ def pass_model(h: highspy.Highs, mm: MatrixModel) -> None:
         raise RuntimeError("HiGHS rejected the compiled model (passModel returned an error)")
 
 
+# HiGHS's scheduler is per OS thread (a thread_local executor in its C++), so is the record of its size.
+_scheduler = threading.local()
+_NOT_SIZED = object()  # this thread's scheduler was not sized here: it may hold any count
+# highspy >= 1.16 names the reset after what it resets; the old name is kept for older releases
+_reset_scheduler = getattr(highspy.Highs, "resetThreadScheduler", None) or highspy.Highs.resetGlobalScheduler
+
+
+def use_threads(threads: int | None) -> None:
+    """Make this OS thread's HiGHS scheduler the one a run with ``threads`` gets in a fresh process
+    (``None`` or 0: HiGHS's default count), before a run in this thread.
+
+    HiGHS keeps one task scheduler per OS thread, created by the first ``Highs.run`` in that thread
+    with the ``threads`` of that run, and kept across ``Highs`` objects. A later run setting another
+    ``threads`` is refused (an error status, no solve: bidopt saw "solver stopped without a
+    solution: unknown"), so the first solve of a process decided for all later ones: a plan with
+    HiGHS's default count (highspy 1.16: every logical processor; 1.15: half of them), then a fleet
+    site with ``[solver] threads = 1``, failed. A run with the default (0) takes whatever scheduler
+    exists, so it too would depend on earlier solves. Here the scheduler is shut down whenever the
+    count asked for differs from the one it was last sized for here; the run then starts a new one of
+    the right size. Shutting down costs nothing measurable for one thread and about 0.1 ms for two;
+    consecutive runs with the same count share the scheduler. Only this thread's scheduler is
+    touched (runs in other threads have their own)."""
+    want = int(threads) if threads else 0
+    if getattr(_scheduler, "threads", _NOT_SIZED) != want:
+        _reset_scheduler(True)
+        _scheduler.threads = want
+
+
+def _threads_option(h: highspy.Highs) -> int:
+    got = h.getOptionValue("threads")
+    return int(got[1] if isinstance(got, tuple) else got)  # (status, value) in recent highspy
+
+
 def solve(m, time_limit_s: float | None = None, mip_rel_gap: float | None = None, threads: int | None = None,
           load_solution: bool = True, walker: str = "fast") -> DirectResult:
     """Compile ``m``, solve it with HiGHS and (if a feasible point exists and ``load_solution``) load
@@ -590,6 +630,7 @@ def _constant_infeasible(mm: MatrixModel) -> DirectResult:
 
 def run(h: highspy.Highs, mm: MatrixModel, load_solution: bool = True) -> DirectResult:
     """Run HiGHS on the model it holds and read the result (loading primal values if asked)."""
+    use_threads(_threads_option(h))
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()

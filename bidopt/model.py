@@ -57,6 +57,7 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
                "time_limit": time_limit, "rel_gap": rel_gap}
         if opts.threads:
             cfg["threads"] = opts.threads
+        highs_direct.use_threads(opts.threads)  # HiGHS's scheduler outlives solves (see use_threads)
         res = Highs().solve(owner.m, **cfg)
     seconds = _time.perf_counter() - t0
     tc = res.termination_condition
