@@ -48,3 +48,27 @@ def battery_case(prices_file: str = "synthetic", **battery) -> dict:
         "grid": {"import_limit_mw": 2.0, "export_limit_mw": 2.0},
         "assets": [bat],
     }
+
+
+# --- test order: pytest-randomly shuffles it; its seed line is a header, which ``-q`` (our addopts)
+# hides, so the seed is written at the start and in the summary to rerun an order that failed.
+
+
+def _randomly_seed(config):
+    if not config.pluginmanager.hasplugin("randomly"):
+        return None
+    return getattr(config.option, "randomly_seed", None)
+
+
+def pytest_sessionstart(session):
+    seed = _randomly_seed(session.config)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if seed is not None and reporter is not None and session.config.option.verbose < 0:
+        reporter.write_line(f"Using --randomly-seed={seed}")
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    seed = _randomly_seed(config)
+    if seed is not None:
+        terminalreporter.write_line(f"Using --randomly-seed={seed} (same order again: pytest -p randomly "
+                                    f"--randomly-seed={seed}; none: -p no:randomly)")
