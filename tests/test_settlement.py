@@ -266,6 +266,70 @@ def test_two_price_arithmetic_and_auto_switch_on_1_nov_2021():
     np.testing.assert_allclose(forced.to_numpy(), [-120.0, -60.0, -120.0, 30.0])
 
 
+# 1½-price model (Svk 2003, domain notes 7.2 and V11): "i huvudsak en tvåprismodell, där det mindre
+# förmånliga priset, i stället för spotpriset, är genomsnittet av spot- och reglerkraftpriset". The
+# wrong direction pays (or gets) the regulating price; the right direction gets (spot + regulating)/2
+# instead of spot. Right direction = long (+ surplus) in an up-regulation ISP, short in a down one.
+ONE_AND_HALF_CASES = [
+    # (regulating price, DA, volume MWh (+ = short), EUR earned)
+    (60.0, 40.0, 2.0, -2.0 * 60.0),  # up-regulation, short = wrong direction: pays the up price
+    (60.0, 40.0, -1.0, 1.0 * 50.0),  # up-regulation, long = right direction: gets (40 + 60) / 2
+    (20.0, 40.0, -1.0, 1.0 * 20.0),  # down-regulation, long = wrong direction: gets the down price
+    (20.0, 40.0, 2.0, -2.0 * 30.0),  # down-regulation, short = right direction: pays (40 + 20) / 2
+    (40.0, 40.0, 2.0, -2.0 * 40.0),  # no regulation (or equal up and down volumes): spot
+    (40.0, 40.0, -3.0, 3.0 * 40.0),
+    (-10.0, 30.0, 1.0, -1.0 * 10.0),  # negative down price: the short pays (30 - 10) / 2 = 10
+]
+
+
+@pytest.mark.parametrize("reg, da, vol, expected", ONE_AND_HALF_CASES)
+def test_one_and_half_price_cases_from_the_notes(reg, da, vol, expected):
+    idx = _utc("2003-02-03T08:00")
+    money = S.settle_imbalance(pd.Series([vol], index=idx), pd.Series([reg], index=idx),
+                               pd.Series([da], index=idx), model="one_and_half")
+    assert money.iloc[0] == pytest.approx(expected)
+    # the right direction earns half-way between two-price (spot) and one price (regulating price)
+    single = S.settle_imbalance(pd.Series([vol], index=idx), pd.Series([reg], index=idx),
+                                pd.Series([da], index=idx), model="single").iloc[0]
+    two = S.settle_imbalance(pd.Series([vol], index=idx), pd.Series([reg], index=idx),
+                             pd.Series([da], index=idx), model="two_price").iloc[0]
+    right = (reg > da and vol < 0) or (reg < da and vol > 0)
+    assert money.iloc[0] == pytest.approx((single + two) / 2 if right else two)
+
+
+def test_one_and_half_price_direction_comes_from_the_imbalance_price():
+    """With up and down prices both away from spot (up and down regulation in one ISP), the
+    dominating direction is the one whose price the imbalance price is (004 Figure 3 (c))."""
+    idx = _utc("2003-02-03T08:00", "2003-02-03T09:00")
+    prices = pd.DataFrame({bp.IMBALANCE: [70.0, 25.0], bp.UP: [70.0, 70.0], bp.DOWN: [25.0, 25.0]}, index=idx)
+    da = pd.Series(40.0, index=idx)
+    long = S.settle_imbalance(pd.Series([-1.0, -1.0], index=idx), prices, da, model="one_and_half")
+    np.testing.assert_allclose(long.to_numpy(), [55.0, 25.0])  # up ISP: (40 + 70) / 2; down ISP: 25
+    short = S.settle_imbalance(pd.Series([1.0, 1.0], index=idx), prices, da, model="one_and_half")
+    np.testing.assert_allclose(short.to_numpy(), [-70.0, -32.5])  # up ISP: 70; down ISP: (40 + 25) / 2
+
+
+def test_one_and_half_price_from_the_case_table_and_proxy_rows_stay_two_price(tmp_path):
+    case = _case(tmp_path, model="one_and_half")
+    assert S.rules(case).model == "one_and_half"
+    idx = _utc("2024-03-01T00:00", "2024-03-01T00:15")
+    prices = pd.DataFrame({bp.IMBALANCE: [60.0, 40.0], bp.UP: [60.0, 50.0], bp.DOWN: [60.0, 30.0],
+                           S.PROXY: [False, True], S.DAYAHEAD: [40.0, 40.0]}, index=idx)
+    money = S.settle_imbalance(pd.Series([-1.0, -1.0], index=idx), prices, r=S.rules(case))
+    np.testing.assert_allclose(money.to_numpy(), [50.0, 30.0])  # 1½: (40 + 60) / 2; proxy: min(DA, down)
+    kinds = S.settlement_model(idx, None, S.rules(case))
+    assert list(kinds) == ["one_and_half", "one_and_half"]
+
+
+@pytest.mark.parametrize("model", ["one_and_a_half", "three_price", "Single"])
+def test_unknown_settlement_model_is_an_input_error(model):
+    idx = _utc("2024-03-01T00:00")
+    with pytest.raises(InputError) as e:
+        S.settle_imbalance(pd.Series([1.0], index=idx), pd.Series([50.0], index=idx),
+                           pd.Series([40.0], index=idx), model=model)
+    assert e.value.field == "model" and repr(model) in e.value.message and "one_and_half" in e.value.message
+
+
 def test_fee_is_charged_on_both_sides():
     idx = _utc("2024-01-01T00:00", "2024-01-01T00:15")
     r = S.ImbalanceRules(fee_eur_per_mwh=1.5)

@@ -15,11 +15,24 @@ Money per ISP (EUR; + = earned by the site), ``P`` the imbalance price, ``DA`` t
     single price (from 1 Nov 2021 00:00 CET [S30]):  -volume * P
     two-price (before):  short pays max(DA, up price), long receives min(DA, down price):
                          -max(volume, 0) * max(DA, up) + max(-volume, 0) * min(DA, down)
+    1½-price (``model = "one_and_half"``, never chosen by ``"auto"``):  with M = (DA + P) / 2,
+                         -max(volume, 0) * max(P, M) + max(-volume, 0) * min(P, M)
 
 minus ``fee_eur_per_mwh * |volume|`` (an imbalance fee exists, level UNVERIFIED: default 0). The
 two-price rule is the pre-Nov-2021 Nordic *production* balance; consumption balances were then
 settled at one price (Energinet's consumption price): set ``model = "single"`` for such a site.
 Two-price settlement never pays more than settling the deviation at DA.
+
+The 1½-price model is the Norwegian-Swedish proposal in Svenska kraftnät's 2003 report (domain notes
+7.2, validation case V11): "in essence a two-price model where the less favourable price, instead of
+the spot price, is the average of the spot and the regulating price". The ISP's regulating price is
+the imbalance price P of its dominating direction: P > DA is an up-regulation ISP, P < DA a
+down-regulation one, P = DA none (also the tie of equal up and down volumes, 004 Figure 3 (c)). The
+imbalance in the wrong direction (short in an up ISP, long in a down ISP) pays or gets P, as under
+two-price; the right direction gets M = (DA + P) / 2 instead of DA. So for the right direction 1½
+pays exactly half-way between two-price (DA) and one price (P), and nothing changes when P = DA.
+(The up and down columns are not read: with up and down regulation in one ISP, P already says which
+direction dominated.) An unknown ``model`` is an ``InputError``.
 
 Prices (``[markets.imbalance]``): a balancing/imbalance price file (``bidopt.data.balancing_prices``)
 where it covers the period, else a PROXY: DA +- ``proxy_penalty_eur_per_mwh``. A proxy knows no
@@ -55,7 +68,7 @@ PROXY = "proxy"
 QUARTER = pd.Timedelta(minutes=15)
 LEGAL_MINUTES = (15, 30, 60)
 
-from bidopt.markets.imbalance import ImbalanceRules, Model, rules  # noqa: E402,F401  (re-exported)
+from bidopt.markets.imbalance import MODELS, ImbalanceRules, Model, rules  # noqa: E402,F401  (re-exported)
 
 
 def _switch(day: dt.date) -> pd.Timestamp:
@@ -77,9 +90,13 @@ def isp_minutes(index, r: ImbalanceRules | None = None) -> np.ndarray:
 
 
 def settlement_model(index, model: Model | None = None, r: ImbalanceRules | None = None) -> np.ndarray:
-    """``"single"`` or ``"two_price"`` per timestamp; ``"auto"`` (or None: the rules' model) by date."""
+    """``"single"``, ``"two_price"`` or ``"one_and_half"`` per timestamp; ``"auto"`` (or None: the
+    rules' model) by date. Any other name is an ``InputError`` (field ``model``)."""
     r = r or ImbalanceRules()
     model = model or r.model
+    if model not in MODELS:
+        raise InputError(None, "model", f"unknown imbalance settlement model {model!r} "
+                                        f"(known: {', '.join(MODELS)})")
     idx = _utc(index)
     if model != "auto":
         return np.full(len(idx), model, dtype=object)
@@ -207,11 +224,13 @@ def settle_imbalance(
     ``dayahead`` is None), as ``imbalance_prices`` returns; any resolution: coarser prices are held
     over an ISP, finer ones averaged (a one-value series counts as hourly unless
     ``prices.attrs["period_minutes"]`` says otherwise). ``model``: None = the rules' model (default
-    ``"auto"``: by date). ``r`` gives ISP lengths, model dates and the fee (default rules).
+    ``"auto"``: by date; ``"one_and_half"``: the 1½-price model; any other name: ``InputError``).
+    ``r`` gives ISP lengths, model dates and the fee (default rules).
     """
     r = r or ImbalanceRules()
     vol = pd.Series(volumes_mwh, dtype=float)
     idx = _utc(vol.index)
+    kinds = settlement_model(idx, model, r)  # checks the name before any other work
     frame = prices.to_frame(bp.IMBALANCE) if isinstance(prices, pd.Series) else prices
     if bp.IMBALANCE not in frame:
         raise ValueError(f"prices need a {bp.IMBALANCE} column (have {', '.join(map(str, frame.columns))})")
@@ -233,12 +252,17 @@ def settle_imbalance(
     down = on_isps(frame[bp.DOWN], bp.DOWN) if bp.DOWN in frame else p
     da = on_isps(dayahead, "dayahead")
     proxy = on_isps(frame[PROXY].astype(float), PROXY) > 0 if PROXY in frame else np.zeros(len(idx), bool)
-    two = (settlement_model(idx, model, r) == "two_price") | proxy
+    two = (kinds == "two_price") | proxy
+    half = (kinds == "one_and_half") & ~proxy
 
     v = vol.to_numpy()
+    short, long = np.maximum(v, 0.0), np.maximum(-v, 0.0)
     single_money = -v * p
-    two_money = -np.maximum(v, 0.0) * np.maximum(da, up) + np.maximum(-v, 0.0) * np.minimum(da, down)
-    money = np.where(two, two_money, single_money) - r.fee_eur_per_mwh * np.abs(v) + 0.0  # no -0.0
+    two_money = -short * np.maximum(da, up) + long * np.minimum(da, down)
+    mid = 0.5 * (da + p)  # the right direction's 1½ price; the wrong direction's is p
+    half_money = -short * np.maximum(p, mid) + long * np.minimum(p, mid)
+    money = np.select([two, half], [two_money, half_money], single_money)
+    money = money - r.fee_eur_per_mwh * np.abs(v) + 0.0  # no -0.0
     return pd.Series(money, index=idx.rename(TIMESTAMP), name=MONEY)
 
 

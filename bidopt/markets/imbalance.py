@@ -1,19 +1,20 @@
-"""Imbalance settlement rules (``[markets.imbalance]``): where imbalance prices come from, single
-or two-price settlement, the imbalance settlement period (ISP) and the proxy used where no price
-file covers the period. Prices EUR/MWh. The settlement itself is ``bidopt.backtest.settlement``.
+"""Imbalance settlement rules (``[markets.imbalance]``): where imbalance prices come from, single,
+two-price or 1½-price settlement, the imbalance settlement period (ISP) and the proxy used where no
+price file covers the period. Prices EUR/MWh. The settlement itself is ``bidopt.backtest.settlement``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, ValidationError
 
 from bidopt.case import Strict
 from bidopt.errors import InputError
 
-Model = Literal["auto", "single", "two_price"]
+Model = Literal["auto", "single", "two_price", "one_and_half"]
+MODELS: tuple[str, ...] = get_args(Model)
 
 
 class ImbalanceRules(Strict):
@@ -21,7 +22,8 @@ class ImbalanceRules(Strict):
 
     prices: str | None = None  # balancing price file (Energinet download or plain CSV), relative to the case
     area: str | None = None  # PriceArea to read from a multi-area Energinet file
-    model: Model = "auto"  # auto: two-price before single_price_from, single price from then
+    model: Model = "auto"  # auto: two-price before single_price_from, single price from then;
+    # one_and_half: the 1½-price variant of two-price (Svk 2003, domain notes 7.2), never automatic
     proxy_penalty_eur_per_mwh: float = Field(10.0, ge=0)  # UNVERIFIED level, see module docstring
     proxy_outside_file: bool = True  # False: an ISP the file does not cover is an error, not a proxy
     fee_eur_per_mwh: float = Field(0.0, ge=0)  # imbalance fee per |MWh| (exists; level UNVERIFIED)
