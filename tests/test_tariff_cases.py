@@ -339,24 +339,51 @@ def test_v7_sala_heby_monthly_savings():
     assert shifted.sum() == pytest.approx(base.sum())
     case = sala_case()
     tariff = case.tariffs[0]
-    assert tariff.kind == "peak_power" and not tariff.includes_vat and tariff.n_peaks == 5
-    rates = [97] * 3 + [39] * 7 + [97] * 2
+    assert tariff.kind == "peak_power" and tariff.includes_vat and tariff.n_peaks == 5
+    rates = [97] * 3 + [39] * 7 + [97] * 2  # SEK/kW incl. VAT (household prices)
     month = h.local.month
     savings = []
     for m in range(1, 13):
         sel = np.asarray(month == m)
-        b = sek(tariff.bill_eur(case, kw_series(h, base)[sel]))
-        s = sek(tariff.bill_eur(case, kw_series(h, shifted)[sel]))
+        b = sek(tariff.bill_eur(case, kw_series(h, base)[sel]), incl_vat=True)
+        s = sek(tariff.bill_eur(case, kw_series(h, shifted)[sel]), incl_vat=True)
         assert b == pytest.approx(rates[m - 1] * PEAK_KW, abs=1e-9)  # mean of top 5 = 8 kW
         savings.append(b - s)
     np.testing.assert_allclose(savings, FIGURE9_SEK, atol=1e-9)
     # the whole year in one bill: the same months, summed
-    year_b = sek(tariff.bill_eur(case, kw_series(h, base)))
-    year_s = sek(tariff.bill_eur(case, kw_series(h, shifted)))
+    year_b = sek(tariff.bill_eur(case, kw_series(h, base)), incl_vat=True)
+    year_s = sek(tariff.bill_eur(case, kw_series(h, shifted)), incl_vat=True)
     assert year_b - year_s == pytest.approx(1223.5, abs=1e-9)
     assert round(year_b - year_s, -1) == 1220  # "ca 1 220 kr/år"
     ref = reference_top5_charge_sek(h, base, rates)
     assert year_b == pytest.approx(sum(ref.values()), abs=1e-9)
+
+
+@pytest.mark.parametrize("template", ["sala_heby_power.toml", "sala_heby_power_2014.toml"])
+def test_v7_reproduced_with_the_shipped_template_incl_vat(template):
+    """V7 through the shipped templates and the realised monthly bills (``monthly_tariff_bills``):
+    a household (``pays_vat``) saves 194/194/194/58.5/39/19.5/19.5/19.5/39/58.5/194/194 SEK and
+    1 223.5 SEK in 2014, incl. VAT. NEPP's 97/39 SEK/kW are household prices incl. VAT (as SHE
+    publishes its tariff today, 104/43 incl. VAT, MARKET_RULES 4.2 [S56]); adding VAT on top would
+    give 1 529.38 SEK."""
+    from bidopt.backtest.settlement import monthly_tariff_bills
+
+    h = year_horizon(2014)
+    base, shifted, _ = sala_profile(h)
+    case = make_case([{"template": str(TARIFFS / template)}], retail_table={"pays_vat": True})
+    tariff = case.tariffs[0]
+    assert tariff.includes_vat and tariff.n_peaks == 5
+    before = monthly_tariff_bills(case, kw_series(h, base))
+    after = monthly_tariff_bills(case, kw_series(h, shifted))
+    assert list(before.month) == [f"2014-{m:02d}" for m in range(1, 13)] and before.complete_month.all()
+    assert (before.vat_factor == VAT).all()
+    saving = sek(before.bill_incl_vat_eur.to_numpy() - after.bill_incl_vat_eur.to_numpy())
+    np.testing.assert_allclose(saving, FIGURE9_SEK, atol=1e-9)
+    assert saving.sum() == pytest.approx(1223.5, abs=1e-9)
+    rates = np.array([97] * 3 + [39] * 7 + [97] * 2)
+    np.testing.assert_allclose(sek(before.bill_incl_vat_eur.to_numpy()), rates * PEAK_KW, atol=1e-9)
+    # ex VAT (a business that deducts VAT) the same shift is worth 1 223.5 / 1.25 = 978.8 SEK
+    assert sek(before.bill_ex_vat_eur.sum() - after.bill_ex_vat_eur.sum()) == pytest.approx(978.8, abs=1e-9)
 
 
 def _january(tmp_path: Path, month: int = 1):
@@ -391,9 +418,9 @@ def test_v7_optimiser_cuts_monthly_peak_charge(tmp_path, month):
     flex = _solve(sala_case(assets=[load, shifter], prices=price_csv.name, base_dir=tmp_path), h)
     assert not rigid.is_mip and not flex.is_mip  # the top-5 mean is an LP: no binaries
     assert flex.summary()["binaries"] is False
-    rate = 97 if month in (1, 2, 3, 11, 12) else 39
-    peak_rigid = -sek(rigid.summary()["revenue_eur"]["tariff"])
-    peak_flex = -sek(flex.summary()["revenue_eur"]["tariff"])
+    rate = 97 if month in (1, 2, 3, 11, 12) else 39  # SEK/kW incl. VAT; the tariff stream is ex VAT
+    peak_rigid = -sek(rigid.summary()["revenue_eur"]["tariff"], incl_vat=True)
+    peak_flex = -sek(flex.summary()["revenue_eur"]["tariff"], incl_vat=True)
     assert peak_rigid == pytest.approx(rate * PEAK_KW, abs=1e-6)
     saving = peak_rigid - peak_flex
     expected = FIGURE9_SEK[month - 1]
@@ -407,8 +434,8 @@ def test_v7_optimiser_cuts_monthly_peak_charge(tmp_path, month):
     # model and realised bill agree on the solved schedule
     tariff = flex.case.tariffs[0]
     imp = flex.schedule()["grid_import_mw"]
-    assert sek(tariff.bill_eur(flex.case, imp)) == pytest.approx(peak_flex, abs=1e-6)
-    assert sek(pyo.value(flex.tariff_blocks[0].cost_eur)) == pytest.approx(peak_flex, abs=1e-6)
+    assert sek(tariff.bill_eur(flex.case, imp), incl_vat=True) == pytest.approx(peak_flex, abs=1e-6)
+    assert sek(pyo.value(flex.tariff_blocks[0].cost_eur), incl_vat=True) == pytest.approx(peak_flex, abs=1e-6)
 
 
 # ------------------------------------------------- peak tariff: LP charge == realised bill (Ellevio)
@@ -500,11 +527,11 @@ def test_peaks_so_far_pays_only_increment(tmp_path, peaks_kw, battery, expected_
     res = plan(case, day)
     pm = res.model
     assert not pm.is_mip
-    tariff = case.tariffs[0]
-    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur))
-    bill = sek(tariff.bill_eur(case, res.schedule["grid_import_mw"]))
+    tariff = case.tariffs[0]  # 97 SEK/kW incl. VAT: amounts below incl. VAT
+    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur), incl_vat=True)
+    bill = sek(tariff.bill_eur(case, res.schedule["grid_import_mw"]), incl_vat=True)
     assert lp == pytest.approx(bill, abs=1e-6)
-    assert -sek(res.summary["revenue_eur"]["tariff"]) == pytest.approx(lp, abs=1e-9)
+    assert -sek(res.summary["revenue_eur"]["tariff"], incl_vat=True) == pytest.approx(lp, abs=1e-9)
     assert lp == pytest.approx(expected_sek, abs=1e-5)
     assert lp >= -1e-7
 
@@ -531,8 +558,8 @@ def test_peaks_so_far_belong_to_the_horizons_first_month(tmp_path, first, expect
     )
     tariff = case.tariffs[0]
     pm = _solve(case, h)
-    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur))
-    bill = sek(tariff.bill_eur(case, pm.schedule()["grid_import_mw"]))
+    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur), incl_vat=True)
+    bill = sek(tariff.bill_eur(case, pm.schedule()["grid_import_mw"]), incl_vat=True)
     assert bill == pytest.approx(expected_sek, abs=1e-6)
     assert lp == pytest.approx(expected_sek, abs=1e-6)
 
