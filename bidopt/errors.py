@@ -16,8 +16,11 @@ class BidoptError(Exception):
     exit_code = 1
 
 
-class InputError(BidoptError):
-    """Bad input: a case file, data file or option. Exit code 2."""
+class InputError(BidoptError, ValueError):
+    """Bad input: a case file, data file, option or argument. Exit code 2.
+
+    Also a ``ValueError``: library callers that catch ``ValueError`` for a bad argument (a day that
+    is not YYYY-MM-DD, an MTU length bidopt does not know) catch this too."""
 
     exit_code = 2
 

@@ -14,19 +14,36 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
+from bidopt.errors import InputError
+
 STOCKHOLM = "Europe/Stockholm"
 VALID_MTU_MINUTES = (15, 30, 60)
 
 
-def as_date(day: str | dt.date | pd.Timestamp) -> dt.date:
-    """Parse a delivery day given as 'YYYY-MM-DD', a date or a timestamp."""
-    if isinstance(day, pd.Timestamp):
+def as_date(day: str | dt.date | pd.Timestamp, field: str = "day") -> dt.date:
+    """Parse a delivery day given as 'YYYY-MM-DD', a date or a timestamp.
+
+    Anything else is bad input: ``InputError`` naming ``field`` (the argument's name)."""
+    if day is pd.NaT or day is None:
+        pass
+    elif isinstance(day, dt.datetime):  # pd.Timestamp too
         return day.date()
-    if isinstance(day, dt.datetime):
-        return day.date()
-    if isinstance(day, dt.date):
+    elif isinstance(day, dt.date):
         return day
-    return dt.date.fromisoformat(str(day))
+    else:
+        try:
+            return dt.date.fromisoformat(str(day).strip())  # str(np.datetime64("2024-03-14")) too
+        except ValueError:
+            pass
+    raise InputError(None, field, f"{day!r} is not a date (YYYY-MM-DD)")
+
+
+def check_mtu(mtu_minutes, field: str = "mtu_minutes", allowed: tuple[int, ...] = VALID_MTU_MINUTES) -> int:
+    """``mtu_minutes`` as an int if it is one of ``allowed``; otherwise ``InputError`` naming ``field``."""
+    if isinstance(mtu_minutes, bool) or mtu_minutes not in allowed:
+        raise InputError(None, field, f"MTU length must be one of {', '.join(map(str, allowed))} minutes, "
+                                      f"got {mtu_minutes!r}")
+    return int(mtu_minutes)
 
 
 def day_bounds_utc(day, tz: str = STOCKHOLM) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -74,8 +91,7 @@ def _zone(tz: str) -> zoneinfo.ZoneInfo:
 
 def mtu_index(start_utc: pd.Timestamp, end_utc: pd.Timestamp, mtu_minutes: int) -> pd.DatetimeIndex:
     """UTC MTU starts in [start_utc, end_utc)."""
-    if mtu_minutes not in VALID_MTU_MINUTES:
-        raise ValueError(f"mtu_minutes must be one of {VALID_MTU_MINUTES}, got {mtu_minutes}")
+    mtu_minutes = check_mtu(mtu_minutes)
     return pd.date_range(start_utc, end_utc, freq=f"{mtu_minutes}min", inclusive="left", name="timestamp_utc")
 
 

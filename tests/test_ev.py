@@ -223,7 +223,10 @@ def test_v2g_needs_binaries_only_with_negative_prices(tmp_path):
     assert pos.summary["binaries"] is False
 
 
-def test_fcr_d_headroom(tmp_path):
+@pytest.mark.parametrize("ler", [None, True])
+def test_fcr_d_headroom(tmp_path, ler):
+    """One-way charging is not a LER by default (it reserves what it sold, each way); declared a LER
+    (``ler = true``) it keeps the 0.20 opposite-direction share too."""
     idx = btime.delivery_index(DAY, 60)
     for prod in ("fcr_d_up", "fcr_d_down"):
         pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "price_eur_per_mw_h": 20.0}).to_csv(
@@ -232,17 +235,22 @@ def test_fcr_d_headroom(tmp_path):
             "max_power_mw": 0.011}]
     case = ev_case(tmp_path, prices=night_prices(tmp_path), sessions=car, offer_reserves=True,
                    extra_prices={"fcr_d_up": "fcr_d_up.csv", "fcr_d_down": "fcr_d_down.csv"},
-                   markets={"fcr": {"step_mw": 0.0}})
+                   markets={"fcr": {"step_mw": 0.0}}, **({} if ler is None else {"ler": ler}))
     assert case.assets[0].reserve_products() == {"fcr_d_up", "fcr_d_down"}
+    assert case.assets[0].limited_energy_reservoir() is bool(ler)
     res = bidopt.plan(case, DAY)
     s = res.schedule
     up, down, p, avail = s.ev_fcr_d_up_mw, s.ev_fcr_d_down_mw, s.ev_power_mw, s.ev_available_mw
     assert up.sum() > 0 and down.sum() > 0
     full = s.ev_connected > 1 - 1e-9
     assert (up <= p + 1e-7).all()  # upward = stop charging
+    assert (down <= avail - p + 1e-7).all()
     assert (up[~full] < 1e-9).all() and (down[~full] < 1e-9).all()  # 00:00 (half), after 08:00
-    assert (up + 0.2 * down <= p + 1e-7).all()  # with the LER opposite-direction share
-    assert (down + 0.2 * up <= avail - p + 1e-7).all()
+    share = 0.2 if ler else 0.0  # the LER opposite-direction share
+    assert (up + share * down <= p + 1e-7).all()
+    assert (down + share * up <= avail - p + 1e-7).all()
+    if not ler:  # sold up to the charging power in some hour: no opposite share held back
+        assert ((up - p).abs() < 1e-6)[up > 1e-9].any() and ((up + 0.2 * down) > p + 1e-6).any()
     assert results(res).loc["r", "met"]
     assert res.summary["revenue_eur"]["fcr_d_up"] > 0
 

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyomo.environ as pyo
+from pydantic import Field
 
 from bidopt.case import AssetSpec
 from bidopt.expr_value import linear_value
@@ -25,6 +26,13 @@ class AssetBase(AssetSpec):
 
     #: the summary.json revenue stream the asset's own cost (``blk.cost_eur``) is reported under
     cost_stream: ClassVar[str] = "degradation"
+    #: whether an asset of this kind is a limited energy reservoir unless its ``ler`` field says
+    ler_default: ClassVar[bool] = False
+
+    # a limited energy reservoir (LER: a reservoir smaller than 2 h of full activation of its reserve
+    # capacity, MARKET_RULES 3.3): reserves keep the LER reservation (energy management power on top
+    # of the activation); None: the kind's default (``limited_energy_reservoir``)
+    ler: bool | None = Field(None)
 
     def prepare(self, case, horizon: Horizon) -> dict:
         """Load data the asset needs (profiles) for ``horizon``; returned dict goes to build()."""
@@ -61,6 +69,11 @@ class AssetBase(AssetSpec):
     def reserve_products(self) -> set[str]:
         """Reserve products this asset may provide ("fcr_n", "fcr_d_up", "fcr_d_down"); none by default."""
         return set()
+
+    def limited_energy_reservoir(self) -> bool:
+        """Whether the asset is a limited energy reservoir: its ``ler`` field, else the kind's default
+        (batteries yes; loads, heat pumps and one-way EV charging no)."""
+        return self.ler_default if self.ler is None else bool(self.ler)
 
     def reserve_limit_mw(self, product: str) -> float | None:
         """The most capacity of ``product`` the asset is prequalified for (MW), or None for no cap."""

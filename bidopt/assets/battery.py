@@ -10,11 +10,14 @@ max_cycles_per_day * (soc_max - soc_min), the usable energy). Degradation costs 
 Charge/discharge exclusivity needs a binary u_t (c_t <= P_c u_t, d_t <= P_d (1 - u_t)) only when
 burning energy in round-trip losses can pay: when a MWh can have a negative value (negative import
 cost or export value). ``exclusive = "auto"`` adds them exactly then; true/false force it.
+
+Reserves: a battery is a limited energy reservoir (``ler = true`` by default): FCR capacity keeps
+the LER reservation of ``bidopt.markets.fcr`` (1.34 / 0.20 power factors, 1 h / 1/3 h energy).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyomo.environ as pyo
@@ -29,6 +32,7 @@ from bidopt.horizon import Horizon
 @register_asset
 class Battery(AssetBase):
     kind: Literal["battery"] = "battery"
+    ler_default: ClassVar[bool] = True  # a limited energy reservoir (MARKET_RULES 3.3)
     power_mw: float | None = Field(None, ge=0)
     charge_power_mw: float | None = Field(None, ge=0)
     discharge_power_mw: float | None = Field(None, ge=0)

@@ -22,6 +22,9 @@ Energy rule: power only. A cut can be held as long as the reserve product asks, 
 consumption back towards d_t can be held too, so ``up_mwh``/``down_mwh`` add no constraint.
 Expected activation (``expected_up_mw``, + = upward = consumption cut) is load not served: it is
 costed at VoLL in ``cost_eur`` (negative when net activation is downward and serves curtailed load).
+A curtailable load is not a limited energy reservoir (``ler = false`` by default): it reserves
+exactly the FCR-D it sold, in that direction, and need not pre-curtail for the LER's 0.20
+opposite-direction share (50 homes x 2 kW sell 0.1 MW of FCR-D up: domain notes, case V12).
 """
 
 from __future__ import annotations

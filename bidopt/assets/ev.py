@@ -56,6 +56,12 @@ fleet (an activation is shared among the cars plugged in) and assumes the cars s
 activation; it is simple, not exact. Expected activation (``expected_up_mw``, if a market passes it)
 is split over the cars plugged in, z_{s,t} with sum_s z_{s,t} = expected_up_mw[t]; the car's charging
 is then x - z (kept within [0, A], or [-A, A] with V2G) and its energy counts x - z.
+
+LER: with V2G the cars' batteries are limited energy reservoirs and keep the LER reservation
+(``ler`` defaults to ``v2g``). One-way charging cannot run the LER energy management (MARKET_RULES
+3.3, [S20]: such a pool must sustain full activation for 2 h instead), so by default it reserves
+exactly the capacity it sold; set ``[markets.fcr] non_ler_fcr_d_energy_h = 2`` to hold 2 h of
+activation energy.
 """
 
 from __future__ import annotations
@@ -336,6 +342,10 @@ class EV(AssetBase):
     # --- reserves -----------------------------------------------------------------------------------
     def reserve_products(self) -> set[str]:
         return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
+
+    def limited_energy_reservoir(self) -> bool:
+        """``ler`` when given, else ``v2g`` (a car battery feeding back is a LER; one-way charging is not)."""
+        return self.v2g if self.ler is None else bool(self.ler)
 
     def add_reserve_headroom(self, blk, T, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh,
                              expected_up_mw=None) -> None:

@@ -62,6 +62,10 @@ e_s + COP_t down_mwh_t <= storage_mwh_heat. Recovery after an activation is left
 plan (FCR-D activations are short and rare). An expected activation ``expected_up_mw`` from the
 market (a frequency series; zero by default) changes the heat delivered by -COP_t expected_up_mw_t
 in the RC dynamics or the space-heating store.
+Not a limited energy reservoir by default (``ler = false``): the power rows are the sold capacity
+only, and the comfort band holds the activation energy. A building whose band holds less than 2 h
+of full activation is a LER under MARKET_RULES 3.3 (classification UNVERIFIED for heat pumps):
+set ``ler = true`` to keep the LER reservation.
 
 Inputs: ``outdoor_temp`` is a number (°C, constant), ``"synthetic"`` (``synthetic_outdoor_temp``: a
 seeded seasonal + daily curve with smooth day-to-day weather, deterministic per local day), a CSV

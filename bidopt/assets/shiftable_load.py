@@ -39,7 +39,9 @@ be given back by consuming less later in the window:
 
 MTU t itself is not counted (its power is the one being moved), and the part of an instance beyond
 the horizon is not counted either: both make the rule conservative. So no upward reserve is offered
-in the last MTU of a window.
+in the last MTU of a window. Not a limited energy reservoir by default (``ler = false``: the sold
+capacity only, no 0.20 opposite-direction share); a job whose window holds less than 2 h of full
+activation is one under MARKET_RULES 3.3 -- set ``ler = true`` for it.
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@ D-1:
 
 ``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
 the upper bound the strategy is compared with.
+
+MTU of a day (``day_mtu``): the case's ``mtu_minutes``, but a strategy that bids runs at the
+exchange's day-ahead MTU on days the case's has no product (60 minutes up to 2025-09-30, 15 from
+2025-10-01), and the perfect-foresight chain follows it day by day. Carried state (SoC, peaks) does
+not depend on the MTU, so it passes across the switch unchanged.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bidopt import notes
 from bidopt import time as btime
 from bidopt.backtest import clearing, settlement
 from bidopt.backtest.state import next_state, with_state
 from bidopt.bids import intraday
+from bidopt.bids.contracts import bidding_mtu
 from bidopt.data import sources
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
@@ -54,6 +61,24 @@ def _horizon(case, day) -> Horizon:
     return Horizon(btime.delivery_index(day, case.case.mtu_minutes, case.case.timezone), case.case.timezone)
 
 
+def day_mtu(case, day, strategy: str = "bid") -> int:
+    """The MTU (minutes) of backtest day ``day``: the case's, except that a strategy that bids
+    (``bid``, ``expected``) cannot bid a day-ahead product the exchange did not have on that day, and
+    runs at the exchange's MTU then (``contracts.bidding_mtu``: a 60-minute case bids quarter-hours
+    from 2025-10-01). Both chains of a run use the MTU of the strategy's day, so they compare MTU for
+    MTU; with ``perfect_foresight`` no product is involved and every day runs at the case's MTU."""
+    if strategy == "perfect_foresight":
+        return case.case.mtu_minutes
+    return bidding_mtu(case.case.mtu_minutes, day)
+
+
+def at_mtu(case, mtu_minutes: int | None):
+    """``case`` with ``[case] mtu_minutes`` set to ``mtu_minutes`` (the same object if unchanged)."""
+    if mtu_minutes is None or mtu_minutes == case.case.mtu_minutes:
+        return case
+    return case.model_copy(update={"case": case.case.model_copy(update={"mtu_minutes": mtu_minutes})})
+
+
 def _expected_cube(case, day, mtu: int):
     from bidopt.bids.dayahead import price_scenarios, settings
     from bidopt.forecast import scenarios as sc
@@ -71,12 +96,14 @@ def _block_counts(orders, realised: np.ndarray) -> tuple[int, int]:
     return len(blocks), int(sum(1 for v in ratio.values() if v > 0))
 
 
-def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, trade_intraday: bool = True) -> DayOutcome:
-    """``trade_intraday``: whether the delivery re-plan may trade intraday (else deviations are imbalance)."""
+def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, trade_intraday: bool = True,
+                 mtu_minutes: int | None = None) -> DayOutcome:
+    """``trade_intraday``: whether the delivery re-plan may trade intraday (else deviations are
+    imbalance). ``mtu_minutes``: the day's MTU (default ``day_mtu``)."""
     from bidopt.bids.dayahead import bid
 
     t0 = _time.perf_counter()
-    c = with_state(case, state)
+    c = at_mtu(with_state(case, state), mtu_minutes or day_mtu(case, day, strategy))
     h = _horizon(c, day)
     scen = _expected_cube(c, day, c.case.mtu_minutes) if strategy == "expected" else None
     bids = bid(c, day, scenarios=scen)
@@ -131,14 +158,18 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
         warnings.append("intraday prices: none given ([prices] intraday); the day-ahead price is the proxy")
     if label.startswith("PROXY"):
         warnings.append(f"imbalance prices: {label}")
+    if any(w.startswith("lot:") for w in bids.summary.get("warnings", [])):
+        warnings.append(notes.LOT_DAY)  # counted over the days by the engine
     return DayOutcome(record, ts, next_state(c, sched, next_day) if next_day else {}, warnings,
                       _time.perf_counter() - t0)
 
 
-def perfect_foresight_day(case, day, state: dict, next_day=None, replanner=None) -> DayOutcome:
-    """``replanner`` (``bidopt.replan.Replanner``): reuse models built on earlier days."""
+def perfect_foresight_day(case, day, state: dict, next_day=None, replanner=None,
+                          mtu_minutes: int | None = None) -> DayOutcome:
+    """``replanner`` (``bidopt.replan.Replanner``): reuse models built on earlier days.
+    ``mtu_minutes``: the day's MTU (default the case's; the engine passes the strategy's ``day_mtu``)."""
     t0 = _time.perf_counter()
-    c = with_state(case, state)
+    c = at_mtu(with_state(case, state), mtu_minutes)
     if replanner is None:
         pm = PortfolioModel(c, _horizon(c, day))
     else:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from bidopt import output
 from bidopt import time as btime
 from bidopt.backtest.state import EMPTY
+from bidopt.bids.contracts import dayahead_mtu_note
 from bidopt.case import Case, Strict
 from bidopt.data import sources
 from bidopt.errors import InputError
@@ -73,7 +74,7 @@ class BacktestResult:
 
 
 def days_between(start, end) -> list[dt.date]:
-    a, b = btime.as_date(start), btime.as_date(end)
+    a, b = btime.as_date(start, "start"), btime.as_date(end, "end")
     if b < a:
         raise InputError(None, "--end", f"end {b} is before start {a}")
     return [a + dt.timedelta(days=i) for i in range((b - a).days + 1)]
@@ -127,7 +128,7 @@ PRICE_HISTORY_DAYS = 64  # the bid strategy's default look-back (56 days) plus i
 
 def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder: Path | None, fp: str,
               progress) -> list[dict]:
-    from bidopt.backtest.day import perfect_foresight_day, strategy_day
+    from bidopt.backtest.day import day_mtu, perfect_foresight_day, strategy_day
     from bidopt.replan import Replanner
 
     state, out = EMPTY, []
@@ -143,10 +144,12 @@ def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder
                 if progress:
                     progress(chain)
                 continue
+        mtu = day_mtu(case, day, strategy)  # both chains: the MTU the strategy bids that day
         if chain == "strategy" and strategy != "perfect_foresight":
-            o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case))
+            o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case),
+                             mtu_minutes=mtu)
         else:
-            o = perfect_foresight_day(case, day, state, next_day=nxt, replanner=replanner)
+            o = perfect_foresight_day(case, day, state, next_day=nxt, replanner=replanner, mtu_minutes=mtu)
         state = o.state
         item = {"day": str(day), "record": o.record, "warnings": o.warnings, "seconds": o.seconds, "state": state}
         if path is not None:
@@ -221,12 +224,30 @@ def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str]
     }
 
 
+def _mtu_note(case, days, mtus: list[int]) -> list[str]:
+    """A warning when days ran at another MTU than the case's (``day.day_mtu``)."""
+    other = [(d, m) for d, m in zip(days, mtus, strict=True) if m != case.case.mtu_minutes]
+    if not other:
+        return []
+    by_mtu: dict[int, list] = {}
+    for d, m in other:
+        by_mtu.setdefault(m, []).append(d)
+    parts = [f"{len(ds)} day(s) from {ds[0]} to {ds[-1]} ran at {m} minutes ({dayahead_mtu_note(ds[0])})"
+             for m, ds in sorted(by_mtu.items())]
+    return [f"MTU: no {case.case.mtu_minutes}-minute day-ahead product on some days, so they ran at the "
+            f"exchange's MTU: {'; '.join(parts)}"]
+
+
 def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir: Path | None,
               week: str | None) -> BacktestResult:
+    from bidopt.backtest.day import day_mtu
+
     s, p = chains["strategy"], chains["perfect_foresight"]
     daily = _daily(s, p)
+    mtus = [day_mtu(case, d, strategy_name) for d in days]
+    daily["mtu_minutes"] = mtus
     ts = _timeseries(s, p)
-    warnings = sorted({w for d in s for w in d["warnings"]})
+    warnings = sorted({w for d in s for w in d["warnings"]}) + _mtu_note(case, days, mtus)
     summary = _summary(case, strategy_name, days, daily, warnings)
     if out_dir is not None:
         from bidopt.backtest.report import write_report

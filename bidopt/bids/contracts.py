@@ -108,6 +108,43 @@ def auction_and_contracts(product_id: str, day, tz: str = STOCKHOLM) -> AuctionC
     return AuctionContracts(product_id, auction_id, d, contracts)
 
 
+DAYAHEAD_PRODUCTS = {60: "NOR_H_DA_1", 15: "NOR_QH_DA_1"}  # day-ahead product per MTU length (minutes)
+
+
+def exists_on(product: Product, day) -> bool:
+    """Whether ``product`` is traded for delivery day ``day``."""
+    d = as_date(day)
+    return not ((product.first_delivery and d < product.first_delivery)
+                or (product.last_delivery and d > product.last_delivery))
+
+
+def dayahead_mtu(day) -> int:
+    """The day-ahead MTU in force for delivery day ``day``: 60 minutes up to 2025-09-30, 15 minutes
+    from 2025-10-01 (MARKET_RULES 1.2), read from the products' delivery dates."""
+    for pid in DAYAHEAD_PRODUCTS.values():
+        if exists_on(PRODUCTS[pid], day):
+            return PRODUCTS[pid].mtu_minutes
+    raise ValueError(f"no day-ahead product is known for delivery day {as_date(day)}")
+
+
+def dayahead_mtu_note(day) -> str:
+    """'the day-ahead MTU is 15 minutes from 2025-10-01' (or '60 minutes up to 2025-09-30')."""
+    p = PRODUCTS[DAYAHEAD_PRODUCTS[dayahead_mtu(day)]]
+    since = f"from {p.first_delivery}" if p.first_delivery else f"up to {p.last_delivery}"
+    return f"the day-ahead MTU is {p.mtu_minutes} minutes {since}"
+
+
+def bidding_mtu(mtu_minutes: int, day) -> int:
+    """The MTU day-ahead bidding for ``day`` runs at: ``mtu_minutes`` (the case's) when the day-ahead
+    market has a product of that length on ``day``, otherwise the exchange's MTU in force then
+    (``dayahead_mtu``). A 60-minute case bids hourly up to 2025-09-30 and in quarter-hours from
+    2025-10-01; a 15-minute case bids hourly before 2025-10-01."""
+    pid = DAYAHEAD_PRODUCTS.get(mtu_minutes)
+    if pid is not None and exists_on(PRODUCTS[pid], day):
+        return mtu_minutes
+    return dayahead_mtu(day)
+
+
 def dayahead_product(day, mtu_minutes: int) -> str:
     """The day-ahead product for a delivery day and MTU length (60 -> NOR_H_DA_1, 15 -> NOR_QH_DA_1).
 
@@ -115,10 +152,9 @@ def dayahead_product(day, mtu_minutes: int) -> str:
     2025-09-30, quarter-hour auction before 2025-10-01) or for another MTU length.
     """
     d = as_date(day)
-    pid = {60: "NOR_H_DA_1", 15: "NOR_QH_DA_1"}.get(mtu_minutes)
+    pid = DAYAHEAD_PRODUCTS.get(mtu_minutes)
     if pid is None:
-        raise ValueError(f"no day-ahead product id known for {mtu_minutes}-minute MTUs")
-    p = PRODUCTS[pid]
-    if (p.first_delivery and d < p.first_delivery) or (p.last_delivery and d > p.last_delivery):
+        raise ValueError(f"no day-ahead product is known for {mtu_minutes}-minute MTUs")
+    if not exists_on(PRODUCTS[pid], d):
         raise ValueError(f"product {pid} does not exist for delivery day {d}")
     return pid

@@ -26,7 +26,7 @@ from pydantic import Field, ValidationError
 from bidopt import time as btime
 from bidopt.bids import blocks as block_model
 from bidopt.bids.blocks import BlockCandidate
-from bidopt.bids.contracts import dayahead_product
+from bidopt.bids.contracts import dayahead_mtu, dayahead_mtu_note, dayahead_product
 from bidopt.bids.export import empty_orders, snap
 from bidopt.bids.orders import Curve, CurveOrder, CurvePoint, OrdersFile
 from bidopt.bids.rules import ExchangeRules, validate
@@ -113,12 +113,16 @@ def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: f
     return Curve(contract_id=contract_id, curve_points=[CurvePoint(price=p, volume=v) for p, v in out])
 
 
-def product_for(case, day, mtu: int) -> str:
-    """The day-ahead product of ``day`` at ``mtu`` minutes; a wrong MTU for the date is bad input."""
+def product_for(case, day, mtu: int, explicit: bool = False) -> str:
+    """The day-ahead product of ``day`` at ``mtu`` minutes; a wrong MTU for the date is bad input
+    naming the case's ``mtu_minutes`` (or, ``explicit``, the ``mtu_minutes`` argument / ``--mtu``)
+    and saying which MTU to use."""
     try:
         return dayahead_product(day, mtu)
     except ValueError as e:
-        raise InputError(case.label, "case.mtu_minutes", str(e)) from None
+        file, field = (None, "mtu_minutes") if explicit else (case.label, "case.mtu_minutes")
+        advice = f"use --mtu {dayahead_mtu(day)} ({dayahead_mtu_note(day)})"
+        raise InputError(file, field, f"{e}; {advice}") from None
 
 
 def curve_order_file(product: str, day, zone: str, portfolio: str,
@@ -180,9 +184,11 @@ def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
 def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | None = None,
         time_limit_s: float | None = None, mip_gap: float | None = None) -> Bids:
     """Day-ahead curve orders, FCR bids and the expected schedule for one delivery day."""
+    day = btime.as_date(day)
+    explicit = mtu_minutes is not None
+    mtu = btime.check_mtu(mtu_minutes) if explicit else case.case.mtu_minutes
     st = settings(case)
-    mtu = mtu_minutes or case.case.mtu_minutes
-    product = product_for(case, day, mtu)
+    product = product_for(case, day, mtu, explicit)
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
     fcr_cube = None

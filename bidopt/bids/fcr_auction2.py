@@ -30,6 +30,7 @@ import pyomo.environ as pyo
 
 from bidopt import time as btime
 from bidopt.bids import intraday
+from bidopt.bids.contracts import bidding_mtu
 from bidopt.bids.fcr_steps import FcrSteps
 from bidopt.data import sources
 from bidopt.errors import InputError
@@ -160,11 +161,13 @@ def auction2(case, day, position_dir, fcr_file=None, scenarios: dict[str, np.nda
     ``scenarios``: {product: S x hours} auction-2 clearing prices instead of the forecaster's."""
     from bidopt.bids.dayahead import settings
 
+    day = btime.as_date(day)
     if not fcr.offered(case):
         raise InputError(case.label, "prices", "FCR auction 2 needs an FCR price file ([prices] fcr_n, fcr_d_up "
                          "or fcr_d_down)")
     st = settings(case)
-    horizon = Horizon(btime.delivery_index(day, case.case.mtu_minutes, case.case.timezone), case.case.timezone)
+    mtu = bidding_mtu(case.case.mtu_minutes, day)  # the MTU of the day-ahead orders `bid` wrote for the day
+    horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     position = intraday.dayahead_position(case, day, Path(position_dir), horizon.index)
     explicit = fcr_file is not None
     fcr_file = Path(fcr_file) if explicit else Path(position_dir) / "fcr_bids.csv"

@@ -31,6 +31,7 @@ import pandas as pd
 
 from bidopt import time as btime
 from bidopt.bids import export
+from bidopt.bids.contracts import bidding_mtu
 from bidopt.bids.orders import CurveOrder, OrdersFile
 from bidopt.bids.rules import ExchangeRules, validate
 from bidopt.case import DEFAULTS_DIR
@@ -159,6 +160,7 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
     at or above their price."""
     if stage not in STAGES:
         raise InputError(None, "--stage", f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    day = btime.as_date(day)
     if stage != "continuous":
         from bidopt.bids.contracts import PRODUCTS
 
@@ -167,7 +169,9 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
             raise InputError(None, "--stage", f"{stage} runs for delivery days from {first} on")
     r = rules(case)
     gate_minutes = r.continuous_gate_minutes or _stage_config()["continuous_gate_minutes"]
-    mtu = 15 if stage != "continuous" else case.case.mtu_minutes  # Swedish IDAs trade quarter-hours
+    # Swedish IDAs trade quarter-hours; the continuous stage re-plans at the MTU of the day-ahead
+    # orders `bid` wrote for the day (the case's, or the exchange's where the case's has no product)
+    mtu = 15 if stage != "continuous" else bidding_mtu(case.case.mtu_minutes, day)
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     position = dayahead_position(case, day, Path(position_dir), horizon.index)
     spot = sources.dayahead_prices(case, horizon.index)

@@ -1,55 +1,211 @@
-"""Svenska kraftnät FCR-N, FCR-D up and FCR-D down capacity (hourly, EUR/MW/h).
+"""Svenska kraftnät FCR-N, FCR-D up and FCR-D down capacity (hourly, EUR/MW/h), and the dated auction rules.
 
 A product is offered when the case gives its price series (``[prices] fcr_n = "..."`` etc.). For
 each product p and UTC hour h the portfolio sells K_{p,h} = step * n_{p,h} MW (n integer: bids come
 in 0.1 MW lots, MARKET_RULES 3.2), split over the assets that can provide p (cap_{a,p,h} >= 0,
 sum_a cap_{a,p,h} = K_{p,h}). Revenue: sum_{p,h} price_{p,h} * K_{p,h} * 1 h.
 
-Each asset must keep, in every MTU t of hour h, the headroom of the Limited Energy Reservoir rules
-(MARKET_RULES 3.3, Nordic FCR technical requirements v1.1 section 3.5), with N = cap_N, U = cap_Du,
-D = cap_Dd:
+Headroom. Each providing asset must keep, in every MTU t of hour h, room for what it sold, with
+N = cap_N, U = cap_Du, D = cap_Dd (MW) of that asset. A **limited energy reservoir** (LER: a
+reservoir smaller than 2 h of full activation, MARKET_RULES 3.3; the asset's ``ler`` field, on by
+default for batteries) keeps the LER reservation of the Nordic FCR technical requirements v1.1
+section 3.5, which includes the power its energy management (NEM) needs on top of the activation:
 
     power up   = 1.34 N + U + 0.20 D        energy up   = 1 h * N + 1/3 h * U
     power down = 1.34 N + 0.20 U + D        energy down = 1 h * N + 1/3 h * D
 
-The factors are configurable (``[markets.fcr]``); the asset turns them into constraints on its own
-schedule (``AssetBase.add_reserve_headroom``). Expected activation (a frequency series, or the
-documented default of no net activation) shifts the asset's energy by alpha_{p,t} * cap per MTU;
-FCR-N activation energy is paid at the day-ahead price (MARKET_RULES 3.2: FCR-D energy is not paid).
+Any other asset (curtailable and shiftable loads, heat pumps, one-way EV charging by default)
+reserves exactly what it sold, in the direction sold, and the same activation energy (which its own
+physics turns into constraints, or none where it has no reservoir):
+
+    power up   = N + U                      energy up   = e_N N + e_D U
+    power down = N + D                      energy down = e_N N + e_D D
+
+with e_N, e_D = 1 h, 1/3 h unless ``non_ler_fcr_n_energy_h`` / ``non_ler_fcr_d_energy_h`` say
+otherwise (e.g. 2 h, the endurance that makes a reservoir non-LER). The factors are configurable
+(``[markets.fcr]``); the asset turns them into constraints on its own schedule
+(``AssetBase.add_reserve_headroom``). Expected activation (a frequency series, or the documented
+default of no net activation) shifts the asset's energy by alpha_{p,t} * cap per MTU; FCR-N
+activation energy is paid at the day-ahead price (MARKET_RULES 3.2: FCR-D energy is not paid).
+
+Auction rules (``bidopt/defaults/fcr_rules.toml``, each entry with its source): per delivery day
+the pricing rule ("pay_as_bid" before 1 Feb 2024, "marginal" from then), the gate closure of each
+auction (auction 1: 15:00 D-2 before 1 Jun 2023, 00:30 D-1 from then; auction 2: 18:00 D-1), the
+lot and the minimum bid. ``auction_rules(case, day)`` gives the entry in force on a delivery day with
+the case's ``[markets.fcr]`` overrides; ``capacity_payments`` settles bids under either pricing rule.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, ValidationError
 
-from bidopt.case import Strict
+from bidopt import time as btime
+from bidopt.case import DEFAULTS_DIR, Strict
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 
 PRODUCTS = ("fcr_n", "fcr_d_up", "fcr_d_down")
+RULES_FILE = DEFAULTS_DIR / "fcr_rules.toml"
+Pricing = Literal["pay_as_bid", "marginal"]
+PRICE_TOL = 1e-9  # EUR/MW/h: a bid this close to the clearing price is accepted
+
+
+# --- auction rules by delivery day --------------------------------------------------------------------
+
+
+class AuctionRules(Strict):
+    """The FCR auction rules in force from delivery day ``valid_from`` on (until the next entry)."""
+
+    valid_from: dt.date
+    pricing: Pricing
+    auction1_gate: dt.time  # local clock time (Europe/Stockholm) ...
+    auction1_days_before: int = Field(ge=0)  # ... on this many days before the delivery day
+    auction2_gate: dt.time
+    auction2_days_before: int = Field(ge=0)
+    lot_mw: float = Field(gt=0)
+    min_bid_mw: float = Field(ge=0)
+    source: str = Field(min_length=1)
+
+    def gate_utc(self, day, auction: int, tz: str = btime.STOCKHOLM) -> pd.Timestamp:
+        """Gate closure of ``auction`` (1 or 2) for delivery ``day``, in UTC."""
+        if auction not in (1, 2):
+            raise ValueError(f"FCR auction {auction!r}: there are auctions 1 and 2")
+        at = self.auction1_gate if auction == 1 else self.auction2_gate
+        before = self.auction1_days_before if auction == 1 else self.auction2_days_before
+        d = btime.as_date(day) - dt.timedelta(days=before)
+        local = pd.Timestamp(dt.datetime.combine(d, at))
+        return local.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+
+
+@lru_cache(maxsize=1)
+def rules_table() -> tuple[AuctionRules, ...]:
+    """The entries of ``fcr_rules.toml`` in date order (the file must list them so)."""
+    with open(RULES_FILE, "rb") as f:
+        data = tomllib.load(f)
+    try:
+        table = tuple(AuctionRules.model_validate(e) for e in data["auction"])
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise InputError(RULES_FILE, ".".join(map(str, err["loc"])), err["msg"]) from None
+    dates = [e.valid_from for e in table]
+    if not table or any(b <= a for a, b in zip(dates, dates[1:], strict=False)):
+        raise InputError(RULES_FILE, "auction.valid_from", "entries must be listed in strictly increasing date order")
+    return table
+
+
+def rules_in_force(day) -> AuctionRules:
+    """The default entry in force on delivery ``day`` (the latest with ``valid_from`` <= day)."""
+    d = btime.as_date(day)
+    table = rules_table()
+    best = [e for e in table if e.valid_from <= d]
+    if not best:
+        raise InputError(RULES_FILE, "auction", f"no FCR auction rules in force on {d} (the first hold from {table[0].valid_from})")
+    return best[-1]
+
+
+# --- the [markets.fcr] table -----------------------------------------------------------------------------
 
 
 class FcrRules(Strict):
-    """Bid lot and LER reservation factors; defaults from MARKET_RULES 3.2-3.3."""
+    """``[markets.fcr]``: bid lot, LER reservation factors (MARKET_RULES 3.3) and overrides of the
+    dated auction rules (every day; unset = the entry of ``fcr_rules.toml`` in force)."""
 
-    step_mw: float = Field(0.1, ge=0)  # 0: continuous volumes
+    step_mw: float | None = Field(None, ge=0)  # bid lot; None: the lot in force; 0: continuous volumes
+    # LER reservation (limited energy reservoirs only)
     fcr_n_power_factor: float = Field(1.34, ge=1)
     fcr_d_opposite_power_factor: float = Field(0.20, ge=0)
     fcr_n_energy_h: float = Field(1.0, ge=0)
     fcr_d_energy_h: float = Field(1.0 / 3.0, ge=0)
+    # activation energy held by assets that are not LER; None: as for a LER (fcr_n/fcr_d_energy_h)
+    non_ler_fcr_n_energy_h: float | None = Field(None, ge=0)
+    non_ler_fcr_d_energy_h: float | None = Field(None, ge=0)
     frequency: str | None = None  # CSV timestamp_utc,frequency_hz; expected activation from it
+    # auction rules for every day (override fcr_rules.toml)
+    pricing: Pricing | None = None
+    auction1_gate: dt.time | None = None
+    auction1_days_before: int | None = Field(None, ge=0)
+    auction2_gate: dt.time | None = None
+    auction2_days_before: int | None = Field(None, ge=0)
+    min_bid_mw: float | None = Field(None, ge=0)
+
+    def non_ler_energy_h(self) -> tuple[float, float]:
+        """(FCR-N, FCR-D) hours of activation energy a non-LER asset holds."""
+        n = self.fcr_n_energy_h if self.non_ler_fcr_n_energy_h is None else self.non_ler_fcr_n_energy_h
+        d = self.fcr_d_energy_h if self.non_ler_fcr_d_energy_h is None else self.non_ler_fcr_d_energy_h
+        return n, d
 
 
-def rules(case) -> FcrRules:
+_OVERRIDES = ("pricing", "auction1_gate", "auction1_days_before", "auction2_gate", "auction2_days_before",
+              "min_bid_mw")
+
+
+def rules(case, day=None) -> FcrRules:
+    """The case's ``[markets.fcr]`` rules; an unset ``step_mw`` is the lot in force on ``day`` (the
+    latest entry's without a day; every entry so far has 0.1 MW)."""
     try:
-        return FcrRules.model_validate(case.markets.get("fcr", {}))
+        r = FcrRules.model_validate(case.markets.get("fcr", {}))
     except ValidationError as e:
         err = e.errors()[0]
         field = "markets.fcr." + ".".join(str(x) for x in err["loc"])
         raise InputError(case.label, field, err["msg"]) from None
+    if r.step_mw is None:
+        lot = (rules_in_force(day) if day is not None else rules_table()[-1]).lot_mw
+        r = r.model_copy(update={"step_mw": lot})
+    return r
+
+
+def auction_rules(case, day) -> AuctionRules:
+    """The auction rules in force on delivery ``day``, with the case's ``[markets.fcr]`` overrides."""
+    base = rules_in_force(day)
+    r = rules(case, day)
+    update = {k: getattr(r, k) for k in _OVERRIDES if getattr(r, k) is not None and getattr(r, k) != getattr(base, k)}
+    if "step_mw" in case.markets.get("fcr", {}) and r.step_mw and r.step_mw != base.lot_mw:
+        update["lot_mw"] = r.step_mw  # 0 (continuous volumes) leaves the lot of the rules as it is
+    if not update:
+        return base
+    names = ", ".join(f"{'step_mw' if k == 'lot_mw' else k} = {v}" for k, v in sorted(update.items()))
+    return base.model_copy(update={**update, "source": f"{base.source}; overridden in [markets.fcr]: {names}"})
+
+
+def gate_utc(case, day, auction: int = 1) -> pd.Timestamp:
+    """Gate closure (UTC) of FCR ``auction`` for delivery ``day`` under the rules in force."""
+    return auction_rules(case, day).gate_utc(day, auction, case.case.timezone)
+
+
+def capacity_payments(bids: pd.DataFrame, clearing: Mapping[tuple[str, int, str], float],
+                      pricing: Pricing) -> pd.DataFrame:
+    """Settle FCR capacity bids (rows: product, auction, hour_start_utc, volume_mw, price_eur_per_mw_h)
+    against ``clearing`` {(product, auction, hour_start_utc): EUR/MW/h}.
+
+    A bid is accepted whole when its price is at or below the clearing price (both rules, MARKET_RULES
+    3.2); an accepted bid is paid its own price under ``"pay_as_bid"`` and the clearing price under
+    ``"marginal"``, for one hour. A bid without a clearing price is not accepted. Returns the bids with
+    ``clearing_eur_per_mw_h``, ``accepted``, ``paid_eur_per_mw_h`` and ``payment_eur`` (EUR)."""
+    if pricing not in ("pay_as_bid", "marginal"):
+        raise ValueError(f"unknown FCR pricing {pricing!r}")
+    out = bids.copy()
+    q = np.array([clearing.get((r.product, int(r.auction), r.hour_start_utc), np.nan)
+                  for r in bids.itertuples()], dtype=float)
+    bid = bids["price_eur_per_mw_h"].to_numpy(float)
+    ok = np.isfinite(q) & (bid <= q + PRICE_TOL)
+    paid = np.where(ok, bid if pricing == "pay_as_bid" else q, 0.0)
+    out["clearing_eur_per_mw_h"] = q
+    out["accepted"] = ok
+    out["paid_eur_per_mw_h"] = paid
+    out["payment_eur"] = paid * bids["volume_mw"].to_numpy(float) * 1.0  # hourly products
+    return out
+
+
+# --- products, prices and capacity ------------------------------------------------------------------------
 
 
 def offered(case) -> list[str]:
@@ -100,7 +256,7 @@ def build_capacity(blk, horizon: Horizon, case, assets: dict, prices: dict | Non
     """FCR capacity on ``blk``: lots per product and hour, split over the providing assets, and
     ``capacity_value_eur[p]`` (EUR) at the case's FCR prices or the given ``prices`` {product: per
     hour}. ``continuous``: volumes are set elsewhere in lots (the stepped bids of the bidding model)."""
-    r = rules(case)
+    r = rules(case, horizon.first_day)
     H = pyo.RangeSet(0, len(horizon.hour_starts) - 1)
     blk.H = H
     providers = {p: [a for a in assets if p in assets[a].reserve_products()] for p in offered(case)}
@@ -129,9 +285,10 @@ def build_capacity(blk, horizon: Horizon, case, assets: dict, prices: dict | Non
 
 
 def build_site_terms(cap, blk, T, horizon: Horizon, case, assets: dict, asset_blocks: dict, spot: np.ndarray) -> None:
-    """Per price path: LER headroom on each providing asset for the capacities in ``cap``, and
+    """Per price path: headroom on each providing asset for the capacities in ``cap`` (the LER
+    reservation for limited energy reservoirs, the sold capacity for the others), and
     ``blk.activation_value_eur`` (FCR-N activation energy at the day-ahead price)."""
-    r = rules(case)
+    r = rules(case, horizon.first_day)
     alpha = _expected_activation(case, r, horizon)
     hour_of = horizon.hour_group
 
@@ -141,7 +298,7 @@ def build_site_terms(cap, blk, T, horizon: Horizon, case, assets: dict, asset_bl
     for a in sorted({a for a, _ in cap.AP}):
         ab = pyo.Block()
         blk.add_component(f"headroom_{a}", ab)
-        _headroom(ab, T, lambda p, t, a=a: c(a, p, t), r, alpha)
+        _headroom(ab, T, lambda p, t, a=a: c(a, p, t), r, alpha, ler=assets[a].limited_energy_reservoir())
         assets[a].add_reserve_headroom(
             asset_blocks[a], T, horizon, ab.up_mw, ab.down_mw, ab.up_mwh, ab.down_mwh, ab.expected_up_mw
         )
@@ -162,10 +319,20 @@ def update_spot(blk, spot: np.ndarray) -> None:
         blk.spot[t] = float(v)
 
 
-def _headroom(ab, T, cap, r: FcrRules, alpha: pd.DataFrame) -> None:
-    """The LER power and energy one asset must hold, per MTU, from its sold capacities cap(p, t)."""
-    kN, kD = r.fcr_n_power_factor, r.fcr_d_opposite_power_factor
-    eN, eD = r.fcr_n_energy_h, r.fcr_d_energy_h
+def headroom_factors(r: FcrRules, ler: bool) -> dict[str, float]:
+    """The multipliers of ``_headroom``: power kN (FCR-N both ways) and kD (FCR-D, opposite
+    direction), energy eN, eD (hours) -- the LER reservation, or the sold capacity for other assets."""
+    if ler:
+        return {"kN": r.fcr_n_power_factor, "kD": r.fcr_d_opposite_power_factor,
+                "eN": r.fcr_n_energy_h, "eD": r.fcr_d_energy_h}
+    eN, eD = r.non_ler_energy_h()
+    return {"kN": 1.0, "kD": 0.0, "eN": eN, "eD": eD}
+
+
+def _headroom(ab, T, cap, r: FcrRules, alpha: pd.DataFrame, ler: bool = True) -> None:
+    """The power and energy one asset must hold, per MTU, from its sold capacities cap(p, t)."""
+    f = headroom_factors(r, ler)
+    kN, kD, eN, eD = f["kN"], f["kD"], f["eN"], f["eD"]
     ab.up_mw = pyo.Expression(T, rule=lambda b, t: kN * cap("fcr_n", t) + cap("fcr_d_up", t) + kD * cap("fcr_d_down", t))
     ab.down_mw = pyo.Expression(T, rule=lambda b, t: kN * cap("fcr_n", t) + kD * cap("fcr_d_up", t) + cap("fcr_d_down", t))
     ab.up_mwh = pyo.Expression(T, rule=lambda b, t: eN * cap("fcr_n", t) + eD * cap("fcr_d_up", t))
