@@ -33,10 +33,12 @@ class Strict(BaseModel):
 
 
 class Dated(Strict):
-    """A value that holds from a date on (until the next entry's date)."""
+    """A value that holds from a date on (until the next entry's date); ``source`` cites where the
+    figure comes from (free text, not read by the model)."""
 
     valid_from: dt.date
     value: float
+    source: str | None = None
 
 
 def dated_value(entries: list[Dated], day: dt.date, what: str = "value") -> float:

@@ -134,13 +134,72 @@ def test_v1_retail_build_up_without_net_billing():
     np.testing.assert_allclose(ore_per_kwh(coefs["tax"][0]), 29.0 + 0.25 * 89.6, atol=1e-9)
 
 
-def test_v1_default_tax_table_gives_2014_energy_tax():
-    """Without a case override, the shipped se_taxes.toml must give 29.0 ore/kWh in 2014."""
+def test_v1_default_tax_table_gives_the_year_s_energy_tax():
+    """Without a case override the shipped se_taxes.toml gives each year's general rate. NEPP's
+    29.0 ore/kWh is the 2012 rate (EY, Aftonkuriren); 2014's was 29.3 (Fortum's 2014 page), so the
+    Figure 1 build-up with the default table is 112.0 ore/kWh in 2012 and 112.375 in 2014."""
     table = {k: v for k, v in FIGURE1_RETAIL.items() if k not in ("energy_tax_sek_per_kwh", "vat_rate")}
-    h = Horizon.for_days(dt.date(2014, 6, 2), None, 60)
-    imp, exp, _ = stack(make_case([TRANSFER_FEE], table), h)
-    np.testing.assert_allclose(imp, 112.0, atol=1e-9)
-    np.testing.assert_allclose(exp, 39.8, atol=1e-9)
+    fee = {**TRANSFER_FEE, "rates": [{"valid_from": dt.date(2012, 1, 1), "sek_per_kwh": 0.206}]}
+    for day, tax in [(dt.date(2012, 6, 4), 29.0), (dt.date(2014, 6, 2), 29.3)]:
+        h = Horizon.for_days(day, None, 60)
+        imp, exp, _ = stack(make_case([fee], table), h)
+        np.testing.assert_allclose(imp, (40 + 20.6 + tax) * 1.25, atol=1e-9)
+        np.testing.assert_allclose(exp, 39.8, atol=1e-9)
+
+
+# The general (non-reduced) energy tax on electricity, ore/kWh ex VAT, by the date it holds from:
+# what bidopt/defaults/se_taxes.toml must give without a case override. Each figure is checked in
+# the source named in that file (Skatteverket, SFS, or a secondary page quoting the rate).
+ENERGY_TAX_ORE = [
+    (dt.date(2011, 1, 1), 28.3), (dt.date(2012, 1, 1), 29.0), (dt.date(2013, 1, 1), 29.3),
+    (dt.date(2014, 1, 1), 29.3), (dt.date(2015, 1, 1), 29.4), (dt.date(2016, 1, 1), 29.2),
+    (dt.date(2017, 1, 1), 29.5), (dt.date(2017, 7, 1), 32.5), (dt.date(2018, 1, 1), 33.1),
+    (dt.date(2019, 1, 1), 34.7), (dt.date(2020, 1, 1), 35.3), (dt.date(2021, 1, 1), 35.6),
+    (dt.date(2022, 1, 1), 36.0), (dt.date(2023, 1, 1), 39.2), (dt.date(2024, 1, 1), 42.8),
+    (dt.date(2025, 1, 1), 43.9), (dt.date(2026, 1, 1), 36.0),
+]
+
+
+def _default_retail():
+    return make_case().retail
+
+
+def test_default_energy_tax_table_year_by_year():
+    from bidopt.case import dated_value
+
+    table = _default_retail().energy_tax_sek_per_kwh
+    for i, (start, ore) in enumerate(ENERGY_TAX_ORE):
+        end = ENERGY_TAX_ORE[i + 1][0] if i + 1 < len(ENERGY_TAX_ORE) else dt.date(2026, 12, 31)
+        for day in (start, start + dt.timedelta(days=40), end - dt.timedelta(days=1)):
+            assert dated_value(table, day) == pytest.approx(ore / 100, abs=1e-12), (day, ore)
+    assert dated_value(table, dt.date(2017, 6, 30)) == pytest.approx(0.295)  # mid-year change
+    assert dated_value(table, dt.date(2017, 7, 1)) == pytest.approx(0.325)
+    assert sorted(e.valid_from for e in table) == [d for d, _ in ENERGY_TAX_ORE]
+    with pytest.raises(bidopt.InputError):
+        dated_value(table, dt.date(2010, 12, 31))  # before the table: no silent fallback
+
+
+def test_default_tax_tables_cite_their_sources():
+    r = _default_retail()
+    for name, table in [("energy tax", r.energy_tax_sek_per_kwh), ("VAT", r.vat_rate),
+                        ("tax reduction", r.export.tax_reduction_sek_per_kwh)]:
+        for e in table:
+            assert e.source and len(e.source) > 10, (name, e.valid_from)
+    by_year = {e.valid_from.year: e.source for e in r.energy_tax_sek_per_kwh}
+    assert "UNVERIFIED" in by_year[2026]  # derived from a cut announced incl. VAT, no SFS text seen
+    for year in (2015, 2016, 2019, 2022, 2024):  # read in Skatteverket's or the SFS text itself
+        assert "UNVERIFIED" not in by_year[year] and ("Skatteverket" in by_year[year] or "SFS" in by_year[year])
+
+
+def test_default_tax_reduction_dates():
+    from bidopt.case import dated_value
+
+    red = _default_retail().export.tax_reduction_sek_per_kwh
+    with pytest.raises(bidopt.InputError):
+        dated_value(red, dt.date(2014, 12, 31))  # introduced 2015-01-01
+    assert dated_value(red, dt.date(2015, 1, 1)) == pytest.approx(0.60)
+    assert dated_value(red, dt.date(2025, 12, 31)) == pytest.approx(0.60)
+    assert dated_value(red, dt.date(2026, 1, 1)) == 0.0  # abolished for electricity fed in from 2026
 
 
 def test_v2_net_billing_export_earns_retail_price():
