@@ -550,11 +550,28 @@ def _bounds(columns) -> tuple[np.ndarray, np.ndarray]:
     return col_lo, col_hi
 
 
+class _QuietHighs(highspy.Highs):
+    """``highspy.Highs`` with output off from the start.
+
+    HiGHS prints its banner ("Running HiGHS ...") to stdout, from C, once per process: at the first
+    ``Highs`` whose output is on, when highspy's constructor enables the callbacks. That is before a
+    caller can set ``output_flag``, so it is set here, just before (highspy 1.16's ``__init__`` calls
+    ``enableCallbacks``; ``tests/test_quiet_library.py`` notices if a release stops doing so)."""
+
+    def enableCallbacks(self):
+        self.setOptionValue("output_flag", False)
+        super().enableCallbacks()
+
+
+def new_highs() -> highspy.Highs:
+    """A ``highspy.Highs`` that prints nothing (no banner, no log)."""
+    return _QuietHighs()
+
+
 def build_highs(mm: MatrixModel, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
                 threads: int | None = None) -> highspy.Highs:
     """A ``highspy.Highs`` holding the compiled model, with output off and the given options."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     if time_limit_s is not None:
