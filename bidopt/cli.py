@@ -46,6 +46,49 @@ def _write(out_dir: Path, writers: dict, line: str) -> None:
         click.echo(f"wrote {f}")
 
 
+def _state_options(fn):
+    """``--soc NAME=MWH`` (repeatable) and ``--peaks-so-far FILE``: today's state (``bidopt.state``)."""
+    fn = click.option("--peaks-so-far", "peaks_file", type=click.Path(path_type=Path), default=None,
+                      help="CSV of this month's hourly imports so far (timestamp_utc,power_mw): the peak "
+                           "tariff's peaks already set, instead of the case's peaks_so_far_mw.")(fn)
+    return click.option("--soc", "soc", multiple=True, metavar="NAME=MWH",
+                        help="Initial SoC of storage asset NAME in MWh, instead of the case's "
+                             "soc_initial_mwh (repeatable).")(fn)
+
+
+def _with_state(case, day, soc: tuple[str, ...], peaks_file: Path | None):
+    """The case with the ``--soc`` / ``--peaks-so-far`` state (``bidopt.state.with_state``); errors
+    name the option and the asset, or the file and line."""
+    if not soc and peaks_file is None:
+        return case
+    from bidopt.state import with_state
+
+    values: dict[str, str] = {}
+    for item in soc:
+        name, sep, mwh = (x.strip() for x in item.partition("="))
+        if not sep or not name or not mwh:
+            raise InputError(None, "--soc", f"expected NAME=MWH (e.g. bess=0.2), got {item!r}")
+        if name in values:
+            raise InputError(None, f"--soc {name}", "given twice")
+        values[name] = mwh
+    try:
+        return with_state(case, day, soc=values or None, peaks_so_far=peaks_file)
+    except InputError as e:
+        if e.field and e.field.startswith("soc."):
+            raise InputError(None, f"--soc {e.field[4:]}", e.message) from None
+        if e.field == "peaks_so_far" or (e.file == str(peaks_file) and not e.field):
+            raise InputError(peaks_file, "--peaks-so-far", e.message) from None
+        raise
+
+
+def _say(summary: dict) -> None:
+    """The summary's warnings and notes, one line each."""
+    for w in summary.get("warnings", []):
+        click.echo(f"warning: {w}")
+    for n in summary.get("notes", []):
+        click.echo(f"note: {n}")
+
+
 @click.group()
 @click.version_option(package_name="bidopt")
 def main():
@@ -61,8 +104,9 @@ def main():
               help="Override the case's MTU length in minutes.")
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
 @click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@_state_options
 @_reports_errors
-def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
+def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
     """Solve one delivery day with the case's prices as known.
 
     CASE is a case TOML file or a folder holding case.toml.
@@ -70,7 +114,7 @@ def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
     from bidopt.case import load_case
     from bidopt.model import plan as plan_day
 
-    case = load_case(case_path)
+    case = _with_state(load_case(case_path), day, soc, peaks_file)
     if time_limit is not None and time_limit <= 0:
         raise InputError(None, "--time-limit", "must be positive")
     res = plan_day(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
@@ -81,6 +125,7 @@ def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
         "summary.json": lambda p: output.summary_json(res.summary, p),
     }, f"{case.case.name} {day}: objective {s['objective_eur']:.2f} EUR "
        f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
+    _say(s)
 
 
 @main.command("validate")
@@ -116,8 +161,9 @@ def validate_cmd(file):
               help="Override the case's MTU length in minutes (15 from delivery day 2025-10-01).")
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
 @click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@_state_options
 @_reports_errors
-def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
+def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
     """Day-ahead curve orders (Nord Pool Auction API JSON) and FCR bids for one delivery day.
 
     Price scenarios come from [bidding] scenarios, or from the baseline forecaster on the case's
@@ -127,7 +173,7 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
     from bidopt.bids.dayahead import bid as make_bids
     from bidopt.case import load_case
 
-    case = load_case(case_path)
+    case = _with_state(load_case(case_path), day, soc, peaks_file)
     b = make_bids(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
                   time_limit_s=time_limit, mip_gap=mip_gap)
     s = b.summary
@@ -138,6 +184,7 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap):
         "summary.json": lambda p: output.summary_json(b.summary, p),
     }, f"{case.case.name} {day}: expected {s['objective_eur']:.2f} EUR over {s['n_scenarios']} scenarios "
        f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
+    _say(s)
 
 
 @main.command()

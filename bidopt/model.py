@@ -256,15 +256,34 @@ def _named(e: InputError, case: Case) -> InputError:
 
 
 def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | None = None,
-         mip_gap: float | None = None, replanner=None) -> PlanResult:
+         mip_gap: float | None = None, replanner=None, soc: dict | None = None, peaks_so_far=None) -> PlanResult:
     """Plan one local delivery day with the case's prices as known.
 
     ``replanner`` (``bidopt.Replanner``): take the model from it, a model built for an earlier plan
     of the same shape refreshed with this day's numbers, instead of building one (the same result;
     for callers that plan many times in one process). ``res.model`` is then the replanner's and is
-    reused by its next plan."""
+    reused by its next plan.
+
+    ``soc`` ({storage asset: MWh}) and ``peaks_so_far`` (this month's hourly imports so far: a CSV
+    path, a Series or weighted MW values): start from today's state instead of the case file's
+    (``bidopt.state.with_state``).
+
+    The summary adds to the contract keys ``initial_state``, ``tariff_eur`` (the ``tariff`` stream
+    per tariff), ``monthly_charges``, ``lot_rounding`` (the planned net position in 0.1 MW lots),
+    ``warnings`` and ``notes`` (``bidopt.notes``)."""
+    from bidopt import notes
+    from bidopt.state import initial_state, with_state
+
+    if soc or peaks_so_far is not None:
+        case = with_state(case, day, soc=soc, peaks_so_far=peaks_so_far)
     mtu = mtu_minutes or case.case.mtu_minutes
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     pm = PortfolioModel(case, horizon) if replanner is None else replanner.model(case, horizon)
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
-    return PlanResult(schedule=pm.schedule(), summary=pm.summary(), model=pm)
+    schedule = pm.schedule()
+    net = (schedule["grid_import_mw"] - schedule["grid_export_mw"]).to_numpy(float)
+    lot_mw = notes.exchange_lot_mw()
+    lot = notes.lot_rounding(net, net - notes.to_lots(net, lot_mw), horizon.dt_h, lot_mw)
+    summary = {**pm.summary(), "initial_state": initial_state(case),
+               **notes.site_summary([pm.site], lot=lot, lot_what="planned net grid energy")}
+    return PlanResult(schedule=schedule, summary=summary, model=pm)

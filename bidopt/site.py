@@ -39,6 +39,21 @@ def price_stack(case, horizon: Horizon, spot: np.ndarray) -> dict:
     }
 
 
+def tariff_labels(case) -> list[str]:
+    """A unique label per tariff of the case: its name (else its kind), with ``#2``, ``#3`` on repeats."""
+    out, seen = [], {}
+    for t in case.tariffs:
+        base = t.name or t.kind
+        seen[base] = seen.get(base, 0) + 1
+        out.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return out
+
+
+def tariff_unit_costs(case, horizon: Horizon) -> list:
+    """Each tariff's ``unit_costs`` (import cost, export value per MTU, EUR/MWh ex VAT) or None."""
+    return [t.unit_costs(case, horizon) for t in case.tariffs]
+
+
 class Site:
     """Builds the site onto ``blk``; ``value_eur`` is its money result (EUR, maximised)."""
 
@@ -221,6 +236,39 @@ class Site:
         df = pd.DataFrame(cols, index=self.horizon.index)
         df.index.name = "timestamp_utc"
         return df
+
+    def tariff_breakdown(self, unit_costs: list | None = None) -> dict[str, float]:
+        """The ``tariff`` stream of ``revenue()`` per tariff (EUR ex VAT, costs negative; VAT on
+        tariffs is in ``tax``), keyed by ``tariff_labels``: unit costs and export values, model
+        costs (monthly peaks) and fixed fees; plus ``grid_benefit`` (``[retail.export]``) where
+        exports earn it. Sums to ``revenue()["tariff"]``. ``unit_costs``: ``tariff_unit_costs``
+        of this case and horizon, if the caller has them (several scenario sites share them)."""
+        case, h = self.case, self.horizon
+        imp, exp = values(self.blk.grid.import_mw), values(self.blk.grid.export_mw)
+        net_billing = case.retail.export.policy == "net_billing"
+        uc_all = tariff_unit_costs(case, h) if unit_costs is None else unit_costs
+        out = {}
+        for i, (t, label) in enumerate(zip(case.tariffs, tariff_labels(case), strict=True)):
+            v = 0.0
+            if uc_all[i] is not None:
+                c_imp, c_exp = uc_all[i]
+                v += float(np.sum((c_imp if net_billing else c_exp) * exp - c_imp * imp) * h.dt_h)
+            if i in self.tariff_blocks:
+                v -= float(pyo.value(self.tariff_blocks[i].cost_eur))
+            out[label] = v - t.fixed_cost_eur(case, h)
+        benefit = case.retail.export.grid_benefit_sek_per_kwh * retail.sek_per_kwh_to_eur_per_mwh(case)
+        if not net_billing and benefit:
+            out["grid_benefit"] = float(np.sum(benefit * exp) * h.dt_h)
+        return out
+
+    def charge_details(self) -> list[dict]:
+        """Monthly charges booked by the tariffs that have them (``charge_detail``: peak tariffs)."""
+        out = []
+        for i, b in self.tariff_blocks.items():
+            detail = getattr(self.case.tariffs[i], "charge_detail", None)
+            if detail is not None:
+                out += detail(b)
+        return out
 
     def revenue(self, include_fcr_capacity: bool | None = None) -> dict[str, float]:
         """Result per stream in EUR (costs negative); sums to ``value_eur`` (plus first-stage FCR

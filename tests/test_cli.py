@@ -120,7 +120,7 @@ def test_nan_price(case_dir):
     lines = (case_dir / "p.csv").read_text().splitlines()
     lines[5] = lines[5].split(",")[0] + ",nan"
     (case_dir / "p.csv").write_text("\n".join(lines) + "\n")
-    _assert_input_error(run("plan", case_dir, "--day", DAY, "--out", case_dir / "o"), "p.csv", "row 5")
+    _assert_input_error(run("plan", case_dir, "--day", DAY, "--out", case_dir / "o"), "p.csv", "line 6")
 
 
 def test_duplicate_timestamp(case_dir):

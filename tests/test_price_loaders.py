@@ -103,8 +103,10 @@ def test_energinet_dk2_loads_sorted():
     assert s.index[0] == pd.Timestamp("2018-01-01T00:00Z")
     assert s.index[-1] == pd.Timestamp("2022-03-20T23:00Z")
     assert s[pd.Timestamp("2022-03-20T23:00Z")] == pytest.approx(16.44)
-    # a zone the file does not hold is not a filter: the single area is used
-    assert read_price_csv(path, zone="SE3").equals(s)
+    # a zone the file does not hold is refused, naming both
+    with pytest.raises(InputError) as e:
+        read_price_csv(path, zone="SE3")
+    assert e.value.field == "zone" and "DK2" in e.value.message and "SE3" in e.value.message
 
 
 # ----------------------------------------------------------------------------------- synthetic files
@@ -144,28 +146,23 @@ def test_plain_csv_timestamp_forms(tmp_path):
 
 
 ERROR_CASES = {
-    # name: (rows, row number and timestamp the message must name, words in the message)
-    "nan": (
-        [(t, "" if i == 16 else "1") for i, t in enumerate(hours(24))],
-        "row 17 (2022-01-01T16:00:00Z)",
-        "missing",
-    ),
+    # name: (rows, editor line (header = line 1) and timestamp the message must name, words in the message)
     "duplicate": (
         [(t, "1") for t in hours(17)]
         + [(hours(17)[-1], "2")]
         + [(t, "1") for t in hours(5, "2022-01-01T17:00Z")],
-        "row 18 (2022-01-01T16:00:00Z)",
+        "line 19 (2022-01-01T16:00:00Z)",
         "duplicate",
     ),
     "unsorted": (
         [(t, "1") for t in hours(5)[:2] + [hours(5)[3], hours(5)[2]] + hours(5)[4:]],
-        "row 4 (2022-01-01T02:00:00Z)",
+        "line 5 (2022-01-01T02:00:00Z)",
         "order",
     ),
-    "gap": ([(t, "1") for i, t in enumerate(hours(24)) if i != 9], "row 10 (2022-01-01T10:00:00Z)", "gap"),
+    "gap": ([(t, "1") for i, t in enumerate(hours(24)) if i != 9], "line 11 (2022-01-01T10:00:00Z)", "gap"),
     "non_numeric": (
         [(t, "abc" if i == 4 else "1") for i, t in enumerate(hours(24))],
-        "row 5 (2022-01-01T04:00:00Z)",
+        "line 6 (2022-01-01T04:00:00Z)",
         "abc",
     ),
 }
@@ -184,6 +181,19 @@ def test_plain_csv_errors_name_file_and_row(tmp_path, case):
     assert e.value.exit_code == 2
 
 
+def test_plain_csv_missing_value_is_an_error_only_where_needed(tmp_path):
+    rows = [(t, "" if i == 16 else "1") for i, t in enumerate(hours(48))]
+    p = write(tmp_path, "prices.csv", plain(rows))
+    s = read_price_csv(p)
+    assert np.isnan(s.iloc[16]) and s.drop(s.index[16]).eq(1.0).all()
+    # a day that does not need the hour plans; one that does names the line (header = line 1)
+    assert slice_day(s, pd.date_range("2022-01-01T23:00Z", periods=24, freq="h"), p, "prices.dayahead").eq(1).all()
+    with pytest.raises(InputError) as e:
+        slice_day(s, pd.date_range("2022-01-01T00:00Z", periods=24, freq="h"), p, "prices.dayahead")
+    assert str(e.value) == (f"{p}: line 18 (2022-01-01T16:00:00Z): price_eur_per_mwh: no value, "
+                            "needed for prices.dayahead")
+
+
 def test_gap_message_names_missing_mtu(tmp_path):
     rows = [(t, "1") for i, t in enumerate(hours(24)) if i not in (9, 10)]
     with pytest.raises(InputError, match=r"no data from 2022-01-01T09:00:00Z"):
@@ -192,7 +202,7 @@ def test_gap_message_names_missing_mtu(tmp_path):
 
 def test_bad_timestamp(tmp_path):
     rows = [(t, "1") for t in hours(3)] + [("yesterday", "1")]
-    with pytest.raises(InputError, match=r"row 4: timestamp_utc: cannot parse timestamp 'yesterday'"):
+    with pytest.raises(InputError, match=r"line 5: timestamp_utc: cannot parse timestamp 'yesterday'"):
         read_price_csv(write(tmp_path, "prices.csv", plain(rows)))
 
 
@@ -275,21 +285,22 @@ def test_entsoe_variants_spring(tmp_path, minutes):
     assert len(s) == 23 * 60 // minutes
 
 
-def test_entsoe_empty_price_elsewhere_is_an_error(tmp_path):
+def test_entsoe_empty_price_elsewhere_is_missing(tmp_path):
     labels = entsoe_labels("2022-06-01", "2022-06-02", 60, False)
     rows = [(lab, "" if i == 5 else "1") for i, lab in enumerate(labels)]
     p = write(tmp_path, "entsoe.csv", entsoe(rows))
+    s = read_price_csv(p)
+    assert len(s) == 24 and np.isnan(s.iloc[5])
     with pytest.raises(InputError) as e:
-        read_price_csv(p)
-    assert str(e.value).startswith(f"{p}: row 6 (2022-06-01T03:00:00Z): ")
-    assert "missing" in str(e.value)
+        slice_day(s, delivery_index("2022-06-01", 15), p, "prices.dayahead")
+    assert str(e.value).startswith(f"{p}: line 7 (2022-06-01T03:00:00Z): Day-ahead Price [EUR/MWh]: no value")
 
 
 def test_entsoe_priced_nonexistent_hour_is_an_error(tmp_path):
     labels = entsoe_labels("2022-03-27", "2022-03-28", 60, False)
     rows = [(lab, "1") for lab in labels[:2]] + [("27.03.2022 02:00 - 27.03.2022 03:00", "7")]
     rows += [(lab, "1") for lab in labels[2:]]
-    with pytest.raises(InputError, match=r"row 3: .*does not exist"):
+    with pytest.raises(InputError, match=r"line 4: .*does not exist"):
         read_price_csv(write(tmp_path, "entsoe.csv", entsoe(rows)))
 
 
@@ -311,11 +322,16 @@ def test_energinet_newest_first_and_zone_filter(tmp_path):
     assert e.value.field == "zone" and "DK1, DK2" in str(e.value)
 
 
-def test_energinet_error_uses_file_row(tmp_path):
+def test_energinet_error_uses_file_line(tmp_path):
     times = pd.date_range("2022-01-01T00:00Z", periods=6, freq="h")[::-1]
     lines = ["HourUTC,HourDK,PriceArea,SpotPriceDKK,SpotPriceEUR"]
     lines += [f"{t:%Y-%m-%dT%H:%M:%S}+00:00,x,DK2,0,{'' if i == 1 else i}" for i, t in enumerate(times)]
-    with pytest.raises(InputError, match=r"row 2 \(2022-01-01T04:00:00Z\): SpotPriceEUR: missing value"):
+    p = write(tmp_path, "elspot.csv", "\n".join(lines) + "\n")
+    s = read_price_csv(p, zone="DK2")
+    with pytest.raises(InputError, match=r"line 3 \(2022-01-01T04:00:00Z\): SpotPriceEUR: no value"):
+        slice_day(s, s.index, p, "prices.dayahead")
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",x"
+    with pytest.raises(InputError, match=r"line 4 \(2022-01-01T03:00:00Z\): SpotPriceEUR: not a number: 'x'"):
         read_price_csv(write(tmp_path, "elspot.csv", "\n".join(lines) + "\n"), zone="DK2")
 
 
@@ -348,7 +364,7 @@ def test_read_series_csv(tmp_path):
         read_series_csv(q, value_column="c")
     assert e.value.field == "c"
     bad = write(tmp_path, "bad.csv", "timestamp_utc,pv_mw\n" + "".join(f"{t},1\n" for t in hours(4)[::-1]))
-    with pytest.raises(InputError, match=r"row 2 .*ascending"):
+    with pytest.raises(InputError, match=r"line 3 .*ascending"):
         read_series_csv(bad)
 
 

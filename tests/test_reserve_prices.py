@@ -83,7 +83,7 @@ def test_energinet_missing_hour(tmp_path):
     f.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as e:
         read_reserve_prices(f, "fcr_n")
-    assert e.value.file == str(f) and e.value.field.startswith("row 4 (2021-03-01T04:00:00Z)")
+    assert e.value.file == str(f) and e.value.field.startswith("line 5 (2021-03-01T04:00:00Z)")
     assert "gap" in e.value.message
 
 
@@ -205,9 +205,9 @@ def test_mimer_fcr_missing_hour_names_file_and_row(tmp_path):
     write_mimer_fcr(f, "2024-02-01", 1, drop=5)
     with pytest.raises(InputError) as e:
         read_reserve_prices(f, "fcr_n")
-    # data rows 1..5 are hours 0..4; row 6 is hour 6 (2024-02-01 06:00 local = 05:00Z)
+    # lines 2..6 are hours 0..4 (line 1 is the header); line 7 is hour 6 (2024-02-01 06:00 local = 05:00Z)
     assert e.value.file == str(f)
-    assert e.value.field == "row 6 (2024-02-01T05:00:00Z)"
+    assert e.value.field == "line 7 (2024-02-01T05:00:00Z)"
     assert "gap" in e.value.message
 
 
@@ -232,7 +232,7 @@ def test_mimer_fcr_missing_value(tmp_path):
     f.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as e:
         read_reserve_prices(f, "fcr_n")
-    assert e.value.field.startswith("row 3 (") and "missing value" in e.value.message
+    assert e.value.field.startswith("line 4 (") and "missing value" in e.value.message
 
 
 # ------------------------------------------------------------------------------ plain CSV and errors

@@ -106,6 +106,13 @@ class AssetBase(AssetSpec):
         nothing is carried (the asset starts each day from its case values)."""
         return {}
 
+    def soc_state(self) -> tuple[str, float, float, float] | None:
+        """For an asset that stores energy: (the field holding its stored energy at the start of the
+        horizon in MWh, the lowest and highest value it may take, the value a plan starts from). It
+        lets a caller set today's state (``bidopt.with_state``, ``--soc NAME=MWH``). Default: None,
+        the asset stores no energy."""
+        return None
+
     def cost_eur(self, blk: pyo.Block) -> float:
         """The asset's own cost in the solved schedule (EUR, positive = cost)."""
         cost = blk.component("cost_eur")

@@ -82,6 +82,9 @@ class Battery(AssetBase):
     def soc_start(self) -> float:
         return (self.soc_min_mwh + self.soc_max) / 2 if self.soc_initial_mwh is None else self.soc_initial_mwh
 
+    def soc_state(self) -> tuple[str, float, float, float]:
+        return ("soc_initial_mwh", self.soc_min_mwh, self.soc_max, self.soc_start)
+
     def check(self, horizon: Horizon, data: dict) -> None:
         if self.soc_final_mwh is None:
             return

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from bidopt import output
+from bidopt import notes, output
 from bidopt import time as btime
 from bidopt.backtest.state import EMPTY
 from bidopt.bids.contracts import dayahead_mtu_note
@@ -248,6 +248,7 @@ def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir:
     daily["mtu_minutes"] = mtus
     ts = _timeseries(s, p)
     warnings = sorted({w for d in s for w in d["warnings"]}) + _mtu_note(case, days, mtus)
+    warnings = notes.backtest_warnings(warnings, [d["warnings"] for d in s], ts)
     summary = _summary(case, strategy_name, days, daily, warnings)
     if out_dir is not None:
         from bidopt.backtest.report import write_report

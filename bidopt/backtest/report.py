@@ -1,8 +1,9 @@
 """One self-contained HTML report of a backtest output folder (``bidopt report DIR``).
 
 Reads ``summary.json``, ``daily.csv`` (both required) and ``timeseries.csv`` (optional) as written
-by the backtest engine and writes ``report.html`` beside them: a header, the key figures, the
-warnings, and plots embedded as base64 PNG (matplotlib Agg, no network, no JavaScript):
+by the backtest engine and writes ``report.html`` beside them: a header, the warnings (first, as
+they can change how every figure reads), the key figures, and plots embedded as base64 PNG
+(matplotlib Agg, no network, no JavaScript):
 
 1. cumulative result vs perfect foresight per day;
 2. result by stream: totals and monthly stacked bars (gains up, costs down);
@@ -329,9 +330,10 @@ def build_html(out_dir: Path, week: str | None = None) -> str:
         f'<p class="meta">Case <b>{e("case")}</b> &middot; strategy <b>{e("strategy")}</b> &middot; zone '
         f'<b>{e("zone")}</b> &middot; {e("start")} to {e("end")} &middot; {e("n_days", len(daily))} days &middot; '
         f'MTU {e("mtu_minutes")} min</p>',
-        "<h2>Key figures</h2>", _key_figures(summary, daily), "<h2>Warnings</h2>",
+        "<h2>Warnings</h2>",  # first: a warning can change how every figure below reads
         ('<ul class="warn">' + "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings) + "</ul>")
         if warnings else '<p class="note">none</p>',
+        "<h2>Key figures</h2>", _key_figures(summary, daily),
     ]
     windows = [w for w in summary.get("tariff_windows") or [] if isinstance(w, dict)]
     no_ts = "timeseries.csv not found"

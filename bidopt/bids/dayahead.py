@@ -182,8 +182,21 @@ def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
 
 
 def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | None = None,
-        time_limit_s: float | None = None, mip_gap: float | None = None) -> Bids:
-    """Day-ahead curve orders, FCR bids and the expected schedule for one delivery day."""
+        time_limit_s: float | None = None, mip_gap: float | None = None, soc: dict | None = None,
+        peaks_so_far=None) -> Bids:
+    """Day-ahead curve orders, FCR bids and the expected schedule for one delivery day.
+
+    ``soc``, ``peaks_so_far``: today's state instead of the case file's, as for ``bidopt.plan``
+    (``bidopt.state.with_state``). The summary adds ``initial_state``, ``tariff_eur``,
+    ``monthly_charges``, ``lot_rounding`` (the expected energy the lot-rounded curves carry,
+    ``bidopt.bids.lot_check``), ``warnings`` and ``notes`` (``bidopt.notes``), probability-weighted
+    over the scenarios."""
+    from bidopt import notes
+    from bidopt.bids.lot_check import curve_lot_rounding
+    from bidopt.state import initial_state, with_state
+
+    if soc or peaks_so_far is not None:
+        case = with_state(case, day, soc=soc, peaks_so_far=peaks_so_far)
     day = btime.as_date(day)
     explicit = mtu_minutes is not None
     mtu = btime.check_mtu(mtu_minutes) if explicit else case.case.mtu_minutes
@@ -203,5 +216,8 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     orders.block_orders, orders.linked_exclusive_group_orders = block_model.block_orders(
         bm, orders, st.portfolio, case.case.zone, rules)
     check_valid(orders, rules)
-    summary = {**result.summary, "auction_id": orders.auction_id, "product": product}
+    summary = {**result.summary, "auction_id": orders.auction_id, "product": product,
+               "initial_state": initial_state(case),
+               **notes.site_summary(bm.sites, bm.prob, curve_lot_rounding(bm, result, orders, rules),
+                                    "expected day-ahead energy")}
     return Bids(orders, fcr_bids(bm), result.schedule, summary, cube, result)

@@ -29,8 +29,10 @@ per hour: the zone's own price where published, else the national one. Price 0 w
 nothing was procured that hour; the values are kept as published.
 
 All checks are those of ``bidopt.data.prices.check_series``: a missing or non-numeric value, a
-duplicate hour, or a missing hour is an ``InputError`` naming the file and ``row N (timestamp)``, N
-counting data rows from 1 in the file's own order.
+duplicate hour, or a missing hour is an ``InputError`` naming the file and ``line N (timestamp)``, N
+being the line an editor shows (from 1, header included). Field counts are checked as
+``bidopt.data.csv_text`` describes (more fields than the header, or fewer than the other rows, is an
+error naming the line); Mimer's ``Summa`` row is exempt.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bidopt.data.csv_text import header_separator, read_text_csv
-from bidopt.data.prices import TIMESTAMP, check_series, read_series_csv
+from bidopt.data.csv_text import header_separator, read_text_table
+from bidopt.data.prices import TIMESTAMP, check_series, read_series_lines
 from bidopt.errors import InputError
 from bidopt.time import STOCKHOLM
 
@@ -74,37 +76,31 @@ def _key(column: str) -> str:
     return re.sub(r"[^0-9a-zåäö]", "", column.lower())
 
 
-def _row(rows: np.ndarray, i: int) -> str:
-    return f"row {int(rows[i])}"
+def _row(lines: np.ndarray, i: int) -> str:
+    return f"line {int(lines[i])}"
 
 
 # ------------------------------------------------------------------------------------------- reading
 
 
-def _read_text_table(path) -> tuple[pd.DataFrame, bool]:
-    """All cells as text. The separator is sniffed from the header line: ``;`` (then decimals are
-    commas, as in Mimer exports) or ``,``."""
-    if not Path(path).is_file():
-        raise InputError(path, None, "file not found" if not Path(path).exists() else "not a file")
-    semicolon = header_separator(path) == ";"
-    df = read_text_csv(path, sep=";" if semicolon else ",", skipinitialspace=True)
-    if df.empty and not len(df.columns):
-        raise InputError(path, None, "empty file")
-    return df, semicolon
-
-
 def _read(path) -> tuple[pd.DataFrame, bool, np.ndarray]:
     """Text cells without the trailing empty column and the Mimer ``Summa`` row; returns the frame,
-    whether decimals are commas, and the file row number of each remaining row."""
-    df, dec = _read_text_table(path)
-    rows = np.arange(1, len(df) + 1)
+    whether decimals are commas, and the file line of each remaining row. The separator is sniffed
+    from the header line: ``;`` (then decimals are commas, as in Mimer exports) or ``,``."""
+    semicolon = header_separator(path) == ";"
+    table = read_text_table(path, sep=";" if semicolon else ",", skipinitialspace=True)
+    df, rows = table.frame, table.lines
+    summa = np.zeros(len(df), bool)
+    if len(df.columns):
+        first = df[df.columns[0]].fillna("").astype(str).str.strip()
+        summa = first.str.lower().str.startswith("summa").to_numpy()
+    table.check_fields(keep=~summa)  # the totals row of a Mimer export has its own shape
     unnamed = [c for c in df.columns if c.startswith("Unnamed:") and df[c].isna().all()]
     df = df.drop(columns=unnamed)
     if len(df.columns):
-        first = df[df.columns[0]].fillna("").astype(str).str.strip()
-        keep = ~(first.str.lower().str.startswith("summa") | (df.isna().all(axis=1)))
-        df, rows = df[keep.to_numpy()].reset_index(drop=True), rows[keep.to_numpy()]
-    return df, dec, rows
+        keep = ~(summa | df.isna().all(axis=1).to_numpy())
+        df, rows = df[keep].reset_index(drop=True), rows[keep]
+    return df, semicolon, rows
 
 
 def _numbers(values: pd.Series, decimal_comma: bool) -> pd.Series:
@@ -121,7 +117,7 @@ def _hourly(s: pd.Series, file, rows=None) -> pd.Series:
     off = np.asarray((idx - idx.floor("60min")) != pd.Timedelta(0))
     if off.any():
         i = int(np.argmax(off))
-        where = f"row {int(rows[i])}" if rows is not None else f"row {i + 1}"
+        where = f"line {int(rows[i])}" if rows is not None else f"row {i + 1}"
         raise InputError(file, where, f"expected hourly prices; {idx[i].isoformat()} is not on the hour")
     if len(idx) > 1:
         step = pd.Timedelta(np.min(np.diff(idx.as_unit("ns").asi8)))
@@ -147,8 +143,7 @@ def read_reserve_prices(path: str | Path, product: str) -> pd.Series:
         column = lower.get(PRICE, lower.get(product))
         if column is None:
             raise InputError(path, "columns", f"expected {TIMESTAMP} and {PRICE} (or {product}); found {', '.join(cols)}")
-        s = read_series_csv(path, value_column=column, name=PRICE)
-        rows = None
+        s, rows = read_series_lines(path, value_column=column, name=PRICE)
     else:
         shown = ", ".join(cols[:8]) + (", ..." if len(cols) > 8 else "")
         raise InputError(
@@ -180,7 +175,7 @@ def _read_energinet(df, lower, product, file, dec, rows):
     order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
     values = _numbers(df[pcol], dec).to_numpy(dtype=object)[order]
     s = pd.Series(values, index=idx[order].rename(TIMESTAMP))
-    return check_series(s, file, pcol, rows=rows[order]), rows[order]
+    return check_series(s, file, pcol, lines=rows[order]), rows[order]
 
 
 def _time_column(df: pd.DataFrame, file) -> str:
@@ -204,7 +199,7 @@ def _read_mimer_fcr(df, keys, product, file, dec, rows):
     utc, keep = _mimer_utc(df[tcol], file, tcol, rows, values=df[[column]])
     df, rows = df[keep], rows[keep]
     s = pd.Series(_numbers(df[column], dec).to_numpy(dtype=object), index=utc.rename(TIMESTAMP))
-    return check_series(s, file, column, rows=rows), rows
+    return check_series(s, file, column, lines=rows), rows
 
 
 def _mimer_utc(labels: pd.Series, file, column: str, rows: np.ndarray, values: pd.DataFrame,
@@ -292,7 +287,7 @@ def read_mimer_afrr(path: str | Path, zone: str | None = None) -> pd.DataFrame:
         order = np.argsort(part.index.as_unit("ns").asi8, kind="stable")
         part, zrows = part.iloc[order], rows[sel][order]
         cols = {
-            name: check_series(part[name], path, f"{found[name]} ({z})", rows=zrows).to_numpy()
+            name: check_series(part[name], path, f"{found[name]} ({z})", lines=zrows).to_numpy()
             for name in found
         }
         checked.append(pd.DataFrame({"zone": z, **cols}, index=part.index))

@@ -187,12 +187,52 @@ class PeakPower(TariffBase):
 
     @staticmethod
     def _fill(blk, numbers: dict) -> None:
+        blk.month_keys = [int(v["month"]) for v in numbers.values()]  # yyyymm of each month position
         for k, v in numbers.items():
             mb = blk.months[k]
             set_values(mb.weight, v["weight"])
             set_values(mb.prior, v["prior"])
             mb.prior_sum.set_value(v["prior_sum"])
             mb.rate.set_value(v["rate"])
+
+    def charge_detail(self, blk) -> list[dict]:
+        """What a solved block books, per local month of the horizon (EUR ex VAT): the month's charge
+        on its top-N set (this horizon's hours and the peaks so far), the charge the peaks so far
+        already imply, and the difference, which is what the objective and the ``tariff`` stream
+        count (``booked_eur``, negative = cost). Without peaks so far the booked amount is the whole
+        month's charge as set by this horizon's peaks."""
+        out = []
+        for k, key in enumerate(getattr(blk, "month_keys", [])):
+            mb = blk.months[k]
+            rate, prior_sum = float(pyo.value(mb.rate)), float(pyo.value(mb.prior_sum))
+            month = rate / self.n_peaks * float(pyo.value(mb.sum_top_n))
+            prior = rate / self.n_peaks * prior_sum
+            priors = [float(pyo.value(mb.prior[i])) for i in mb.P]
+            out.append({"tariff": self.name or self.kind, "month": f"{key // 100:04d}-{key % 100:02d}",
+                        "n_peaks": self.n_peaks, "peaks_so_far_mw": [v for v in priors if v > 0],
+                        "rate_eur_per_mw_month": rate, "month_charge_eur": month, "prior_charge_eur": prior,
+                        "booked_eur": -(month - prior)})
+        return out
+
+    def prior_from_hours(self, case, hourly_mw: pd.Series) -> list[float]:
+        """``peaks_so_far_mw`` from hourly mean imports (MW, UTC hour starts as the index, e.g. the
+        month's metered hours so far or just its highest ones): each hour weighted by
+        ``hour_weights``, hours outside the window dropped, with ``one_per_day`` the largest per
+        local day, then the N largest, largest first."""
+        if hourly_mw.empty:
+            return []
+        idx = pd.DatetimeIndex(hourly_mw.index)
+        idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+        _, day, weight, in_window = self._hour_fields(Horizon(idx, case.case.timezone))
+        value = hourly_mw.to_numpy(float) * weight
+        if self.one_per_day:
+            best: dict = {}
+            for d, v in zip(day[in_window], value[in_window].tolist(), strict=True):
+                best[d] = max(best.get(d, v), v)
+            vals = list(best.values())
+        else:
+            vals = value[in_window].tolist()
+        return [float(v) for v in sorted(vals, reverse=True)[: self.n_peaks]]
 
     # --- realised bill -------------------------------------------------------------------------
     def monthly_peaks(self, case, import_mw: pd.Series) -> dict[int, list[float]]:
