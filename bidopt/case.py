@@ -127,8 +127,9 @@ def _default_dated(file: str, key: str) -> list[Dated]:
 
 
 class ExportPolicy(Strict):
-    """What one exported kWh earns. ``spot``: spot price - handling fee (+ grid benefit, + tax
-    reduction where eligible). ``net_billing``: the full retail import price of the same MTU."""
+    """What one exported kWh earns. ``spot``: spot price - handling fee (+ grid benefit, + the
+    micro-production tax reduction on renewable export where eligible: ``bidopt.tariffs.tax_reduction``).
+    ``net_billing``: the full retail import price of the same MTU."""
 
     policy: Literal["spot", "net_billing"] = "spot"
     handling_fee_sek_per_kwh: float = 0.0
@@ -136,6 +137,13 @@ class ExportPolicy(Strict):
     tax_reduction: bool = False
     tax_reduction_sek_per_kwh: list[Dated] = Field(
         default_factory=lambda: _default_dated("se_taxes.toml", "micro_production_tax_reduction_sek_per_kwh")
+    )
+    # reducible export capped by the renewable output of each local day ("day") or of each MTU ("mtu")
+    tax_reduction_basis: Literal["day", "mtu"] = "day"
+    # kWh of the year's reduction base left when the horizon starts; None: the yearly cap below
+    tax_reduction_remaining_kwh: float | None = Field(None, ge=0)
+    tax_reduction_cap_kwh_per_year: list[Dated] = Field(
+        default_factory=lambda: _default_dated("se_taxes.toml", "micro_production_tax_reduction_cap_kwh_per_year")
     )
 
 

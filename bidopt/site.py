@@ -18,7 +18,7 @@ from bidopt.assets.base import values
 from bidopt.horizon import Horizon
 from bidopt.markets import dayahead, fcr
 from bidopt.params import data_objects
-from bidopt.tariffs import retail
+from bidopt.tariffs import retail, tax_reduction
 
 ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
 STREAM_ORDER = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
@@ -28,14 +28,17 @@ def price_stack(case, horizon: Horizon, spot: np.ndarray) -> dict:
     """Per-MWh coefficients from spot prices and which binaries they call for."""
     coefs = retail.coefficients(case, horizon, spot)
     imp, exp = retail.totals(coefs)
+    red = tax_reduction.value_eur_per_mwh(case, horizon)  # on reducible (renewable) export only
     negative = bool((imp < 0).any() or (exp < 0).any())
     return {
         "coefs": coefs,
         "import_cost": imp,
         "export_value": exp,
+        "tax_reduction": red,
         # must-take generation (non-curtailable PV) can also leave energy with nowhere to go
         "energy_value_can_be_negative": negative or any(getattr(a, "curtailable", True) is False for a in case.assets),
-        "grid_needs_binaries": bool((exp > imp + 1e-9).any()),
+        # importing and exporting at once pays where export (with the reduction it may earn) beats import
+        "grid_needs_binaries": bool((exp + red > imp + 1e-9).any()),
     }
 
 
@@ -65,6 +68,7 @@ class Site:
         self.spot = np.asarray(spot, dtype=float)
         ps = price_stack(case, horizon, self.spot)
         self.coefs, self.import_cost, self.export_value = ps["coefs"], ps["import_cost"], ps["export_value"]
+        self.tax_reduction = ps["tax_reduction"]
         self.energy_value_can_be_negative, self.grid_needs_binaries = (
             binaries if binaries is not None else (ps["energy_value_can_be_negative"], ps["grid_needs_binaries"])
         )
@@ -89,6 +93,11 @@ class Site:
         blk.dayahead = pyo.Block()
         dayahead.build(blk.dayahead, T, h.dt_h, blk.grid, self.import_cost, self.export_value)
         market_value = blk.dayahead.value_eur
+        if tax_reduction.applies(case):  # 0.60 SEK/kWh on renewable export (2015-2025), own variable
+            blk.tax_reduction = pyo.Block()
+            tax_reduction.build(blk.tax_reduction, T, h, case, blk.grid,
+                                tax_reduction.renewable_sources(case, self.asset_blocks), self.tax_reduction)
+            market_value = market_value + blk.tax_reduction.value_eur
         self.fcr_capacity = fcr_capacity
         self.owns_fcr_capacity = False
         if fcr.offered(case):
@@ -138,6 +147,10 @@ class Site:
                 self.energy_value_can_be_negative, self.grid_needs_binaries):
             return False
         blk, T = self.blk, self.blk.grid.import_mw.index_set()
+        red = blk.component("tax_reduction")
+        if (red is not None) != tax_reduction.applies(case) or (
+                red is not None and not tax_reduction.refresh(red, horizon, case, ps["tax_reduction"])):
+            return False
         for a in case.assets:
             if not a.refresh(self.asset_blocks[a.name], horizon, data[a.name],
                              a.needs_binaries(self.energy_value_can_be_negative)):
@@ -148,6 +161,7 @@ class Site:
         self.case, self.horizon, self.data = case, horizon, data
         self.spot = np.asarray(spot, dtype=float)
         self.coefs, self.import_cost, self.export_value = ps["coefs"], ps["import_cost"], ps["export_value"]
+        self.tax_reduction = ps["tax_reduction"]
         dayahead.update(blk.dayahead, self.import_cost, self.export_value)
         self.vat_factor = retail.vat_factor(case, horizon)
         self.fixed_cost_eur = sum(t.fixed_cost_eur(case, horizon) for t in case.tariffs)
@@ -216,11 +230,16 @@ class Site:
         g = self.blk.grid
         imp, exp = values(g.import_mw), values(g.export_mw)
         both = np.minimum(imp, exp)
-        net = (both > 0) & (np.asarray(self.export_value) <= np.asarray(self.import_cost) + 1e-9)
+        earns = np.asarray(self.export_value) + np.asarray(self.tax_reduction)
+        net = (both > 0) & (earns <= np.asarray(self.import_cost) + 1e-9)
         imports, exports = data_objects(g.import_mw), data_objects(g.export_mw)
+        red = self.blk.component("tax_reduction")
+        reducible = data_objects(red.mw) if red is not None else None
         for k in np.flatnonzero(net).tolist():
             imports[k].set_value(float(imp[k] - both[k]), skip_validation=True)
             exports[k].set_value(float(exp[k] - both[k]), skip_validation=True)
+            if reducible is not None and (reducible[k].value or 0.0) > exp[k] - both[k]:
+                reducible[k].set_value(float(exp[k] - both[k]), skip_validation=True)  # only what is fed in
 
     def schedule(self) -> pd.DataFrame:
         blk = self.blk
@@ -279,6 +298,9 @@ class Site:
         tariff_cost = sum(pyo.value(b.cost_eur) for b in self.tariff_blocks.values()) + self.fixed_cost_eur
         out["tariff"] -= tariff_cost
         out["tax"] -= (self.vat_factor - 1.0) * tariff_cost
+        red = self.blk.component("tax_reduction")
+        if red is not None:  # the micro-production tax reduction on reducible export
+            out["tax"] += float(np.sum(self.tax_reduction * values(red.mw)) * dt_h)
         out["degradation"] = 0.0
         for a in self.case.assets:
             out[a.cost_stream] = out.get(a.cost_stream, 0.0) - a.cost_eur(self.asset_blocks[a.name])

@@ -244,6 +244,143 @@ def test_v8_pv_export_incentive_by_network_tariff():
     np.testing.assert_allclose(imp - exp, 46.45, atol=1e-9)
 
 
+# ------------------------------------------- micro-production tax reduction ("60-öringen", 2015-2025)
+# 0.60 SEK/kWh on renewable electricity fed in at the connection point (MARKET_RULES 4.4,
+# se_taxes.toml): not on grid energy a battery stores and exports; per year at most the kWh
+# withdrawn there and 30 000 kWh. One day's LP: reducible export <= export, <= the day's renewable
+# (PV) output (or the MTU's, basis "mtu"), <= the remaining allowance.
+
+RED_DAY = dt.date(2024, 6, 12)  # a Wednesday
+RED_EUR_PER_MWH = 0.60 * 1000.0 / S
+
+
+def _reduction_case(tmp_path: Path, pv=True, battery=True, day=RED_DAY, n_days=1, **export):
+    h = Horizon.for_days(day, day + dt.timedelta(days=n_days - 1), 60)
+    hour = h.local.hour
+    price = np.where(hour < 6, 10.0, np.where((hour >= 17) & (hour < 22), 100.0, 40.0))
+    pv_mw = np.where((hour >= 8) & (hour < 17), 0.004, 0.0) + np.where((hour >= 10) & (hour < 15), 0.004, 0.0)
+    files = {"prices.csv": ("price_eur_per_mwh", price), "load.csv": ("load_mw", np.full(h.n, 0.001)),
+             "pv.csv": ("pv_mw", pv_mw)}
+    for name, (col, vals) in files.items():
+        write_series(tmp_path / name, h.index, col, vals)
+    assets = [{"kind": "load", "name": "house", "profile": "load.csv"}]
+    if pv:
+        assets.append({"kind": "pv", "name": "roof", "capacity_mw": 0.01, "profile": "pv.csv"})
+    if battery:
+        assets.append({"kind": "battery", "name": "bess", "power_mw": 0.005, "energy_mwh": 0.01,
+                       "charge_efficiency": 0.95, "discharge_efficiency": 0.95,
+                       "soc_initial_mwh": 0.0, "soc_final_mwh": 0.0})
+    table = {"pays_energy_tax": False, "pays_vat": False,
+             "export": {"policy": "spot", "tax_reduction": True, **export}}
+    case = make_case(assets=assets, retail_table=table, prices="prices.csv", base_dir=tmp_path, grid_mw=0.02)
+    return case, h, pv_mw
+
+
+def _reduction_plan(case, h):
+    pm = _solve(case, h)
+    s = pm.schedule()
+    rev = pm.revenue()
+    assert sum(rev.values()) == pytest.approx(pm.summary()["objective_eur"], abs=1e-9)
+    return s, rev
+
+
+def test_tax_reduction_not_on_grid_charged_battery_export(tmp_path):
+    """A battery-only site charges at night and exports in the evening: no renewable production, so
+    no tax reduction however much it exports (the old model paid 0.60 SEK on every exported kWh)."""
+    case, h, _ = _reduction_case(tmp_path, pv=False)
+    s, rev = _reduction_plan(case, h)
+    assert (s.grid_export_mw * h.dt_h).sum() > 0.005  # it does export
+    assert rev["tax"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_tax_reduction_on_pv_export_only(tmp_path):
+    """PV and a house, no storage: the reduction is paid on the PV surplus fed in, not on the PV
+    output used in the house."""
+    case, h, pv_mw = _reduction_case(tmp_path, battery=False)
+    s, rev = _reduction_plan(case, h)
+    exported = float((s.grid_export_mw * h.dt_h).sum())
+    assert 0 < exported < pv_mw.sum() * h.dt_h - 1e-6
+    assert rev["tax"] == pytest.approx(RED_EUR_PER_MWH * exported, rel=1e-9)
+
+
+@pytest.mark.parametrize("basis", ["day", "mtu"])
+def test_tax_reduction_with_pv_and_battery(tmp_path, basis):
+    """PV and a battery that also trades with the grid. Basis "day" (default): reducible export is
+    capped by the day's PV output (PV stored and fed in later counts); basis "mtu": by the PV output
+    of the same MTU, so the evening export of the battery earns none."""
+    case, h, pv_mw = _reduction_case(tmp_path, tax_reduction_basis=basis)
+    s, rev = _reduction_plan(case, h)
+    exp = s.grid_export_mw.to_numpy()
+    pv = -s.roof_power_mw.to_numpy()  # PV output used (curtailable)
+    evening = np.asarray((h.local.hour >= 17) & (h.local.hour < 22))
+    assert exp[evening].sum() > 0.001  # the battery sells into the evening peak
+    if basis == "mtu":
+        reducible = np.minimum(exp, pv).sum() * h.dt_h
+    else:
+        reducible = min(exp.sum(), pv.sum()) * h.dt_h
+    assert rev["tax"] == pytest.approx(RED_EUR_PER_MWH * reducible, rel=1e-7, abs=1e-9)
+    assert rev["tax"] <= RED_EUR_PER_MWH * pv_mw.sum() * h.dt_h + 1e-9
+
+
+def test_tax_reduction_capped_by_remaining_allowance(tmp_path):
+    """``tax_reduction_remaining_kwh``: what is left of the year's cap (30 000 kWh and the year's
+    import at the connection point) after earlier days; here 2 kWh."""
+    case, h, _ = _reduction_case(tmp_path, battery=False, tax_reduction_remaining_kwh=2.0)
+    s, rev = _reduction_plan(case, h)
+    assert (s.grid_export_mw * h.dt_h).sum() > 0.002
+    assert rev["tax"] == pytest.approx(RED_EUR_PER_MWH * 0.002, rel=1e-9)
+
+
+def test_tax_reduction_on_a_refreshed_model_equals_a_rebuilt_one(tmp_path):
+    """``Replanner`` refreshes the reduction's rates and allowance day by day: the same money as a
+    model built for the day."""
+    from bidopt.replan import Replanner
+
+    case, _, _ = _reduction_case(tmp_path, n_days=4)
+    rp = Replanner()
+    for i in range(4):
+        day = RED_DAY + dt.timedelta(days=i)
+        remaining = 2.0 if i == 2 else None  # a nearly used-up allowance on one day
+        c = case.model_copy(deep=True)
+        c.retail.export.tax_reduction_remaining_kwh = remaining
+        a = rp.plan(c, day)
+        b = plan(c, day).model
+        assert a.revenue() == pytest.approx(b.revenue(), abs=1e-9)
+        assert a.revenue()["tax"] > 0
+        if remaining is not None:
+            assert a.revenue()["tax"] == pytest.approx(RED_EUR_PER_MWH * remaining / 1000.0, rel=1e-9)
+    assert rp.refreshes == 3 and rp.builds == 1
+
+
+def test_tax_reduction_needs_the_grid_binary_where_export_beats_import(tmp_path):
+    """Without energy tax, export + reduction earns more than import costs: the grid's binary keeps
+    import and export apart. Its LP relaxation imports and exports at once to earn the reduction on
+    grid energy (up to the PV output), which a meter cannot do."""
+    from bidopt.model import PortfolioModel
+    from bidopt.params import data_objects
+
+    case, h, _ = _reduction_case(tmp_path, battery=False)
+    pm = _solve(case, h)
+    assert pm.grid_needs_binaries and pm.is_mip
+    s = pm.schedule()
+    assert np.minimum(s.grid_import_mw, s.grid_export_mw).max() == 0.0
+    relaxed = PortfolioModel(case, h)
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(relaxed.m)
+    relaxed.solve()
+    g = relaxed.site.blk.grid
+    imp = np.array([v.value for v in data_objects(g.import_mw)])
+    exp = np.array([v.value for v in data_objects(g.export_mw)])
+    assert np.minimum(imp, exp).max() > 1e-4
+    assert pyo.value(relaxed.site.blk.tax_reduction.value_eur) > pm.revenue()["tax"] + 1e-6
+
+
+def test_tax_reduction_gone_from_2026(tmp_path):
+    case, h, _ = _reduction_case(tmp_path, battery=False, day=dt.date(2026, 6, 10))
+    s, rev = _reduction_plan(case, h)
+    assert (s.grid_export_mw * h.dt_h).sum() > 0.005
+    assert rev["tax"] == pytest.approx(0.0, abs=1e-12)
+
+
 # ------------------------------------------------------------------------------ V3: fuse tariff bill
 
 

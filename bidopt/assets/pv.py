@@ -76,5 +76,10 @@ class PV(AssetBase):
         set_values(blk.available, data["generation_mw"])
         return True
 
+    def renewable_output_mw(self, blk):
+        """The renewable production in each MTU (MW): the output used. Read by the
+        micro-production tax reduction (``bidopt.tariffs.tax_reduction``)."""
+        return blk.output
+
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {f"{self.name}_power_mw": -values(blk.output)}

@@ -4,12 +4,16 @@ Per MTU t, in EUR/MWh ex VAT unless said (S = sek_per_eur, 1000 kWh/MWh):
 
     dayahead  import: spot_t + supplier_fee*1000/S          export: spot_t - handling_fee*1000/S
     tariff    import: sum of tariffs' unit import costs       export: their unit export values + grid_benefit*1000/S
-    tax       import: energy_tax*1000/S (if pays_energy_tax) export: tax_reduction*1000/S (if eligible)
+    tax       import: energy_tax*1000/S (if pays_energy_tax) export: 0
     VAT       (if pays_vat) vat * (dayahead + tariff + tax import costs) is added to the tax stream
     net billing: every stream's export value equals its import cost (export earns the retail price).
 
 This reproduces the NEPP 2014 build-up (domain notes 2.2): (40 + 20.6 + 29) * 1.25 = 112 ore/kWh
 import, 40 - 0.2 = 39.8 export.
+
+The micro-production tax reduction is not a price on every exported MWh: it is paid only on
+renewable production fed in, within annual caps, so the model holds it as its own variable
+(``bidopt.tariffs.tax_reduction``; ``tax_reduction.value_eur_per_mwh`` gives its rate per MTU).
 """
 
 from __future__ import annotations
@@ -52,12 +56,7 @@ def coefficients(case, horizon: Horizon, spot_eur_per_mwh: np.ndarray) -> dict[s
     tax_imp = np.zeros(n)
     if r.pays_energy_tax:
         tax_imp = per_day(lambda d: dated_value(r.energy_tax_sek_per_kwh, d, "retail.energy_tax_sek_per_kwh"), horizon) * k
-    tax_exp = np.zeros(n)
-    if r.export.tax_reduction:
-        tax_exp = per_day(
-            lambda d: dated_value(r.export.tax_reduction_sek_per_kwh, d, "retail.export.tax_reduction_sek_per_kwh"),
-            horizon,
-        ) * k
+    tax_exp = np.zeros(n)  # the tax reduction on renewable export: bidopt.tariffs.tax_reduction
     if r.pays_vat:
         vat = per_day(lambda d: dated_value(r.vat_rate, d, "retail.vat_rate"), horizon)
         tax_imp = tax_imp + vat * (da_imp + tar_imp + tax_imp)
