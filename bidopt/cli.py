@@ -283,10 +283,11 @@ def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
 def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh, progress):
     """Replay the decision timeline day by day on history; compare with perfect foresight.
 
-    Resumes from the checkpoints in --out when a run of the same case, strategy and start was
-    interrupted.
+    Resumes from the checkpoints in --out: a day is reused while its inputs (the case, the data it
+    read, the days before it) are unchanged; the others are recomputed. A line on stderr says which.
     """
     from bidopt.backtest.engine import backtest as run
+    from bidopt.backtest.engine import resume_message
     from bidopt.case import load_case
 
     if workers > 1 and scheduler:
@@ -301,6 +302,7 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
                f"capture ratio {ratio}")
     for w in s["warnings"]:
         click.echo(f"warning: {w}")
+    click.echo(resume_message(s, out_dir), err=True)
     for f in ("daily.csv", "timeseries.csv", "summary.json", "report.html"):
         click.echo(f"wrote {out_dir / f}")
 

@@ -6,10 +6,15 @@ the **strategy** (``bidopt.backtest.day.strategy_day``: bid, clear, deliver, set
 are independent, so ``workers >= 2`` runs them in parallel on a ``dask.distributed`` cluster.
 
 Robust runs: each finished day is written as a checkpoint (``DIR/.checkpoints/<chain>/<day>.json``:
-the day's record, its per-MTU series and the state after it) by an atomic rename; a run that finds
-checkpoints of the same case and period resumes after the last one. Floats go through JSON
-unchanged, so a resumed run writes byte-identical files. Outputs (DESIGN contract): ``daily.csv``,
-``timeseries.csv``, ``summary.json`` and ``report.html``, written together at the end.
+the day's record, its per-MTU series, the state after it and what it was computed from) by an
+atomic rename. A run reuses a checkpoint only while the day's inputs are unchanged (``_Inputs``):
+every field of the case, the content of every data file the case names (for a file the day read
+only through the recorded slices of ``bidopt.data.sources``: the values of those slices) and the
+previous day's fingerprint, which each day's fingerprint includes. A change reaching day k
+recomputes day k and every later day; ``summary.json`` and the CLI say how many days were resumed.
+Floats go through JSON unchanged, so a resumed run writes byte-identical files (the resume keys of
+``summary.json`` aside). Outputs (DESIGN contract): ``daily.csv``, ``timeseries.csv``,
+``summary.json`` and ``report.html``, written together at the end.
 Money EUR (positive = earned), energy MWh, power MW.
 """
 
@@ -83,10 +88,71 @@ def days_between(start, end) -> list[dt.date]:
 # --- one chain --------------------------------------------------------------------------------------
 
 
-def _fingerprint(case: Case, chain: str, strategy: str, start: dt.date) -> str:
-    """What a checkpoint belongs to: the case's content, the chain, the strategy and the start day."""
-    text = case.model_dump_json() + f"|{chain}|{strategy}|{start}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+CHECKPOINT_FORMAT = 2  # the layout of a checkpoint file; another value is never resumed
+
+
+def case_fingerprint(case: Case, chain: str, strategy: str, start: dt.date) -> str:
+    """The root of a chain's fingerprints: every field of the case (each asset and tariff dumped as
+    its own kind, ``[markets]``, ``[bidding]``, ``[backtest]``, ``[synthetic]`` seed...), the bundled
+    defaults files, the bidopt version, the chain, the strategy and the start day."""
+    import bidopt
+    from bidopt.case import DEFAULTS_DIR
+
+    head = f"bidopt {bidopt.__version__} checkpoint {CHECKPOINT_FORMAT}|{chain}|{strategy}|{start}|"
+    h = hashlib.sha256(head.encode())
+    h.update(case.model_dump_json(serialize_as_any=True).encode())
+    for f in sorted(DEFAULTS_DIR.rglob("*")):
+        if f.is_file():
+            h.update(f"|{f.relative_to(DEFAULTS_DIR)}={sources.file_digest(f)}".encode())
+    return h.hexdigest()[:32]
+
+
+def _day_fingerprint(previous: str, root: str, day: str, files: dict[str, str], reads: list[dict]) -> str:
+    """A day's fingerprint: the previous day's (the state it starts from), the case's, the digests
+    of the data files hashed whole and the slices the day read."""
+    text = json.dumps([previous, root, day, sorted(files.items()), reads], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass
+class _Inputs:
+    """What a chain's days are checked against: the case's fingerprint and its data files' digests."""
+
+    root: str
+    files: dict[str, str]  # real path -> digest, every file the case names
+
+    @classmethod
+    def of(cls, case: Case, chain: str, strategy: str, start: dt.date) -> _Inputs:
+        return cls(case_fingerprint(case, chain, strategy, start),
+                   {f: sources.file_digest(f) for f in sources.data_files(case)})
+
+    def reusable(self, saved: dict, previous: str) -> bool:
+        """Whether a checkpoint holds what this run would compute: same case and previous day, the
+        same content of every file hashed whole, and every recorded slice reads the same values now."""
+        try:
+            if saved.get("format") != CHECKPOINT_FORMAT or saved["root"] != self.root \
+                    or saved["previous"] != previous:
+                return False
+            whole, sliced = saved["files"], set(saved["sliced_files"])
+            if set(self.files) != set(whole) | sliced or any(self.files[f] != d for f, d in whole.items()):
+                return False
+            if saved["fingerprint"] != _day_fingerprint(previous, self.root, saved["day"], whole,
+                                                        saved["reads"]):
+                return False
+            return sources.replay(saved["reads"])
+        except (KeyError, TypeError, AttributeError):
+            return False
+
+    def fingerprint(self, previous: str, day: str, log: sources.ReadLog) -> dict:
+        """The checkpoint fields of a day just computed with the reads in ``log``. A case file whose
+        every read went through recorded slices is left out of the whole-file digests: a change
+        outside the slices a day read does not touch that day."""
+        sliced = sorted(f for f in log.files() if f in self.files and not sources.read_unrecorded(f))
+        whole = {f: d for f, d in self.files.items() if f not in sliced}
+        reads = log.records()
+        return {"format": CHECKPOINT_FORMAT, "root": self.root, "previous": previous, "files": whole,
+                "sliced_files": sliced, "reads": reads,
+                "fingerprint": _day_fingerprint(previous, self.root, day, whole, reads)}
 
 
 def _ts_to_json(ts: pd.DataFrame) -> dict:
@@ -107,11 +173,13 @@ def _write_json_atomic(path: Path, obj) -> None:
 
 def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_dir: Path | None,
               progress=None) -> list[dict]:
-    """Run one chain over ``days``; returns per day {"day", "record", "timeseries", "warnings", "seconds"}.
+    """Run one chain over ``days``; returns per day {"day", "record", "timeseries", "warnings", "seconds",
+    "resumed", "stale"}.
 
-    With ``ckpt_dir`` each day is checkpointed, and days already checkpointed (same fingerprint)
-    are loaded instead of recomputed; the state comes from the last loaded day."""
-    fp = _fingerprint(case, chain, strategy, days[0])
+    With ``ckpt_dir`` each day is checkpointed, and a day whose checkpoint still holds (``_Inputs.
+    reusable``: same case, same previous day, same data it read) is loaded instead of recomputed;
+    the state comes from the last loaded day. ``resumed``: loaded; ``stale``: recomputed although a
+    checkpoint existed (its inputs changed)."""
     folder = None
     if ckpt_dir is not None:
         folder = Path(ckpt_dir) / chain
@@ -120,41 +188,59 @@ def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_d
     history = dt.timedelta(days=PRICE_HISTORY_DAYS)
     with sources.preloaded(case, btime.horizon_index(days[0] - history, days[-1], case.case.mtu_minutes,
                                                      case.case.timezone)):
-        return _run_days(case, chain, days, strategy, folder, fp, progress)
+        inputs = _Inputs.of(case, chain, strategy, days[0]) if folder is not None else None
+        return _run_days(case, chain, days, strategy, folder, inputs, progress)
 
 
 PRICE_HISTORY_DAYS = 64  # the bid strategy's default look-back (56 days) plus its margin (8)
 
 
-def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder: Path | None, fp: str,
-              progress) -> list[dict]:
+_ITEM = ("day", "record", "warnings", "seconds", "state")  # a day's result as the chain returns it
+
+
+def _load_checkpoint(path: Path | None) -> dict | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder: Path | None,
+              inputs: _Inputs | None, progress) -> list[dict]:
     from bidopt.backtest.day import day_mtu, perfect_foresight_day, strategy_day
     from bidopt.replan import Replanner
 
     state, out = EMPTY, []
+    previous = inputs.root if inputs is not None else ""
     replanner = Replanner()  # this chain's built models, refreshed day by day
     for i, day in enumerate(days):
         nxt = days[i + 1] if i + 1 < len(days) else day + dt.timedelta(days=1)
         path = folder / f"{day}.json" if folder else None
-        if path is not None and path.exists():
-            saved = json.loads(path.read_text())
-            if saved.get("fingerprint") == fp:
-                state = saved["state"]
-                out.append({**saved, "timeseries": _ts_from_json(saved["timeseries"])})
-                if progress:
-                    progress(chain)
-                continue
+        saved = _load_checkpoint(path)
+        if saved is not None and inputs.reusable({**saved, "day": str(day)}, previous):
+            state, previous = saved["state"], saved["fingerprint"]
+            out.append({**{k: saved[k] for k in _ITEM}, "timeseries": _ts_from_json(saved["timeseries"]),
+                        "resumed": True, "stale": False})
+            if progress:
+                progress(chain)
+            continue
         mtu = day_mtu(case, day, strategy)  # both chains: the MTU the strategy bids that day
-        if chain == "strategy" and strategy != "perfect_foresight":
-            o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case),
-                             mtu_minutes=mtu)
-        else:
-            o = perfect_foresight_day(case, day, state, next_day=nxt, replanner=replanner, mtu_minutes=mtu)
+        with sources.recording() as log:
+            if chain == "strategy" and strategy != "perfect_foresight":
+                o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case),
+                                 mtu_minutes=mtu)
+            else:
+                o = perfect_foresight_day(case, day, state, next_day=nxt, replanner=replanner, mtu_minutes=mtu)
         state = o.state
         item = {"day": str(day), "record": o.record, "warnings": o.warnings, "seconds": o.seconds, "state": state}
         if path is not None:
-            _write_json_atomic(path, {**item, "fingerprint": fp, "timeseries": _ts_to_json(o.timeseries)})
-        out.append({**item, "timeseries": o.timeseries})
+            fp = inputs.fingerprint(previous, str(day), log)
+            previous = fp["fingerprint"]
+            _write_json_atomic(path, {**item, **fp, "timeseries": _ts_to_json(o.timeseries)})
+        out.append({**item, "timeseries": o.timeseries, "resumed": False, "stale": saved is not None})
         if progress:
             progress(chain)
     return out
@@ -197,7 +283,38 @@ def _tariff_windows(case) -> list[dict]:
     return out
 
 
-def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str]) -> dict:
+def _resume_counts(chains: dict[str, list[dict]]) -> dict:
+    """``resumed_days``: days loaded from checkpoints in every chain; ``computed_days``: the others;
+    ``stale_days``: days computed although a checkpoint existed (an input of theirs or of an earlier
+    day changed); ``resumed_by_chain``: days loaded per chain (an interrupted run may have finished
+    more days of one chain than of the other)."""
+    lists = {name: c for name, c in chains.items()}
+    n = len(next(iter(lists.values())))
+    resumed = sum(all(c[i].get("resumed", False) for c in lists.values()) for i in range(n))
+    stale = sum(any(c[i].get("stale", False) for c in lists.values()) for i in range(n))
+    return {"resumed_days": resumed, "computed_days": n - resumed, "stale_days": stale,
+            "resumed_by_chain": {name: sum(d.get("resumed", False) for d in c) for name, c in lists.items()}}
+
+
+def resume_message(summary: dict, out_dir) -> str:
+    """One line on what a run took from the checkpoints in ``out_dir``."""
+    n, resumed = summary["n_days"], summary.get("resumed_days", 0)
+    computed, stale = summary.get("computed_days", n), summary.get("stale_days", 0)
+    by_chain = summary.get("resumed_by_chain") or {}
+    if resumed == 0 and stale == 0 and not any(by_chain.values()):
+        return f"computed {n} day{'s' if n != 1 else ''} (no checkpoints to resume in {out_dir})"
+    head = f"resumed {resumed} of {n} days from {out_dir}"
+    if len(set(by_chain.values())) > 1:
+        head += " (" + ", ".join(f"{c.replace('_', ' ')} {k}" for c, k in by_chain.items()) + ")"
+    parts = [head]
+    if stale:
+        parts.append(f"recomputed {stale} (inputs changed)")
+    if computed - stale:
+        parts.append(f"computed {computed - stale} (no checkpoint)")
+    return "; ".join(parts)
+
+
+def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str], resume: dict) -> dict:
     streams = {c[:-4]: float(daily[c].sum()) for c in daily.columns
                if c.endswith("_eur") and c not in ("total_eur", "perfect_foresight_eur")}
     total = float(daily["total_eur"].sum())
@@ -221,6 +338,8 @@ def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str]
         "assumptions": ["price-taker: the site's orders do not move any clearing price",
                         "no look-ahead: forecasts use only data published before each gate",
                         "loads, PV and EV sessions are known at delivery as in the case data"],
+        # the only keys that differ between a resumed and an uninterrupted run
+        **resume,
     }
 
 
@@ -249,7 +368,7 @@ def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir:
     ts = _timeseries(s, p)
     warnings = sorted({w for d in s for w in d["warnings"]}) + _mtu_note(case, days, mtus)
     warnings = notes.backtest_warnings(warnings, [d["warnings"] for d in s], ts)
-    summary = _summary(case, strategy_name, days, daily, warnings)
+    summary = _summary(case, strategy_name, days, daily, warnings, _resume_counts(chains))
     if out_dir is not None:
         from bidopt.backtest.report import write_report
 
@@ -272,10 +391,10 @@ def backtest(case: Case, start, end, out_dir=None, strategy: str | None = None, 
              scheduler: str | None = None, progress: bool = False, fresh: bool = False) -> BacktestResult:
     """Backtest ``case`` over the local delivery days ``start``..``end`` (inclusive).
 
-    ``out_dir``: write the contract files there and checkpoint each day (resumes from checkpoints of
-    the same case, strategy and start; ``fresh`` deletes them first). ``workers``: run the strategy
-    and perfect-foresight chains on a local Dask cluster of that many processes (1: in this
-    process); ``scheduler``: the address of an existing Dask scheduler instead."""
+    ``out_dir``: write the contract files there and checkpoint each day (a rerun reuses the days
+    whose inputs are unchanged, see the module docstring; ``fresh`` deletes the checkpoints first).
+    ``workers``: run the strategy and perfect-foresight chains on a local Dask cluster of that many
+    processes (1: in this process); ``scheduler``: the address of an existing Dask scheduler instead."""
     st = settings(case)
     strategy = strategy or st.strategy
     if strategy not in STRATEGIES:
