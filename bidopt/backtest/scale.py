@@ -111,5 +111,5 @@ def sweep(path: Path, out_dir: Path, workers: int = 1, scheduler: str | None = N
     else:
         rows = {k: t[0](*t[1:]) for k, t in tasks.items()}
     table = pd.DataFrame([rows[k] for k in tasks])
-    output.write_all(out_dir, {"comparison.csv": lambda f: table.to_csv(f, index=False)})
+    output.write_all(out_dir, {"comparison.csv": lambda f: output.table_csv(table, f)})
     return table

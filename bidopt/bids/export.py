@@ -5,6 +5,9 @@
   file and the field for unreadable files, invalid JSON and wrong shapes.
 - ``write_fcr_bids`` / ``read_fcr_bids``: ``fcr_bids.csv`` with columns ``product, auction,
   hour_start_utc, volume_mw, price_eur_per_mw_h`` (hour_start_utc ISO 8601 UTC, "...Z").
+- ``write_continuous_orders`` / ``read_continuous_orders``: ``intraday_orders.csv`` (continuous
+  intraday) with columns ``timestamp_utc, side, volume_mw, limit_price_eur_per_mwh``.
+  CSV numbers are clean (``bidopt.output.clean_numbers``: 6 decimals, no negative zero).
 - ``empty_orders``: an ``OrdersFile`` with its metadata filled in by a contract-naming function
   (``make_ids``, default ``contracts.auction_and_contracts``; replaceable).
 - ``price_independent_curve``: the same volume at the minimum and the maximum price (MARKET_RULES 1.3).
@@ -27,8 +30,9 @@ from pydantic import ValidationError
 
 from bidopt.bids.contracts import IdMaker, auction_and_contracts
 from bidopt.bids.orders import Curve, CurvePoint, OrdersFile
-from bidopt.bids.rules import FCR_COLUMNS, ExchangeRules
+from bidopt.bids.rules import CONTINUOUS_COLUMNS, FCR_COLUMNS, ExchangeRules
 from bidopt.errors import InputError
+from bidopt.output import clean_numbers
 from bidopt.time import STOCKHOLM, as_date
 
 # --------------------------------------------------------------------------------------------------
@@ -94,15 +98,25 @@ def write_fcr_bids(df: pd.DataFrame, path: str | Path) -> Path:
     out = df[list(FCR_COLUMNS)].copy()
     hours = pd.to_datetime(out["hour_start_utc"], utc=True)
     out["hour_start_utc"] = hours.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    _atomic_write(Path(path), out.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    _atomic_write(Path(path), clean_numbers(out).to_csv(index=False, lineterminator="\n"))
     return Path(path)
 
 
-def read_fcr_bids(path: str | Path) -> pd.DataFrame:
-    """Read an FCR bid CSV as written by ``write_fcr_bids``; InputError if it cannot be used.
+def write_continuous_orders(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write continuous intraday orders as CSV (columns timestamp_utc, side, volume_mw,
+    limit_price_eur_per_mwh; ``intraday_orders.csv``), numbers clean (``output.clean_numbers``)."""
+    missing = [c for c in CONTINUOUS_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"intraday orders lack column(s) {', '.join(missing)}")
+    out = df[list(CONTINUOUS_COLUMNS)].copy()
+    if len(out):
+        out["timestamp_utc"] = pd.to_datetime(out["timestamp_utc"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    _atomic_write(Path(path), clean_numbers(out).to_csv(index=False, lineterminator="\n"))
+    return Path(path)
 
-    Values are returned as read (``validate_fcr_bids`` reports bad ones row by row).
-    """
+
+def _read_table(path: str | Path, columns: Sequence[str]) -> pd.DataFrame:
+    """A CSV of text cells with ``columns`` (InputError naming the file, or the first missing column)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(path, None, "file not found")
@@ -111,10 +125,23 @@ def read_fcr_bids(path: str | Path) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise InputError(path, None, f"not a readable CSV: {e}") from None
     df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in FCR_COLUMNS if c not in df.columns]
+    missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise InputError(path, missing[0], f"missing column (need {', '.join(FCR_COLUMNS)})")
+        raise InputError(path, missing[0], f"missing column (need {', '.join(columns)})")
     return df
+
+
+def read_continuous_orders(path: str | Path) -> pd.DataFrame:
+    """Read ``intraday_orders.csv`` as text cells (``validate_continuous_orders`` judges them)."""
+    return _read_table(path, CONTINUOUS_COLUMNS)
+
+
+def read_fcr_bids(path: str | Path) -> pd.DataFrame:
+    """Read an FCR bid CSV as written by ``write_fcr_bids``; InputError if it cannot be used.
+
+    Values are returned as read (``validate_fcr_bids`` reports bad ones row by row).
+    """
+    return _read_table(path, FCR_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------------

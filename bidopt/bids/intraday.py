@@ -186,7 +186,7 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     trades = pm.site.adjustment_trades()["intraday"]
     lot = ExchangeRules().lot_mw
-    trades = (trades / lot).round() * lot
+    trades = ((trades / lot).round() * lot).round(6) + 0.0  # whole lots: 3 lots are 0.3, not 0.30000000000000004
     summary = {**pm.summary(), "stage": stage, "intraday_price": "day-ahead proxy" if proxy else "prices.intraday",
                "position_mwh": float(position.sum() * horizon.dt_h)}
     orders = cont = None

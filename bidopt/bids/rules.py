@@ -3,7 +3,9 @@
 ``ExchangeRules`` holds the parameters (dated where they change over time); its defaults come from
 ``bidopt/defaults/exchange_rules.toml`` with their sources. ``validate(orders)`` checks an
 ``OrdersFile`` against them and returns one human-readable line per problem (empty list = valid);
-``validate_fcr_bids(df)`` does the same for Svenska kraftnät FCR capacity bids.
+``validate_fcr_bids(df)`` does the same for Svenska kraftnät FCR capacity bids and
+``validate_continuous_orders(df)`` for continuous intraday orders (``intraday_orders.csv``).
+``bidopt.bids.files`` tells which of them (or the schedule and summary checks) a file needs.
 
 Checked for day-ahead / intraday-auction orders (MARKET_RULES 1.3-1.6, 2.2):
 
@@ -50,6 +52,7 @@ from bidopt.time import day_bounds_utc
 RULES_FILE = DEFAULTS_DIR / "exchange_rules.toml"
 GRID_TOL = 1e-9  # a value is on a tick/lot grid if it is within this of a multiple
 FCR_COLUMNS = ("product", "auction", "hour_start_utc", "volume_mw", "price_eur_per_mw_h")
+CONTINUOUS_COLUMNS = ("timestamp_utc", "side", "volume_mw", "limit_price_eur_per_mwh")  # intraday_orders.csv
 
 
 @cache
@@ -73,6 +76,12 @@ class ExchangeRules(Strict):
         default_factory=_default("intraday_auction_price_min_eur_per_mwh"), min_length=1)
     intraday_auction_price_max_eur_per_mwh: list[Dated] = Field(
         default_factory=_default("intraday_auction_price_max_eur_per_mwh"), min_length=1)
+    intraday_continuous_price_min_eur_per_mwh: list[Dated] = Field(
+        default_factory=_default("intraday_continuous_price_min_eur_per_mwh"), min_length=1)
+    intraday_continuous_price_max_eur_per_mwh: list[Dated] = Field(
+        default_factory=_default("intraday_continuous_price_max_eur_per_mwh"), min_length=1)
+    intraday_continuous_product_start_minutes: int = Field(
+        default_factory=_default("intraday_continuous_product_start_minutes"), gt=0)
     tick_eur_per_mwh: float = Field(default_factory=_default("tick_eur_per_mwh"), gt=0)
     lot_mw: float = Field(default_factory=_default("lot_mw"), gt=0)
     min_curve_points: int = Field(default_factory=_default("min_curve_points"), ge=2)
@@ -87,7 +96,8 @@ class ExchangeRules(Strict):
 
     def price_limits(self, day, market: str = "dayahead") -> tuple[float, float]:
         """(min, max) clearing price in force for delivery ``day`` in ``market``
-        ("dayahead" or "intraday_auction"). Raises InputError if no limit holds yet on that day."""
+        ("dayahead", "intraday_auction" or "intraday_continuous"). Raises InputError if no limit
+        holds yet on that day."""
         d = pd.Timestamp(day).date()
         lo = getattr(self, f"{market}_price_min_eur_per_mwh")
         hi = getattr(self, f"{market}_price_max_eur_per_mwh")
@@ -509,6 +519,61 @@ def validate_fcr_bids(df: pd.DataFrame, rules: ExchangeRules | None = None) -> l
             out.append(f"{where}: price_eur_per_mw_h '{price}' is not a number")
         elif p < 0:
             out.append(f"{where}: price {_fmt(p)} EUR/MW/h is negative")
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# continuous intraday orders
+
+
+def validate_continuous_orders(df: pd.DataFrame, rules: ExchangeRules | None = None,
+                               tz: str = "Europe/Stockholm") -> list[str]:
+    """Problems of continuous intraday orders (``intraday_orders.csv``), one line each (empty:
+    valid). Rows are numbered from 1.
+
+    Columns: timestamp_utc (UTC start of the product, on the quarter-hour), side (buy or sell),
+    volume_mw (> 0, on the 0.1 MW lot), limit_price_eur_per_mwh (on the 0.01 tick, within the SIDC
+    limits of the delivery day in ``tz``). MARKET_RULES 2.1-2.2.
+    """
+    r = rules or ExchangeRules()
+    missing = [c for c in CONTINUOUS_COLUMNS if c not in df.columns]
+    if missing:
+        return [f"intraday orders: missing column(s) {', '.join(missing)} (need {', '.join(CONTINUOUS_COLUMNS)})"]
+    out: list[str] = []
+    step = r.intraday_continuous_product_start_minutes
+    for i, row in enumerate(df[list(CONTINUOUS_COLUMNS)].itertuples(index=False), start=1):
+        where = f"intraday order row {i}"
+        stamp, side, volume, price = row
+        ts = _utc(stamp)
+        if ts is None:
+            out.append(f"{where}: timestamp_utc '{stamp}' is not a UTC time (e.g. 2025-11-12T10:15:00Z)")
+        elif ts != ts.floor(f"{step}min"):
+            out.append(f"{where}: timestamp_utc {ts:%Y-%m-%dT%H:%M:%SZ} is not the start of a product "
+                       f"(continuous intraday products start every {step} minutes)")
+        if str(side).strip().lower() not in ("buy", "sell"):
+            out.append(f"{where}: side '{side}' is not buy or sell")
+        v = _number(volume)
+        if v is None:
+            out.append(f"{where}: volume_mw '{volume}' is not a number")
+        elif v <= GRID_TOL:
+            out.append(f"{where}: volume {_fmt(v)} MW is not positive (the side says buy or sell)")
+        elif not on_grid(v, r.lot_mw):
+            out.append(f"{where}: volume {_fmt(v)} MW is not a multiple of the lot {_fmt(r.lot_mw)} MW")
+        p = _number(price)
+        if p is None:
+            out.append(f"{where}: limit_price_eur_per_mwh '{price}' is not a number")
+            continue
+        if not on_grid(p, r.tick_eur_per_mwh):
+            out.append(f"{where}: limit price {_fmt(p)} is not a multiple of the tick {_fmt(r.tick_eur_per_mwh)} EUR/MWh")
+        if ts is not None:
+            day = ts.tz_convert(tz).date()
+            try:
+                lo, hi = r.price_limits(day, "intraday_continuous")
+            except InputError as e:
+                out.append(f"{where}: no intraday price limits known for delivery day {day}: {e.message}")
+                continue
+            if not lo - GRID_TOL <= p <= hi + GRID_TOL:
+                out.append(f"{where}: limit price {_fmt(p)} EUR/MWh is outside the limits [{_fmt(lo)}, {_fmt(hi)}]")
     return out
 
 
