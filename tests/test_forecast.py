@@ -323,21 +323,34 @@ def test_coverage_and_error_over_a_month(se3):
 
 @pytest.mark.realdata
 def test_fcr_scenarios_and_no_look_ahead(fcr_n):
+    """2021 rules (bidopt/defaults/fcr_rules.toml): auction 1 for D closed D-2 15:00, so neither D's
+    nor D-1's FCR prices (published D-2 19:00, after auction 2) are known; D-2's are."""
     day = "2021-10-31"  # 25 h
     cube = bl.fcr_price_scenarios(fcr_n, day, n_scenarios=10)
     assert cube.shape == (10, 25) and cube.name == "price_eur_per_mw_h" and cube.attrs["units"] == "EUR/MW/h"
     assert (cube.values >= 0).all()
-    assert cube.attrs["gate_utc"] == "2021-10-29T22:30:00Z"  # 00:30 CEST on D-1
-    late = np.asarray(bl.publication_time(fcr_n.index, bl.FCR_PUBLICATION) > bl.gate_time(day, bl.FCR_GATE))
+    assert cube.attrs["gate_utc"] == "2021-10-29T13:00:00Z"  # 15:00 CEST on D-2
+    assert cube.attrs["lag_days"] == 2
+    gate = bl.fcr_gate_time(day)
+    late = np.asarray(bl.publication_time(fcr_n.index, bl.FCR_PUBLICATION) > gate)
     tampered = fcr_n.copy()
     tampered[late] = 999.0
     assert np.array_equal(bl.fcr_price_scenarios(tampered, day, n_scenarios=10).values, cube.values)
-    # D-1's FCR prices (auctions on D-2) are known at auction 1 for D and move the forecast
+    # D-1's FCR prices are published after the gate (no effect); D-2's before it (they move the forecast)
     d1 = fcr_n.index.isin(delivery_index("2021-10-30", 60))
-    assert not late[d1].any()
+    d2 = fcr_n.index.isin(delivery_index("2021-10-29", 60))
+    assert late[d1].all() and not late[d2].any()
+    for days_ago, known in ((d1, False), (d2, True)):
+        moved = fcr_n.copy()
+        moved[days_ago] += 10.0
+        same = np.array_equal(bl.fcr_price_scenarios(moved, day, n_scenarios=10).values, cube.values)
+        assert same is not known
+    # today's gate (auction 1 at D-1 00:30) would have seen D-1
+    today = bl.gate_time(day, bl.FCR_GATE)
     moved = fcr_n.copy()
     moved[d1] += 10.0
-    assert not np.array_equal(bl.fcr_price_scenarios(moved, day, n_scenarios=10).values, cube.values)
+    assert not np.array_equal(bl.fcr_price_scenarios(moved, day, n_scenarios=10, gate_utc=today).values,
+                              bl.fcr_price_scenarios(fcr_n, day, n_scenarios=10, gate_utc=today).values)
 
 
 # ------------------------------------------------------------------------- synthetic, 15-min history

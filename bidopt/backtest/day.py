@@ -13,7 +13,9 @@ D-1:
    price as a documented proxy) plus the fee; what cannot be traded is imbalance;
 4. **settle**: the position at the day-ahead price, intraday trades at their price, imbalance
    volumes per ISP at the imbalance price (``bidopt.backtest.settlement``: a price file, or the
-   day-ahead price +- a penalty), FCR capacity at its clearing price, the tariff increment the day's
+   day-ahead price +- a penalty), FCR capacity under the pricing rule in force on D (each accepted
+   bid at its own price before 1 Feb 2024, pay-as-bid; at the clearing price from then, marginal:
+   ``settlement.settle_fcr``; the rule is the day's ``fcr_pricing``), the tariff increment the day's
    peaks add to the month's bill, energy tax, VAT, degradation.
 
 ``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
@@ -127,6 +129,10 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     actual = sched["grid_import_mw"] - sched["grid_export_mw"]
     settled, label = settlement.settle_case(c, planned, actual, dayahead=spot)
     rev["imbalance"] = float(settled[settlement.MONEY].sum())
+    # FCR capacity as the auctions paid it under the pricing rule of the day (pay-as-bid before
+    # 1 Feb 2024: an accepted bid gets its own price), not the re-plan's clearing-price valuation
+    fcr_settled, fcr_pricing = settlement.settle_fcr(c, bids.fcr_bids, h.hour_starts, day)
+    settlement.replace_fcr_capacity(rev, pm.site, fcr_settled)
     da_contracts = pd.DatetimeIndex([pd.Timestamp(x.delivery_start) for x in orders.contracts]).tz_convert("UTC")
     submitted, accepted_blocks = _block_counts(orders, sources.dayahead_prices(c, da_contracts))
     dt_h = h.dt_h
@@ -139,6 +145,7 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
         "da_cleared_sell_mwh": float(np.clip(-position, 0, None).sum() * dt_h),
         "fcr_offered_mw_h": float(bids.fcr_bids["volume_mw"].astype(float).sum()) if len(bids.fcr_bids) else 0.0,
         "fcr_accepted_mw_h": float(accepted["volume_mw"].astype(float).sum()) if len(accepted) else 0.0,
+        **({"fcr_pricing": fcr_pricing} if fcr.offered(c) else {}),  # the rule FCR was settled by
         "blocks_submitted": submitted,
         "blocks_accepted": accepted_blocks,
         "peak_import_mw": float(sched["grid_import_mw"].max()),

@@ -315,6 +315,8 @@ def resume_message(summary: dict, out_dir) -> str:
 
 
 def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str], resume: dict) -> dict:
+    from bidopt.backtest.settlement import fcr_summary
+
     streams = {c[:-4]: float(daily[c].sum()) for c in daily.columns
                if c.endswith("_eur") and c not in ("total_eur", "perfect_foresight_eur")}
     total = float(daily["total_eur"].sum())
@@ -335,6 +337,7 @@ def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str]
         "capture_ratio": total / pf if pf > 1e-9 else None,
         "warnings": warnings,
         "tariff_windows": _tariff_windows(case),
+        **fcr_summary(case, days),  # the FCR auction rules the days were settled under ("fcr_rules")
         "assumptions": ["price-taker: the site's orders do not move any clearing price",
                         "no look-ahead: forecasts use only data published before each gate",
                         "loads, PV and EV sessions are known at delivery as in the case data"],

@@ -13,6 +13,9 @@ they can change how every figure reads), the key figures, and plots embedded as 
    (local time; window holidays are not in the summary and are ignored);
 5. accepted vs submitted volumes: day-ahead, FCR, blocks.
 
+With FCR, a table of the auction rules the days were settled under (``summary.fcr_rules``: pricing
+and gates per period, with their sources).
+
 A plot whose columns are missing is replaced by a short note. The same inputs give byte-identical
 output (fixed style, no PNG metadata, no creation time). The file is written to a temporary file
 in the same folder and moved into place, so a failed build leaves no half-written report.
@@ -312,6 +315,22 @@ def _key_figures(summary: dict, daily: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def _fcr_rules(summary: dict) -> list[str]:
+    """The FCR auction rules the backtest settled under (``summary["fcr_rules"]``), one row per period."""
+    rows = [r for r in summary.get("fcr_rules") or [] if isinstance(r, dict)]
+    if not rows:
+        return []
+    out = ["<h2>FCR auction rules applied</h2>",
+           "<table><tr><th>days</th><th>pricing</th><th>auction 1 gate</th><th>auction 2 gate</th><th>source</th></tr>"]
+    for r in rows:
+        cells = [f"{r.get('first_day', '?')} to {r.get('last_day', '?')}", str(r.get("pricing", "?")).replace("_", "-"),
+                 r.get("auction1_gate", "?"), r.get("auction2_gate", "?"), r.get("source", "")]
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    out.append("</table>")
+    out += [f'<p class="note">{html.escape(str(n))}</p>' for n in dict.fromkeys(r["note"] for r in rows if r.get("note"))]
+    return out
+
+
 def _section(title: str, fig: Figure | None, note: str, alt: str) -> str:
     body = (f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{_png(fig)}">' if fig is not None
             else f'<p class="note">{html.escape(note)}</p>')
@@ -335,6 +354,7 @@ def build_html(out_dir: Path, week: str | None = None) -> str:
         if warnings else '<p class="note">none</p>',
         "<h2>Key figures</h2>", _key_figures(summary, daily),
     ]
+    parts += _fcr_rules(summary)
     windows = [w for w in summary.get("tariff_windows") or [] if isinstance(w, dict)]
     no_ts = "timeseries.csv not found"
     with matplotlib.rc_context(STYLE):

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 import xarray as xr
 from pydantic import Field, ValidationError
 
@@ -148,7 +149,8 @@ def check_valid(orders: OrdersFile, rules: ExchangeRules) -> None:
 
 def fcr_price_scenarios(case, day, n: int, st: BiddingSettings) -> dict[str, np.ndarray]:
     """{product: S x hours} FCR clearing-price scenarios from the case's FCR price history, using
-    only prices published before auction 1 (``bidopt.forecast.baseline.fcr_price_scenarios``)."""
+    only prices published before the auction-1 gate in force on ``day`` (``bidopt.markets.fcr.gate_utc``:
+    D-1 00:30 from 1 Jun 2023, D-2 15:00 before; ``bidopt.forecast.baseline.fcr_price_scenarios``)."""
     from bidopt.forecast import baseline
 
     first = pd.Timestamp(btime.as_date(day)) - pd.Timedelta(days=st.fcr_lookback_days + 8)
@@ -161,7 +163,8 @@ def fcr_price_scenarios(case, day, n: int, st: BiddingSettings) -> dict[str, np.
             raise InputError(e.file, e.field, f"{e.message} (stepped FCR bids need {st.fcr_lookback_days + 8} "
                              "days of FCR price history; or set [bidding] fcr_bids = \"price_taking\")") from None
         cube = baseline.fcr_price_scenarios(history, day, n_scenarios=n, seed=st.seed,
-                                            lookback_days=st.fcr_lookback_days, tz=case.case.timezone)
+                                            lookback_days=st.fcr_lookback_days, tz=case.case.timezone,
+                                            gate_utc=fcr.gate_utc(case, day, 1))
         out[p] = np.asarray(cube.transpose("scenario", "time").values, dtype=float)
     return out
 
@@ -170,14 +173,18 @@ def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
     rows = [{"product": p, "auction": 1, "hour_start_utc": bm.horizon.hour_starts[h].strftime("%Y-%m-%dT%H:%M:%SZ"),
              "volume_mw": v, "price_eur_per_mw_h": round(q, 2)} for p, h, v, q in bm.fcr_bid_steps()]
     if hasattr(bm.m, "fcr"):
+        # price-taking: bid at 0 under marginal pricing (paid the clearing price); under pay-as-bid an
+        # accepted bid is paid its own price, so ask the price the model sold at (down to the 0.01 tick)
         cap = bm.m.fcr
+        pay_as_bid = fcr.auction_rules(bm.case, bm.horizon.first_day).pricing == "pay_as_bid"
         for p in cap.P:
             for h in cap.H:
                 v = float(np.round(sum(cap.cap[a, q, h].value or 0.0 for a, q in cap.AP if q == p), 6))
                 if v > 1e-9:
+                    ask = float(np.floor(max(pyo.value(cap.price[p, h]), 0.0) * 100 + 1e-6) / 100) if pay_as_bid else 0.0
                     rows.append({"product": p, "auction": 1,
                                  "hour_start_utc": bm.horizon.hour_starts[h].strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                 "volume_mw": v, "price_eur_per_mw_h": 0.0})
+                                 "volume_mw": v, "price_eur_per_mw_h": ask})
     return pd.DataFrame(rows, columns=["product", "auction", "hour_start_utc", "volume_mw", "price_eur_per_mw_h"])
 
 

@@ -73,7 +73,7 @@ def price_scenarios(case, day, n: int, seed: int, lookback_days: int) -> dict[st
             raise InputError(e.file, e.field, f"{e.message} (FCR auction 2 bids need {lookback_days + 8} days of "
                              f"[prices] {key} history)") from None
         cube = baseline.fcr_price_scenarios(history, day, n_scenarios=n, seed=seed, lookback_days=lookback_days,
-                                            tz=case.case.timezone, gate_utc=gate_time(day, case.case.timezone))
+                                            tz=case.case.timezone, gate_utc=fcr.gate_utc(case, day, 2))
         out[p] = np.asarray(cube.transpose("scenario", "time").values, dtype=float)
     return out
 

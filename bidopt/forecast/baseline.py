@@ -11,12 +11,13 @@ any other step. Values of the delivery day itself or later are never inputs eith
   Europe/Stockholm on X-1 (MARKET_RULES 1.1, "results published 12:45 CET"). The default gate for day
   D is the SDAC gate closure, D-1 12:00 local. So at the gate the prices of D-1 (published D-2 12:45)
   are the latest known; D's (published D-1 12:45) are not.
-* FCR capacity (``fcr_price_scenarios``): auction 1 for day X closes X-1 00:30 and auction 2 closes
-  X-1 18:00 (MARKET_RULES 3.2); the hourly price of day X is taken as final once auction 2 is
-  cleared, published at 19:00 local on X-1 (an assumed clearing lag; any time between 00:30 and 24:00
-  on X-1 gives the same knowledge set at these gates). The default gate for day D is auction 1, D-1
-  00:30 local. So at the gate the FCR prices of D-1 (cleared in the auctions held on D-2) are the
-  latest known; D's are not.
+* FCR capacity (``fcr_price_scenarios``): the hourly price of day X is taken as final once auction
+  2 (gate 18:00 X-1 under every rule so far, MARKET_RULES 3.2) is cleared, published at 19:00 local
+  on X-1 (an assumed clearing lag). The default gate for day D is auction 1 under the rules in force
+  on D (``bidopt/defaults/fcr_rules.toml``): D-1 00:30 local from 1 Jun 2023, so the FCR prices of
+  D-1 (cleared in the auctions held on D-2) are the latest known; D-2 15:00 before, so D-1's prices
+  (published D-2 19:00) are not known either and D-2's are the latest. A case's own gate comes from
+  ``bidopt.markets.fcr.gate_utc`` (``[markets.fcr]`` may override the table).
 
 Method
 ------
@@ -37,7 +38,10 @@ MAE 42.9 EUR/MWh with ``weight_last`` 0.7 against 46.0 (0.5), 44.3 (1.0), 63.2 (
 (``"naive"``), so the FCR default is ``weight_last=1.0``.
 
 For the forecast day the "last day" is the latest complete known day before D (D-1 under the default
-gates) and a missing week-ago day falls back to it.
+gates) and a missing week-ago day falls back to it. The lag L (days from the last published day to
+D: 1 under the default gates, 2 for FCR before 1 Jun 2023) is used for the errors too: each past day
+d is forecast from day d-L (and d-7, or d-7k with 7k >= L), as D is, so the residuals measure the
+error at the horizon the forecast really has.
 
 Errors: the same method is run on each day d of the ``lookback_days`` before D whose actual prices
 and inputs are all known at the gate, giving daily residual profiles ``actual(d) - forecast(d)``.
@@ -64,7 +68,7 @@ from bidopt.forecast import scenarios as sc
 DA_PUBLICATION = dt.time(12, 45)  # day-ahead results of day X, on X-1 (local)
 DA_GATE = dt.time(12, 0)  # SDAC gate closure for day D, on D-1 (local)
 FCR_PUBLICATION = dt.time(19, 0)  # FCR prices of day X final after auction 2 (GCT 18:00 X-1), assumed lag
-FCR_GATE = dt.time(0, 30)  # FCR auction 1 gate closure for day D, on D-1 (local)
+FCR_GATE = dt.time(0, 30)  # FCR auction 1 gate closure for day D, on D-1 (local), from 1 Jun 2023
 METHODS = ("naive", "blend")
 _HOURS = 24
 
@@ -85,6 +89,14 @@ def gate_time(day, at: dt.time = DA_GATE, tz: str = btime.STOCKHOLM, days_before
     """The gate for delivery day ``day``: ``at`` local time ``days_before`` days before it, in UTC."""
     d = btime.as_date(day) - dt.timedelta(days=days_before)
     return pd.Timestamp(dt.datetime.combine(d, at)).tz_localize(tz).tz_convert("UTC")
+
+
+def fcr_gate_time(day, auction: int = 1, tz: str = btime.STOCKHOLM) -> pd.Timestamp:
+    """The gate of FCR ``auction`` for delivery ``day`` under the default rules in force on that day
+    (``bidopt/defaults/fcr_rules.toml``), in UTC. A case's gate: ``bidopt.markets.fcr.gate_utc``."""
+    from bidopt.markets import fcr
+
+    return fcr.rules_in_force(day).gate_utc(day, auction, tz)
 
 
 def known_at(history: pd.Series, gate_utc, at: dt.time = DA_PUBLICATION, tz: str = btime.STOCKHOLM) -> pd.Series:
@@ -137,12 +149,13 @@ def fcr_price_scenarios(
     """Hourly FCR capacity price scenarios (EUR/MW/h) for ``day`` from ``history`` (UTC hourly series).
 
     Only prices published (19:00 local on the day before their delivery day, after auction 2) at or
-    before ``gate_utc`` (default: FCR auction 1, D-1 00:30 local) are used. Clipped at 0. Returns a
+    before ``gate_utc`` are used; default: the FCR auction-1 gate in force on ``day``
+    (``fcr_gate_time``: D-1 00:30 local from 1 Jun 2023, D-2 15:00 before). Clipped at 0. Returns a
     cube ``price_eur_per_mw_h`` on the ``mtu_minutes`` MTUs of ``day`` (60: one per product hour).
     """
     return _scenarios(
         history, day, n_scenarios, mtu_minutes, seed,
-        gate_utc if gate_utc is not None else gate_time(day, FCR_GATE, tz),
+        gate_utc if gate_utc is not None else fcr_gate_time(day, 1, tz),
         lookback_days, tz, method, weight_last, FCR_PUBLICATION, sc.CAPACITY_PRICE, floor=0.0,
     )
 
@@ -199,15 +212,28 @@ def _day_matrix(hourly: pd.Series, first: dt.date, n_days: int, tz: str) -> np.n
     return mat
 
 
+def _lag(D: dt.date, gate: pd.Timestamp, published: dt.time, tz: str) -> int:
+    """Days from the latest delivery day whose values are published by ``gate`` to ``D`` (>= 1)."""
+    for k in range(1, 8):
+        first_mtu = btime.day_bounds_utc(D - dt.timedelta(days=k), tz)[0]
+        if publication_time(pd.DatetimeIndex([first_mtu]), published, tz)[0] <= gate:
+            return k
+    return 7
+
+
 def _day_hours(day: dt.date, tz: str) -> int:
     start, end = btime.day_bounds_utc(day, tz)
     return int((end - start) / pd.Timedelta(hours=1))
 
 
-def _point(mat: np.ndarray, i: int, weekday: int, method: str, w: float, fallback: bool) -> np.ndarray | None:
-    """Forecast row for matrix day ``i`` (weekday Monday=0) from rows before it; None if inputs missing."""
-    last = mat[i - 1] if i >= 1 else np.full(_HOURS, np.nan)
-    week = mat[i - 7] if i >= 7 else np.full(_HOURS, np.nan)
+def _point(mat: np.ndarray, i: int, weekday: int, method: str, w: float, fallback: bool,
+           lag: int = 1) -> np.ndarray | None:
+    """Forecast row for matrix day ``i`` (weekday Monday=0) from rows at least ``lag`` days before it
+    ("last": day i - lag; "week": i - 7k, the latest same weekday at least ``lag`` back); None if
+    inputs are missing."""
+    back = 7 * -(-lag // 7)
+    last = mat[i - lag] if i >= lag else np.full(_HOURS, np.nan)
+    week = mat[i - back] if i >= back else np.full(_HOURS, np.nan)
     if fallback:
         if np.isnan(last).any():
             ok = np.flatnonzero(~np.isnan(mat[:i]).any(axis=1))
@@ -250,7 +276,8 @@ def _scenarios(history, day, n, mtu_minutes, seed, gate_utc, lookback, tz, metho
     mat[-1] = np.nan
     weekday = np.array([(first + dt.timedelta(days=i)).weekday() for i in range(n_days)])
 
-    f = _point(mat, n_days - 1, weekday[-1], method, w, fallback=True)
+    lag = _lag(D, gate, published, tz)
+    f = _point(mat, n_days - 1, weekday[-1], method, w, fallback=True, lag=lag)
     if f is None:
         raise InputError(None, "history", f"no complete local day of prices known at the gate "
                          f"({gate:%Y-%m-%dT%H:%MZ}) before {D}")
@@ -258,7 +285,7 @@ def _scenarios(history, day, n, mtu_minutes, seed, gate_utc, lookback, tz, metho
     for i in range(n_days - 1 - int(lookback), n_days - 1):
         if np.isnan(mat[i]).any():
             continue
-        g = _point(mat, i, weekday[i], method, w, fallback=False)
+        g = _point(mat, i, weekday[i], method, w, fallback=False, lag=lag)
         if g is not None:
             residuals.append(mat[i] - g)
             days_used.append(first + dt.timedelta(days=i))
@@ -281,6 +308,7 @@ def _scenarios(history, day, n, mtu_minutes, seed, gate_utc, lookback, tz, metho
             "gate_utc": gate.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "seed": int(seed),
             "residual_days": len(R),
+            "lag_days": lag,
             "residual_first_day": days_used[0].isoformat(),
             "residual_last_day": days_used[-1].isoformat(),
         },

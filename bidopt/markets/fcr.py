@@ -181,6 +181,27 @@ def gate_utc(case, day, auction: int = 1) -> pd.Timestamp:
     return auction_rules(case, day).gate_utc(day, auction, case.case.timezone)
 
 
+def _gate_text(at: dt.time, days_before: int) -> str:
+    return f"D-{days_before} {at:%H:%M}" if days_before else f"D {at:%H:%M}"
+
+
+def rules_used(case, days) -> list[dict]:
+    """The auction rules in force over ``days`` (delivery days, in order) as one dict per run of
+    consecutive days under the same rules: first and last day, pricing, gates ("D-2 15:00", local
+    time), lot, minimum bid and source."""
+    out: list[dict] = []
+    for d in days:
+        r = auction_rules(case, d)
+        row = {"pricing": r.pricing, "auction1_gate": _gate_text(r.auction1_gate, r.auction1_days_before),
+               "auction2_gate": _gate_text(r.auction2_gate, r.auction2_days_before), "lot_mw": r.lot_mw,
+               "min_bid_mw": r.min_bid_mw, "valid_from": str(r.valid_from), "source": r.source}
+        if out and all(out[-1][k] == v for k, v in row.items()):
+            out[-1]["last_day"] = str(btime.as_date(d))
+        else:
+            out.append({"first_day": str(btime.as_date(d)), "last_day": str(btime.as_date(d)), **row})
+    return out
+
+
 def capacity_payments(bids: pd.DataFrame, clearing: Mapping[tuple[str, int, str], float],
                       pricing: Pricing) -> pd.DataFrame:
     """Settle FCR capacity bids (rows: product, auction, hour_start_utc, volume_mw, price_eur_per_mw_h)
