@@ -107,7 +107,10 @@ class Site:
                 fcr.build_capacity(blk.fcr, h, case, assets, prices=self.fcr_prices,
                                    continuous=self.fcr_prices is not None)
                 self.fcr_capacity, self.owns_fcr_capacity = blk.fcr, True
-                market_value = market_value + sum(blk.fcr.capacity_value_eur[p] for p in blk.fcr.P)
+                if self.fcr_prices is None:
+                    market_value = market_value + sum(blk.fcr.capacity_value_eur[p] for p in blk.fcr.P)
+                else:
+                    market_value = market_value + self._build_fcr_accepted(blk.fcr)
             blk.fcr_site = pyo.Block()
             fcr.build_site_terms(self.fcr_capacity, blk.fcr_site, T, h, case, assets, self.asset_blocks, self.spot)
             market_value = market_value + blk.fcr_site.activation_value_eur
@@ -168,6 +171,18 @@ class Site:
         blk.vat.set_value(self.vat_factor)
         blk.fixed_cost.set_value(self.fixed_cost_eur)
         return True
+
+    def _build_fcr_accepted(self, cap):
+        """Stepped FCR bids (``bidopt.bids.fcr_steps``): ``cap`` (``blk.fcr``) holds the headroom
+        for every volume the bids may get accepted (the top of each bid ladder); this path earns its
+        own clearing price on ``fcr_accepted.mw``, the volume its prices accept (MW per product and
+        hour, tied to the ladder by the bidding model). Returns the value (EUR)."""
+        blk = self.blk
+        blk.fcr_accepted = pyo.Block()
+        fa = blk.fcr_accepted
+        fa.mw = pyo.Var(cap.P, cap.H, bounds=(0, None))
+        fa.value_eur = pyo.Expression(cap.P, rule=lambda b, p: sum(cap.price[p, h] * b.mw[p, h] for h in cap.H))
+        return sum(fa.value_eur[p] for p in cap.P)
 
     def _build_position(self, T):
         """A day-ahead position already held (MW, + = bought) that the grid flow must follow, up to
@@ -316,6 +331,11 @@ class Site:
                 out["dayahead"] += float(np.sum((buy - sell) * self.spot) * dt_h)  # dayahead: the position only
         if self.fcr_capacity is not None:
             with_capacity = self.owns_fcr_capacity if include_fcr_capacity is None else include_fcr_capacity
-            for p, v in fcr.revenue(self.fcr_capacity if with_capacity else None, self.blk.fcr_site).items():
+            accepted = self.blk.component("fcr_accepted")  # stepped bids: the accepted volume earns
+            held = self.fcr_capacity if with_capacity and accepted is None else None
+            for p, v in fcr.revenue(held, self.blk.fcr_site).items():
                 out[p] = out.get(p, 0.0) + v
+            if with_capacity and accepted is not None:
+                for p in self.fcr_capacity.P:
+                    out[p] = out.get(p, 0.0) + float(pyo.value(accepted.value_eur[p]))
         return {**{k: out[k] for k in STREAM_ORDER}, **{k: v for k, v in out.items() if k not in STREAM_ORDER}}

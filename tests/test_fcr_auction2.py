@@ -50,8 +50,10 @@ def test_auction2_steps_clear_on_top_of_auction1(position):
                 mine = new[(new["product"] == p) & (new.hour_start_utc == hours[h])]
                 clearing = round(am.scenarios[p][s][h], 2)
                 accepted2 = mine[mine.price_eur_per_mw_h <= clearing + 1e-9].volume_mw.sum()
-                total = site.blk.fcr.total_mw[p, h].value
+                total = site.blk.fcr_accepted.mw[p, h].value
                 assert total == pytest.approx(sold1.get((p, h), 0.0) + accepted2, abs=1e-6)
+                held = site.blk.fcr.total_mw[p, h].value  # headroom for every auction-2 step at once
+                assert held == pytest.approx(sold1.get((p, h), 0.0) + mine.volume_mw.sum(), abs=1e-6)
     # the reported result is the mean of the scenario results, auction-1 capacity at its own price
     assert r.summary["objective_eur"] == pytest.approx(sum(r.summary["revenue_eur"].values()))
 

@@ -10,8 +10,11 @@ grid position must equal the cleared volume:
 
     imp_{s,t} - exp_{s,t} = v_{t,k(s,t)}
 
-FCR capacity is a first-stage decision shared by all scenarios (sold before day-ahead). The
-objective is the expected result, optionally plus beta * CVaR_alpha of the scenario results:
+FCR capacity is a first-stage decision shared by all scenarios (sold before day-ahead): a volume
+at known prices, or stepped bids (``bidopt.bids.fcr_steps``) whose accepted volume depends on each
+scenario's FCR clearing prices while every scenario holds the headroom for the whole ladder, so the
+bids are deliverable whatever mix of steps the auction accepts. The objective is the expected
+result, optionally plus beta * CVaR_alpha of the scenario results:
 
     max  sum_s pi_s V_s + FCR value + beta * (zeta - 1/(1 - alpha) sum_s pi_s u_s),  u_s >= zeta - V_s, u_s >= 0
 
@@ -144,8 +147,9 @@ class BiddingModel:
 
         sites = [m.site[s] for s in range(len(self.sites))]
         m.fcr_bids = pyo.Block()
-        self.fcr_steps = FcrSteps(m.fcr_bids, [b.fcr.total_mw for b in sites], self.fcr_scenarios,
-                                  list(sites[0].fcr.P), list(sites[0].fcr.H), fcr.rules(self.case).step_mw)
+        self.fcr_steps = FcrSteps(m.fcr_bids, [b.fcr.total_mw for b in sites], [b.fcr_accepted.mw for b in sites],
+                                  self.fcr_scenarios, list(sites[0].fcr.P), list(sites[0].fcr.H),
+                                  fcr.rules(self.case).step_mw)
 
     def fcr_bid_steps(self) -> list[tuple[str, int, float, float]]:
         """(product, hour position, volume MW, price EUR/MW/h) of each auction-1 bid step."""
