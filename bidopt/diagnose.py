@@ -22,6 +22,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from bidopt.errors import InfeasibleError
+from bidopt.highs_direct import use_threads
 
 TOL = 1e-6
 
@@ -66,6 +67,7 @@ def _bent_constraints(model, integers: bool, physical_only: bool) -> list[tuple[
         lower, body, upper = c.lower, c.body, c.upper
         c.set_value((lower, body + m._diagnose_plus[i] - m._diagnose_minus[i], upper))
     m._diagnose_total = pyo.Objective(expr=sum(m._diagnose_plus[i] + m._diagnose_minus[i] for i in range(len(cons))))
+    use_threads(None)  # HiGHS's default count, whatever earlier solves in this thread asked for
     res = Highs().solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False)
     if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
         return None
