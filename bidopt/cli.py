@@ -132,18 +132,16 @@ def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_f
 @click.argument("file", type=click.Path(path_type=Path))
 @_reports_errors
 def validate_cmd(file):
-    """Check an orders file against the exchange rules.
+    """Check a file bid, fcr2 or intraday wrote against its rules.
 
-    FILE is a dayahead_orders.json (Auction API orders) or, by its .csv extension, an fcr_bids.csv.
-    Prints "valid" (exit 0) or one line per problem (exit 1); exit 2 if FILE cannot be read.
+    FILE is recognised by its content (bidopt.bids.files): dayahead_orders.json or
+    intraday_orders.json (Auction API orders), fcr_bids.csv, intraday_orders.csv (continuous
+    intraday orders), schedule.csv or summary.json. Prints "valid" (exit 0) or one line per problem
+    (exit 1); exit 2 if FILE cannot be read or is none of these.
     """
-    from bidopt.bids.export import read_fcr_bids, read_orders
-    from bidopt.bids.rules import validate, validate_fcr_bids
+    from bidopt.bids.files import validate_file
 
-    if file.suffix.lower() == ".csv":
-        problems = validate_fcr_bids(read_fcr_bids(file))
-    else:
-        problems = validate(read_orders(file))
+    _, problems = validate_file(file)
     if problems:
         for p in problems:
             click.echo(p)
@@ -261,7 +259,7 @@ def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
     if r.orders is not None:
         writers["intraday_orders.json"] = lambda p: export.write_orders(r.orders, p)
     else:
-        writers["intraday_orders.csv"] = lambda p: r.continuous_orders.to_csv(p, index=False)
+        writers["intraday_orders.csv"] = lambda p: export.write_continuous_orders(r.continuous_orders, p)
     net_mwh = float(r.trades.sum()) * (r.schedule.index[1] - r.schedule.index[0]).seconds / 3600
     _write(out_dir, writers, f"{case.case.name} {day} {stage}: {r.summary['objective_eur']:.2f} EUR, "
            f"net intraday {net_mwh:.3f} MWh")

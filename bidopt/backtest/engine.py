@@ -378,7 +378,7 @@ def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir:
         timing = pd.DataFrame({"date": [d["day"] for d in s], "strategy_seconds": [d["seconds"] for d in s],
                                "perfect_foresight_seconds": [d["seconds"] for d in p]})
         output.write_all(out_dir, {
-            "daily.csv": lambda f: daily.to_csv(f, index=False),
+            "daily.csv": lambda f: output.table_csv(daily, f),
             "timeseries.csv": lambda f: output.schedule_csv(ts, f),
             "summary.json": lambda f: output.summary_json(summary, f),
             "timing.csv": lambda f: timing.to_csv(f, index=False, float_format="%.3f"),
