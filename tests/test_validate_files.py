@@ -129,7 +129,7 @@ def test_a_corrupted_intraday_auction_file_exits_1(outputs, tmp_path):
 
 
 @pytest.mark.parametrize("text, what", [
-    ("date,total_eur\n2024-03-14,1.0\n", "not a file bidopt writes"),
+    ("date,total_eur\n2024-03-14,1.0\n", "its CSV header matches none of the files checked"),
     ("", "empty file"),
     ('{"hello": 1}', "a JSON dict"),
     ("[1, 2]", "a JSON list"),

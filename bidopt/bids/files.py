@@ -75,7 +75,7 @@ def recognise(path: str | Path) -> str:
         return "fcr_bids"
     if {"grid_import_mw", "grid_export_mw"} & header:
         return "schedule"
-    raise _unrecognised(path, "not a file bidopt writes" if first else "empty file")
+    raise _unrecognised(path, "its CSV header matches none of the files checked" if first else "empty file")
 
 
 def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple[str, list[str]]:
