@@ -72,6 +72,9 @@ def test_a_case_overrides_the_table(tmp_path):
     assert r.pricing == "marginal" and fcr.gate_utc(c, OLD, 1) == pd.Timestamp("2021-03-08T23:30Z")
     assert "overridden in [markets.fcr]" in r.source and "pricing = marginal" in r.source
     assert fcr.auction_rules(_case(tmp_path), OLD).pricing == "pay_as_bid"
+    late = _case(tmp_path, {"fcr": {"auction2_gate": "17:00"}})
+    assert fcr.gate_utc(late, NEW, 2) == pd.Timestamp("2024-06-09T15:00Z")  # 17:00 CEST on D-1
+    assert fcr.auction_rules(late, NEW).pricing == "marginal"  # the rest stays as in force
     with pytest.raises(InputError, match="markets.fcr.pricing"):
         fcr.auction_rules(_case(tmp_path, {"fcr": {"pricing": "uniform"}}), OLD)
 
