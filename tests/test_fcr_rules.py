@@ -97,9 +97,18 @@ def test_capacity_payments_by_hand():
     assert settlement.fcr_capacity_by_product(pab) == pytest.approx({"fcr_d_up": 3.0, "fcr_n": 6.0})
 
 
-def _write_hourly(path, start, end, values_fn, col):
-    idx = pd.date_range(pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC"), freq="h", inclusive="left")
-    pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), col: values_fn(idx)}).to_csv(path, index=False)
+def test_pay_as_bid_shortfall_by_hand():
+    """Ladder 0.1 MW at 10, 0.2 MW more at 20, 0.1 MW more at 30 (cumulative lots 1, 3, 4); a scenario
+    clearing at 30 accepts all: marginal 0.4 * 30 = 12, pay-as-bid 0.1*10 + 0.2*20 + 0.1*30 = 8,
+    so marginal overstates by 4 = 0.1 * ((20-10)*1 + (30-20)*3)."""
+    lots = [1, 3, 4]
+    assert fcr.pay_as_bid_shortfall(lambda k: lots[k], [10.0, 20.0, 30.0], 2, 0.1) == pytest.approx(4.0)
+    assert fcr.pay_as_bid_shortfall(lambda k: lots[k], [10.0, 20.0, 30.0], 0, 0.1) == 0.0
+    bids = pd.DataFrame({"product": ["fcr_n"] * 3, "auction": [1] * 3, "hour_start_utc": ["h"] * 3,
+                         "volume_mw": [0.1, 0.2, 0.1], "price_eur_per_mw_h": [10.0, 20.0, 30.0]})
+    paid = {r: fcr.capacity_payments(bids, {("fcr_n", 1, "h"): 30.0}, r).payment_eur.sum()
+            for r in ("marginal", "pay_as_bid")}
+    assert paid["marginal"] - paid["pay_as_bid"] == pytest.approx(4.0)
 
 
 def _prices(tmp_path, days=(OLD,), d1_bump=0.0, d2_bump=0.0):

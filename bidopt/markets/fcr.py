@@ -226,6 +226,24 @@ def capacity_payments(bids: pd.DataFrame, clearing: Mapping[tuple[str, int, str]
     return out
 
 
+def pay_as_bid_shortfall(lots, points, k_clear: int, unit: float):
+    """How much valuing a bid ladder at the clearing price (marginal pricing) overstates what it is
+    paid under pay-as-bid, for one product, hour and scenario (EUR for the hour).
+
+    ``points`` are the ladder's prices q_1 < ... < q_K (EUR/MW/h), ``lots(k)`` the cumulative lots
+    offered at prices up to q_k (a number or a Pyomo expression), ``k_clear`` the index of the
+    scenario's clearing price and ``unit`` the lot (MW). Steps k <= k_clear are accepted; marginal
+    pays q_{k_clear} on all of them, pay-as-bid q_k on step k, and the difference is
+
+        unit * sum_{k < k_clear} (q_{k+1} - q_k) * lots(k)      (>= 0; linear in the lots)
+
+    A bidding model for pay-as-bid days subtracts it, probability-weighted, from each scenario's
+    capacity value (not wired into ``bidopt.bids`` yet: the bids are valued as under marginal
+    pricing and the backtest settles them pay-as-bid)."""
+    q = np.asarray(points, dtype=float)
+    return unit * sum(float(q[k + 1] - q[k]) * lots(k) for k in range(int(k_clear)))
+
+
 # --- products, prices and capacity ------------------------------------------------------------------------
 
 
