@@ -16,6 +16,7 @@ import pyomo.environ as pyo
 from pydantic import Field
 
 from bidopt.case import AssetSpec
+from bidopt.errors import InputError
 from bidopt.expr_value import linear_value
 from bidopt.horizon import Horizon
 from bidopt.params import data_objects
@@ -65,6 +66,17 @@ class AssetBase(AssetSpec):
             return True
         return built == key
 
+    def must_run_mw(self, data: dict) -> np.ndarray | None:
+        """The part of the asset's net power (MW per MTU, + = consumption) that stays whatever the
+        day-ahead price: what the bid curves keep buying (or selling) beyond the scenario prices
+        (``bidopt.bids.tails``). None: fully price-flexible (storage, shiftable and thermal loads,
+        EVs, curtailable generation), i.e. 0."""
+        return None
+
+    def round_trip_efficiency(self) -> float | None:
+        """Grid-to-grid efficiency of energy the asset stores and gives back (storage), else None."""
+        return None
+
     # --- reserves: the small interface every asset that can provide reserves implements ----------
     def reserve_products(self) -> set[str]:
         """Reserve products this asset may provide ("fcr_n", "fcr_d_up", "fcr_d_down"); none by default."""
@@ -112,6 +124,17 @@ class AssetBase(AssetSpec):
         lets a caller set today's state (``bidopt.with_state``, ``--soc NAME=MWH``). Default: None,
         the asset stores no energy."""
         return None
+
+    # --- the no_flex baseline: how the asset runs without optimisation -----------------------------
+    def fix_unmanaged(self, blk: pyo.Block, horizon: Horizon, data: dict) -> None:
+        """Fix the decisions ``build`` made on ``blk`` to how the asset runs with nobody optimising
+        it (the ``no_flex`` baseline of a backtest, ``bidopt.backtest.baselines``): each kind says
+        what that is (a battery idles, an EV charges on arrival, ...). Default: an asset without
+        decision variables (a fixed load) has nothing to fix; any other kind that does not
+        override this cannot run unmanaged, which is bad input naming the asset."""
+        if next(iter(blk.component_objects(pyo.Var, descend_into=True)), None) is not None:
+            raise InputError(None, f"assets.{self.name}", f"asset kind {self.kind!r} defines no unmanaged "
+                             "behaviour (fix_unmanaged), so the no_flex baseline cannot run it")
 
     def cost_eur(self, blk: pyo.Block) -> float:
         """The asset's own cost in the solved schedule (EUR, positive = cost)."""

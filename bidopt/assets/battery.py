@@ -146,6 +146,21 @@ class Battery(AssetBase):
             expr=self.degradation_eur_per_mwh * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
         )
 
+    def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
+        """Unmanaged, a battery idles: no charge, no discharge, so it holds its initial SoC (an
+        end-of-day target above it is dropped)."""
+        for var in (blk.charge, blk.discharge):
+            for t in var:
+                var[t].fix(0.0)
+        if hasattr(blk, "charging"):
+            for t in blk.charging:
+                blk.charging[t].fix(0)
+        if hasattr(blk, "soc_final_target"):
+            blk.soc_final_target.deactivate()
+
+    def round_trip_efficiency(self) -> float:
+        return self.charge_efficiency * self.discharge_efficiency
+
     def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
         """A new day: only the initial SoC may differ (the rest of the spec and the binaries as built)."""
         if not self.same_build(blk, use_binaries, "soc_initial_mwh") or hasattr(blk, "DAYS"):

@@ -134,6 +134,16 @@ class CurtailableLoad(AssetBase):
             expr=blk.voll * dt_h * sum(blk.curtailed[t] + blk.activation_mw[t] for t in T)
         )
 
+    def must_run_mw(self, data: dict) -> np.ndarray:
+        """The whole demand: its flexibility is curtailment at VoLL, not a day-ahead price above
+        the scenario prices, so the curves keep buying it (the model curtails within them)."""
+        return np.asarray(data["demand_mw"], dtype=float)
+
+    def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
+        """Unmanaged, nothing is curtailed: the whole demand is served."""
+        for t in blk.curtailed:
+            blk.curtailed[t].fix(0.0)
+
     def reserve_products(self) -> set[str]:
         return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
 

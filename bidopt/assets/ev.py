@@ -443,6 +443,36 @@ class EV(AssetBase):
         out["met"] = delivered >= out["energy_required_mwh"] - 1e-6
         return out.set_index("session_id")
 
+    def unmanaged_charge_mw(self, data: dict) -> np.ndarray:
+        """Charging power (MW) of each (session, MTU) pair of ``data`` with nobody managing it: every
+        car charges at its full available power from arrival until its energy is in; where a garage
+        limit is shared, MTU by MTU the cars that arrived first take their power first."""
+        eta, dt_h = self.charger_efficiency, data["dt_h"]
+        ps, pt, avail = data["pair_s"], data["pair_t"], data["avail_mw"]
+        sessions = data["sessions"]
+        left = sessions["energy_required_mwh"].to_numpy(float) / eta  # grid energy still to take, MWh
+        room = np.full(data["n"], np.inf if self.garage_max_power_mw is None else float(self.garage_max_power_mw))
+        arrival = pd.to_datetime(sessions["arrival_utc"]).rank(method="first").to_numpy(float)
+        out = np.zeros(len(ps))
+        for i in np.lexsort((arrival[ps] if len(ps) else ps, pt)):  # by MTU, then by arrival
+            s, t = ps[i], pt[i]
+            p = max(0.0, min(avail[i], left[s] / dt_h, room[t]))
+            out[i] = p
+            left[s] -= p * dt_h
+            room[t] -= p
+        return out
+
+    def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
+        """Unmanaged, a car charges on arrival at full power until done (``unmanaged_charge_mw``)
+        and never discharges; energy it cannot get is shortfall (if allowed)."""
+        for k, p in zip(blk._ev["keys"], self.unmanaged_charge_mw(data).tolist(), strict=True):
+            blk.charge[k].fix(p)
+        for name in ("discharge", "charging"):
+            var = blk.component(name)
+            if var is not None:
+                for k in var:
+                    var[k].fix(0)
+
     def uncontrolled_mw(self, data: dict) -> np.ndarray:
         """Net power per MTU if every car charged at full power from arrival until done (no garage
         limit, no price response): the baseline smart charging is measured against."""

@@ -691,6 +691,52 @@ class HeatPump(AssetBase):
             level, initial = blk.component(f"{name}_level"), blk.component(f"{name}_initial")
             blk.add_component(f"{name}_final", pyo.Constraint(expr=level[T.last()] >= initial))
 
+    # --- unmanaged (the no_flex baseline) ----------------------------------------------------------
+    def setpoint_c(self, data: dict) -> np.ndarray:
+        """The thermostat set point of an unmanaged RC building at the end of each MTU (°C): the
+        middle of the comfort band both ends of the MTU must lie in (band_t ∩ band_{t+1}, as
+        configured, before any warm-spell raise), so with the default start (the middle of the
+        hour-0 band) the set point is where the day starts."""
+        lo_b, hi_b = data["band_min_c"], data["band_max_c"]
+        lo = np.r_[np.maximum(lo_b[:-1], lo_b[1:]), lo_b[-1]]
+        hi = np.r_[np.minimum(hi_b[:-1], hi_b[1:]), hi_b[-1]]
+        return (lo + hi) / 2.0
+
+    def unmanaged_indoor_c(self, horizon: Horizon, data: dict) -> np.ndarray:
+        """Indoor temperature (°C, end of each MTU) under a thermostat: each MTU the heat (heat pump
+        first, then aux) that brings the building to ``setpoint_c``, none when it is warmer, at most
+        full power when colder."""
+        a, gain, forcing = self._rc_coefficients(horizon, data)
+        qmax = data["cop"] * self.max_power_mw + self.aux_max_mw
+        s = self.setpoint_c(data)
+        out, prev = np.zeros(horizon.n), self.indoor_start
+        for t in range(horizon.n):
+            heat = min(max((s[t] - a * prev - forcing[t]) / gain, 0.0), qmax[t])
+            prev = out[t] = a * prev + gain * heat + forcing[t]
+        return out
+
+    def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
+        """Unmanaged, the heat pump runs on its thermostat, not on prices. RC: the indoor
+        temperature follows ``unmanaged_indoor_c`` (the set point when reachable; a warm spell may
+        leave it above, so its bounds are lifted, and the end-of-day rule is dropped). Demand mode:
+        every store holds its initial level, so the heat pump follows the demand (plus the store's
+        losses). The heat is split between the heat pump and the aux heater at least cost (heat
+        pump first)."""
+        if self.mode == "rc":
+            for t, v in zip(blk.indoor, self.unmanaged_indoor_c(horizon, data).tolist(), strict=True):
+                blk.indoor[t].setlb(None)
+                blk.indoor[t].setub(None)
+                blk.indoor[t].fix(v)
+            if hasattr(blk, "indoor_final"):
+                blk.indoor_final.deactivate()
+            return
+        for name in ("storage", "hot_water"):
+            level = blk.component(f"{name}_level")
+            if level is not None:
+                start = float(pyo.value(blk.component(f"{name}_initial")))
+                for t in level:
+                    level[t].fix(start)
+
     # --- reserves ---------------------------------------------------------------------------------
     def reserve_products(self) -> set[str]:
         return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()

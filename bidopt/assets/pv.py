@@ -76,6 +76,15 @@ class PV(AssetBase):
         set_values(blk.available, data["generation_mw"])
         return True
 
+    def must_run_mw(self, data: dict) -> np.ndarray | None:
+        """Output that cannot be curtailed is sold at any price; curtailable output is flexible."""
+        return None if self.curtailable else -np.asarray(data["generation_mw"], dtype=float)
+
+    def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
+        """Unmanaged, PV is never curtailed: its output is what the sun gives."""
+        for t in blk.output:
+            blk.output[t].fix(float(pyo.value(blk.available[t])))
+
     def renewable_output_mw(self, blk):
         """The renewable production in each MTU (MW): the output used. Read by the
         micro-production tax reduction (``bidopt.tariffs.tax_reduction``)."""

@@ -292,6 +292,30 @@ class ShiftableLoad(AssetBase):
             blk.total_power_cap = pyo.Constraint(T, rule=lambda b, t: b.power[t] <= cap)
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.power[t])
 
+    def unmanaged_power_mw(self, horizon: Horizon, data: dict) -> dict[tuple[int, int], float]:
+        """Power (MW) of each (instance, MTU) with nobody shifting the jobs: each window instance on
+        the horizon starts at its first MTU and runs at its job's full power until its energy is
+        in (every MTU of the window at least at the job's minimum power), jobs in the order given
+        sharing the asset's total cap."""
+        dt_h, jobs = horizon.dt_h, self.job_list
+        room = np.full(horizon.n, np.inf if self.total_cap_mw is None else float(self.total_cap_mw))
+        out = {}
+        for k, inst in enumerate(data["instances"]):
+            job = jobs[inst.job]
+            extra = inst.energy_mwh - job.min_power_mw * len(inst.mtus) * dt_h  # beyond the minimum
+            for t in inst.mtus:
+                p = job.min_power_mw + max(0.0, min(job.max_power_mw - job.min_power_mw, extra / dt_h,
+                                                    room[t] - job.min_power_mw))
+                extra -= (p - job.min_power_mw) * dt_h
+                room[t] -= p
+                out[k, t] = p
+        return out
+
+    def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
+        """Unmanaged, every job starts at the start of its window (``unmanaged_power_mw``)."""
+        for key, p in self.unmanaged_power_mw(horizon, data).items():
+            blk.job_power[key].fix(p)
+
     def reserve_products(self) -> set[str]:
         return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
 

@@ -5,7 +5,8 @@ D-1:
 
 1. **bid** (before FCR auction 1 and the day-ahead gate): ``bidopt.bid`` with price scenarios
    forecast from data published before the gate (``strategy = "bid"``), or one scenario at the
-   forecast's expected price (``"expected"``: the expected-price plan as price-independent volumes);
+   forecast's expected price (``"expected"``: the expected-price plan as price-independent volumes),
+   or at the last published day's prices (``"persistence"``, ``bidopt.backtest.baselines``);
 2. **clear** (price-taker): the curve and block orders at the realised day-ahead prices
    (``bidopt.backtest.clearing``), the FCR bids at the realised FCR clearing prices of their auction;
 3. **deliver**: re-plan D with the cleared position and accepted FCR fixed, realised day-ahead
@@ -19,7 +20,11 @@ D-1:
    peaks add to the month's bill, energy tax, VAT, degradation.
 
 ``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
-the upper bound the strategy is compared with.
+the upper bound the strategy is compared with. ``no_flex`` (``bidopt.backtest.baselines``) runs
+every asset unmanaged; ``run_day`` picks the day function of a strategy.
+
+What was submitted (``DayOutcome.submitted``, kept in the day's checkpoint for the report's
+bid-versus-outcome panel): the curve points (price EUR/MWh, volume MW) of every MTU's curve order.
 
 MTU of a day (``day_mtu``): the case's ``mtu_minutes``, but a strategy that bids runs at the
 exchange's day-ahead MTU on days the case's has no product (60 minutes up to 2025-09-30, 15 from
@@ -57,19 +62,26 @@ class DayOutcome:
     state: dict  # carried into the next day
     warnings: list[str]
     seconds: float = 0.0  # wall time (kept out of daily.csv so outputs are byte-identical)
+    submitted: dict | None = None  # the day-ahead curves submitted (``submitted_curves``), if any
 
 
-def _horizon(case, day) -> Horizon:
+def day_horizon(case, day) -> Horizon:
     return Horizon(btime.delivery_index(day, case.case.mtu_minutes, case.case.timezone), case.case.timezone)
+
+
+_horizon = day_horizon
+
+BIDDING = ("bid", "expected", "persistence")  # strategies that submit day-ahead orders
 
 
 def day_mtu(case, day, strategy: str = "bid") -> int:
     """The MTU (minutes) of backtest day ``day``: the case's, except that a strategy that bids
     (``bid``, ``expected``) cannot bid a day-ahead product the exchange did not have on that day, and
     runs at the exchange's MTU then (``contracts.bidding_mtu``: a 60-minute case bids quarter-hours
-    from 2025-10-01). Both chains of a run use the MTU of the strategy's day, so they compare MTU for
-    MTU; with ``perfect_foresight`` no product is involved and every day runs at the case's MTU."""
-    if strategy == "perfect_foresight":
+    from 2025-10-01). All chains of a run use the MTU of the strategy's day, so they compare MTU for
+    MTU; with ``perfect_foresight`` or ``no_flex`` no product is involved and every day runs at the
+    case's MTU."""
+    if strategy not in BIDDING:
         return case.case.mtu_minutes
     return bidding_mtu(case.case.mtu_minutes, day)
 
@@ -107,9 +119,16 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     t0 = _time.perf_counter()
     c = at_mtu(with_state(case, state), mtu_minutes or day_mtu(case, day, strategy))
     h = _horizon(c, day)
-    scen = _expected_cube(c, day, c.case.mtu_minutes) if strategy == "expected" else None
+    scen = None
+    if strategy == "expected":
+        scen = _expected_cube(c, day, c.case.mtu_minutes)
+    elif strategy == "persistence":
+        from bidopt.backtest.baselines import flat_orders, persistence_cube, without_blocks
+
+        c = without_blocks(c)
+        scen = persistence_cube(c, day, c.case.mtu_minutes)
     bids = bid(c, day, scenarios=scen)
-    orders = bids.orders
+    orders = flat_orders(c, day, bids) if strategy == "persistence" else bids.orders
     position = intraday.cleared_position(c, orders, h.index)
     spot = sources.dayahead_prices(c, h.index)
     r = intraday_market.rules(c)
@@ -168,7 +187,40 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     if any(w.startswith("lot:") for w in bids.summary.get("warnings", [])):
         warnings.append(notes.LOT_DAY)  # counted over the days by the engine
     return DayOutcome(record, ts, next_state(c, sched, next_day) if next_day else {}, warnings,
-                      _time.perf_counter() - t0)
+                      _time.perf_counter() - t0, submitted_curves(orders, h.index))
+
+
+def submitted_curves(orders, index) -> dict:
+    """The curve orders as submitted, compactly: per MTU of ``index`` (UTC starts, ISO) the points
+    [[price EUR/MWh, volume MW], ...] of its curve summed over the curve orders (one per portfolio;
+    volumes + = buy). Block orders are counted, not drawn."""
+    per_contract: dict[str, list] = {}
+    for co in orders.curve_orders:
+        for cv in co.curves:
+            per_contract.setdefault(cv.contract_id, []).append([(p.price, p.volume) for p in cv.curve_points])
+    curves = []
+    for c in orders.contracts:
+        parts = per_contract.get(c.contract_id, [])
+        prices = sorted({p for pts in parts for p, _ in pts})
+        curves.append([[round(p, 2), round(float(sum(np.interp(p, [q for q, _ in pts], [v for _, v in pts])
+                                                          for pts in parts)), 6)] for p in prices])
+    blocks = sum(len(o.blocks) for o in [*orders.block_orders, *orders.linked_exclusive_group_orders])
+    return {"index": list(pd.DatetimeIndex(index).strftime("%Y-%m-%dT%H:%M:%SZ")), "curves": curves,
+            "blocks": blocks}
+
+
+def run_day(case, day, state: dict, strategy: str, next_day=None, trade_intraday: bool = True,
+            mtu_minutes: int | None = None, replanner=None) -> DayOutcome:
+    """Day ``day`` under ``strategy``: a bidding one (``BIDDING``), ``no_flex`` or
+    ``perfect_foresight`` (which alone uses ``replanner``)."""
+    if strategy in BIDDING:
+        return strategy_day(case, day, state, strategy, next_day=next_day, trade_intraday=trade_intraday,
+                            mtu_minutes=mtu_minutes)
+    if strategy == "no_flex":
+        from bidopt.backtest.baselines import no_flex_day
+
+        return no_flex_day(case, day, state, next_day=next_day, mtu_minutes=mtu_minutes)
+    return perfect_foresight_day(case, day, state, next_day=next_day, replanner=replanner, mtu_minutes=mtu_minutes)
 
 
 def perfect_foresight_day(case, day, state: dict, next_day=None, replanner=None,

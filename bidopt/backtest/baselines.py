@@ -1,0 +1,139 @@
+"""Baseline strategies of a backtest: what the site would earn without the optimiser, so a result
+can say what the optimiser added. Money EUR (positive = earned), power MW, prices EUR/MWh.
+
+**persistence** (a naive bidder): plan day D on the prices of the last delivery day published
+before the day-ahead gate (``source_day``: at the gate D-1 12:00 Europe/Stockholm the latest
+published prices are D-1's, published D-2 12:45; ``bidopt.forecast.baseline.gate_time`` and
+``publication_time`` decide, and ``known_at`` confirms nothing later was read), put on D's MTUs by
+local clock time (``persistence_prices``), and submit the planned net volumes as a
+price-independent curve (the same volume at every price from the exchange's floor to its cap, in
+0.1 MW lots: ``bidopt.bids.dayahead.bid`` with this one price scenario, as the ``expected``
+strategy does with its forecast). The rest of the day is the strategy's: cleared at the realised
+price, delivered, imbalance for deviations (``bidopt.backtest.day.strategy_day``).
+
+Clock-time mapping: the source day is read at D's MTU through the case's price loader (an hourly
+file is held over quarter-hours), each D MTU takes the source value at the same local clock time;
+a clock time the source day lacks (D's 02:00 hour after the spring 23-hour day) takes the value
+before it (01:00), and a clock time it has twice (its autumn 25-hour day) takes their mean. D's own
+repeated autumn hour gets the same value twice.
+
+**no_flex** (nobody optimises): each asset runs its own unmanaged behaviour (``fix_unmanaged`` of
+its kind: a battery idles at its initial SoC, a heat pump holds its thermostat set point, EVs
+charge on arrival at full power, shiftable jobs start at the start of their window, curtailable
+loads and PV are never curtailed), no reserves are sold, and the resulting grid flows are settled
+by the same site settlement as the perfect-foresight plan: energy at the day-ahead price per MTU
+(a spot-price contract; the supplier's balance responsibility, so no imbalance), tariffs, energy
+tax, VAT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time as _time
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bidopt import time as btime
+from bidopt.data import sources
+
+BASELINES = ("persistence", "no_flex")
+
+
+def source_day(day, tz: str = btime.STOCKHOLM) -> dt.date:
+    """The latest delivery day whose day-ahead prices are published by the gate of ``day`` (D-1
+    under the SDAC gate D-1 12:00 and publication 12:45 on the day before delivery)."""
+    from bidopt.forecast import baseline
+
+    D = btime.as_date(day)
+    gate = baseline.gate_time(D, tz=tz)
+    for k in range(1, 8):
+        first = btime.day_bounds_utc(D - dt.timedelta(days=k), tz)[0]
+        if baseline.publication_time(pd.DatetimeIndex([first]), tz=tz)[0] <= gate:
+            return D - dt.timedelta(days=k)
+    raise RuntimeError(f"no day in the week before {D} is published by its gate {gate}")
+
+
+def _clock_minutes(index: pd.DatetimeIndex, tz: str) -> np.ndarray:
+    local = index.tz_convert(tz)
+    return np.asarray(local.hour * 60 + local.minute)
+
+
+def persistence_prices(case, day, mtu_minutes: int) -> pd.Series:
+    """Day ``day``'s MTUs (UTC index) priced at the source day's prices by local clock time (see
+    the module docstring)."""
+    from bidopt.forecast import baseline
+
+    tz = case.case.timezone
+    src = source_day(day, tz)
+    src_index = btime.delivery_index(src, mtu_minutes, tz)
+    history = pd.Series(sources.dayahead_prices(case, src_index), index=src_index)
+    known = baseline.known_at(history, baseline.gate_time(day, tz=tz), tz=tz)
+    if len(known) != len(history):  # a guard: the source day must be wholly known at the gate
+        raise RuntimeError(f"persistence for {day} would read prices of {src} published after the gate")
+    by_clock = known.groupby(_clock_minutes(known.index, tz)).mean()  # a repeated hour: its mean
+    index = btime.delivery_index(day, mtu_minutes, tz)
+    want = _clock_minutes(index, tz)
+    full = by_clock.reindex(np.union1d(by_clock.index, want)).ffill().bfill()  # a missing hour: the one before
+    return pd.Series(full.loc[want].to_numpy(float), index=index, name="price_eur_per_mwh")
+
+
+def persistence_cube(case, day, mtu_minutes: int) -> xr.DataArray:
+    """The one price scenario the persistence strategy plans on."""
+    from bidopt.forecast import scenarios as sc
+
+    p = persistence_prices(case, day, mtu_minutes)
+    return sc.make_scenarios(p.to_numpy()[None, :], p.index, attrs={"method": f"persistence of {source_day(day)}"})
+
+
+def without_blocks(case):
+    """``case`` without block candidates: persistence submits curve volumes only."""
+    bidding = dict(getattr(case, "bidding", None) or {})
+    if not bidding.get("blocks"):
+        return case
+    bidding.pop("blocks", None)
+    bidding.pop("max_blocks", None)
+    return case.model_copy(update={"bidding": bidding})
+
+
+def flat_orders(case, day, bids):
+    """The planned net volume of ``bids`` (one price scenario: the plan) as one curve order whose
+    every MTU curve has the same volume at every price, from the exchange's price floor to its cap,
+    in 0.1 MW lots."""
+    from bidopt.bids.dayahead import check_valid, curve_order_file, settings
+
+    net = (bids.schedule["grid_import_mw"] - bids.schedule["grid_export_mw"]).to_numpy(float)
+    orders, rules = curve_order_file(bids.summary["product"], day, case.case.zone, settings(case).portfolio,
+                                     {t: [(0.0, float(v))] for t, v in enumerate(net)})
+    check_valid(orders, rules)
+    return orders
+
+
+def without_reserves(case):
+    """``case`` with no reserve price series, so no reserve capacity is sold."""
+    from bidopt.markets import fcr
+
+    if not fcr.offered(case):
+        return case
+    return case.model_copy(update={"prices": case.prices.model_copy(update={p: None for p in fcr.PRODUCTS})})
+
+
+def no_flex_day(case, day, state: dict, next_day=None, mtu_minutes: int | None = None):
+    """Day ``day`` with every asset unmanaged (``fix_unmanaged``), settled at the realised prices."""
+    from bidopt.backtest.day import DayOutcome, at_mtu, day_horizon
+    from bidopt.backtest.state import next_state, with_state
+    from bidopt.model import PortfolioModel
+
+    t0 = _time.perf_counter()
+    c = without_reserves(at_mtu(with_state(case, state), mtu_minutes))
+    pm = PortfolioModel(c, day_horizon(c, day))
+    for a in c.assets:
+        a.fix_unmanaged(pm.asset_blocks[a.name], pm.horizon, pm.data[a.name])
+    pm.solve()
+    sched = pm.schedule()
+    rev = pm.revenue()
+    record = {**{f"{k}_eur": v for k, v in rev.items()}, "total_eur": float(sum(rev.values())),
+              "peak_import_mw": float(sched["grid_import_mw"].max())}
+    return DayOutcome(record, sched, next_state(c, sched, next_day) if next_day else {}, [],
+                      _time.perf_counter() - t0)
