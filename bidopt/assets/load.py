@@ -42,6 +42,10 @@ class Load(AssetBase):
         set_values(blk.demand, data["load_mw"])
         return True
 
+    def must_run_mw(self, data: dict) -> np.ndarray:
+        """An inflexible load is consumed at any price."""
+        return np.asarray(data["load_mw"], dtype=float)
+
     def schedule(self, blk, horizon: Horizon) -> dict[str, np.ndarray]:
         return {f"{self.name}_power_mw": values(blk.demand)}
 

@@ -19,7 +19,9 @@ result, optionally plus beta * CVaR_alpha of the scenario results:
     max  sum_s pi_s V_s + FCR value + beta * (zeta - 1/(1 - alpha) sum_s pi_s u_s),  u_s >= zeta - V_s, u_s >= 0
 
 With one scenario the curve has one point per MTU: a price-independent volume equal to the
-deterministic plan.
+deterministic plan. The curves submitted (``order_curves``) add a floor and a ceiling tail point per
+MTU beyond the scenario prices, where the portfolio's flexible part stops selling and buying
+(``bidopt.bids.tails``); the optional price caps bind as constraints on the volumes.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import pyomo.environ as pyo
 import xarray as xr
 
 from bidopt.assets.base import values
+from bidopt.bids import tails
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
 from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_sites, summary_header
@@ -57,10 +60,13 @@ class BiddingModel:
     """Builds the stochastic model once for a case, a horizon and a scenario cube."""
 
     def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
-                 blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None):
+                 blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None,
+                 max_buy_price: float | None = None, min_sell_price: float | None = None):
         """``fcr_scenarios``: {product: S x hours} FCR clearing prices paired with the day-ahead
         scenarios; with them FCR is bid in price steps (auction 1) accepted per scenario, instead of
-        a first-stage volume at known prices."""
+        a first-stage volume at known prices. ``max_buy_price`` / ``min_sell_price`` (EUR/MWh): above
+        (below) them the curve's volume is at most (at least) the must-run volume
+        (``bidopt.bids.tails``)."""
         self.case, self.horizon = case, horizon
         self.risk = risk or RiskSettings()
         prices = np.asarray(scenarios.transpose("scenario", "time").values, dtype=float)
@@ -72,6 +78,8 @@ class BiddingModel:
         self.block_candidates = list(blocks or [])
         self.fcr_scenarios = fcr_scenarios
         self.data = prepare_assets(case, horizon)
+        self.max_buy_price, self.min_sell_price = max_buy_price, min_sell_price
+        self.must_run = tails.must_run_mw(case, self.data, horizon.n)  # MW per MTU, + = consumption
         self.m = self._build()
         self.solve_info: SolveInfo | None = None
 
@@ -98,6 +106,7 @@ class BiddingModel:
             [(t, k) for t, k in m.TK if k + 1 < len(self.points[t])],
             rule=lambda b, t, k: b.volume[t, k] >= b.volume[t, k + 1],
         )
+        tails.cap_constraints(m, self.points, self.must_run, self.max_buy_price, self.min_sell_price)
         first_stage = 0.0
         cap = None
         stepped = bool(self.fcr_scenarios) and bool(fcr.offered(case))
@@ -165,6 +174,17 @@ class BiddingModel:
         for t in range(self.horizon.n):
             out[t] = [(float(p), float(self.m.volume[t, k].value or 0.0)) for k, p in enumerate(self.points[t])]
         return out
+
+    def order_curves(self, limits: tuple[float, float], max_points: int | None = None) -> dict[int, list[tuple[float, float]]]:
+        """The curves to submit: the model's points plus each MTU's floor and ceiling tail points
+        (``bidopt.bids.tails``), inside the exchange's price ``limits`` (lo, hi) and, with their two
+        ends, within ``max_points`` per curve."""
+        flex = np.array([values(st.blk.grid.import_mw) - values(st.blk.grid.export_mw) for st in self.sites])
+        floor, ceil = tails.tail_prices(self.prices, self.points, flex - self.must_run[None, :],
+                                        tails.storage_efficiency(self.case), limits,
+                                        self.max_buy_price, self.min_sell_price)
+        return {t: tails.with_tails(pts, floor[t], ceil[t], float(self.must_run[t]), max_points)
+                for t, pts in self.curves().items()}
 
     def expected_schedule(self) -> pd.DataFrame:
         frames = [site.schedule() for site in self.sites]
