@@ -56,6 +56,7 @@ scenarios are clipped at 0 (capacity prices are not negative).
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -221,6 +222,7 @@ def _lag(D: dt.date, gate: pd.Timestamp, published: dt.time, tz: str) -> int:
     return 7
 
 
+@lru_cache(maxsize=8192)
 def _day_hours(day: dt.date, tz: str) -> int:
     start, end = btime.day_bounds_utc(day, tz)
     return int((end - start) / pd.Timedelta(hours=1))
@@ -311,5 +313,6 @@ def _scenarios(history, day, n, mtu_minutes, seed, gate_utc, lookback, tz, metho
             "lag_days": lag,
             "residual_first_day": days_used[0].isoformat(),
             "residual_last_day": days_used[-1].isoformat(),
+            "point_by_clock_hour": [float(v) for v in f],
         },
     )
