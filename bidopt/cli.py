@@ -7,6 +7,7 @@ failure (naming the asset and constraint). Failed commands leave no partial outp
 from __future__ import annotations
 
 import datetime as dt
+import math
 import sys
 from functools import wraps
 from pathlib import Path
@@ -20,10 +21,53 @@ from bidopt.errors import BidoptError, InputError
 def _day(ctx, param, value):
     if value is None:
         return None
+    from bidopt.time import check_day_range
+
     try:
-        return dt.date.fromisoformat(value)
+        return check_day_range(dt.date.fromisoformat(value))
+    except InputError as e:
+        raise click.BadParameter(e.message) from None
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _time_limit(ctx, param, value):
+    """--time-limit: finite seconds > 0 (as ``bidopt.model.check_solver_options``)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value:g} is not a time limit (seconds, finite and > 0)")
+    return value
+
+
+def _mip_gap(ctx, param, value):
+    """--mip-gap: a relative gap in [0, 1)."""
+    if value is not None and not (math.isfinite(value) and 0 <= value < 1):
+        raise click.BadParameter(f"{value:g} is not a relative MIP gap (a fraction in [0, 1), e.g. 0.001)")
+    return value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Group(click.Group):
+    """The command group; a usage error (unknown option, bad value) is one line on stderr, exit 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as e:
+            where = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
+            click.echo(f"error: {_one_line(e.format_message())}{where}", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            click.echo(f"error: {_one_line(e.format_message())}", err=True)
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def _reports_errors(fn):
@@ -32,7 +76,7 @@ def _reports_errors(fn):
         try:
             return fn(*args, **kwargs)
         except BidoptError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {_one_line(e)}", err=True)
             sys.exit(e.exit_code)
 
     return run
@@ -89,7 +133,7 @@ def _say(summary: dict) -> None:
         click.echo(f"note: {n}")
 
 
-@click.group()
+@click.group(cls=_Group)
 @click.version_option(package_name="bidopt")
 def main():
     """bidopt: plan and bid flexible electricity assets in the Nordic markets."""
@@ -100,10 +144,13 @@ def main():
 @click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
               help="Folder for schedule.csv and summary.json.")
-@click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "30", "60"]), default=None,
-              help="Override the case's MTU length in minutes.")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
+              help="Override the case's MTU length in minutes (15 or 60, as the day-ahead market).")
+@click.option("--time-limit", type=float, default=None, callback=_time_limit,
+              help="Solver time limit in seconds (> 0).")
+@click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
+              help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
+                   "solution is not proven optimal.")
 @_state_options
 @_reports_errors
 def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
@@ -115,14 +162,13 @@ def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_f
     from bidopt.model import plan as plan_day
 
     case = _with_state(load_case(case_path), day, soc, peaks_file)
-    if time_limit is not None and time_limit <= 0:
-        raise InputError(None, "--time-limit", "must be positive")
     res = plan_day(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
                    time_limit_s=time_limit, mip_gap=mip_gap)
     s = res.summary
     _write(out_dir, {
         "schedule.csv": lambda p: output.schedule_csv(res.schedule, p),
         "summary.json": lambda p: output.summary_json(res.summary, p),
+        "timing.csv": lambda p: output.timing_csv(res.summary, p),
     }, f"{case.case.name} {day}: objective {s['objective_eur']:.2f} EUR "
        f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
     _say(s)
@@ -154,11 +200,14 @@ def validate_cmd(file):
 @click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
 @click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
-              help="Folder for dayahead_orders.json, fcr_bids.csv, schedule.csv and summary.json.")
+              help="Folder for dayahead_orders.json, fcr_bids.csv, schedule.csv, summary.json and curves.png.")
 @click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
               help="Override the case's MTU length in minutes (15 from delivery day 2025-10-01).")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@click.option("--time-limit", type=float, default=None, callback=_time_limit,
+              help="Solver time limit in seconds (> 0).")
+@click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
+              help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
+                   "solution is not proven optimal.")
 @_state_options
 @_reports_errors
 def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
@@ -168,6 +217,7 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
     price history (only data published before the 12:00 CET gate).
     """
     from bidopt.bids import export
+    from bidopt.bids.curve_plot import plot_curves
     from bidopt.bids.dayahead import bid as make_bids
     from bidopt.case import load_case
 
@@ -180,6 +230,10 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
         "fcr_bids.csv": lambda p: export.write_fcr_bids(b.fcr_bids, p),
         "schedule.csv": lambda p: output.schedule_csv(b.schedule, p),
         "summary.json": lambda p: output.summary_json(b.summary, p),
+        "timing.csv": lambda p: output.timing_csv(b.summary, p),
+        "curves.png": lambda p: plot_curves(b.orders, b.result.model.prices, p, f"{case.case.name} {day}: day-ahead "
+                                            f"curves ({s['price_responsive_curves']} of {s['curves_total']} "
+                                            "price-responsive; dots: scenario prices)"),
     }, f"{case.case.name} {day}: expected {s['objective_eur']:.2f} EUR over {s['n_scenarios']} scenarios "
        f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
     _say(s)
@@ -192,8 +246,11 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
               help="Folder where `bidopt bid` wrote dayahead_orders.json and fcr_bids.csv.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
               help="Folder for fcr_bids.csv (auction-1 rows as given, then auction 2), schedule.csv, summary.json.")
-@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
-@click.option("--mip-gap", type=float, default=None, help="Relative MIP gap.")
+@click.option("--time-limit", type=float, default=None, callback=_time_limit,
+              help="Solver time limit in seconds (> 0).")
+@click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
+              help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
+                   "solution is not proven optimal.")
 @_reports_errors
 def fcr2(case_path, day, position_dir, out_dir, time_limit, mip_gap):
     """FCR auction 2 bids (gate D-1 18:00) with the day-ahead result and auction 1 fixed.
@@ -212,6 +269,7 @@ def fcr2(case_path, day, position_dir, out_dir, time_limit, mip_gap):
         "fcr_bids.csv": lambda p: export.write_fcr_bids(r.fcr_bids, p),
         "schedule.csv": lambda p: output.schedule_csv(r.schedule, p),
         "summary.json": lambda p: output.summary_json(r.summary, p),
+        "timing.csv": lambda p: output.timing_csv(r.summary, p),
     }, f"{case.case.name} {day} FCR auction 2: {n2} bids, expected {r.summary['objective_eur']:.2f} EUR "
        f"over {r.summary['n_scenarios']} scenarios")
 
@@ -255,6 +313,7 @@ def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
     writers = {
         "schedule.csv": lambda p: output.schedule_csv(r.schedule, p),
         "summary.json": lambda p: output.summary_json(r.summary, p),
+        "timing.csv": lambda p: output.timing_csv(r.summary, p),
     }
     if r.orders is not None:
         writers["intraday_orders.json"] = lambda p: export.write_orders(r.orders, p)
@@ -270,8 +329,9 @@ def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
 @click.option("--end", required=True, callback=_day, help="Last delivery day YYYY-MM-DD (inclusive).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
               help="Folder for daily.csv, timeseries.csv, summary.json, report.html (and checkpoints).")
-@click.option("--strategy", type=click.Choice(["bid", "expected", "perfect_foresight"]), default=None,
-              help="Default: [backtest] strategy, else bid.")
+@click.option("--strategy", type=click.Choice(["bid", "expected", "persistence", "no_flex", "perfect_foresight"]),
+              default=None, help="Default: [backtest] strategy, else bid. persistence and no_flex are the "
+                                 "baselines (docs/backtesting.md).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes on a local Dask cluster (the strategy and perfect-foresight chains run in parallel).")
 @click.option("--scheduler", default=None, help="Address of an existing Dask scheduler (instead of --workers).")
@@ -290,6 +350,10 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
 
     if workers > 1 and scheduler:
         raise InputError(None, "--workers", "give --workers or --scheduler, not both")
+    if scheduler is not None:
+        from bidopt.backtest.cluster import check_address
+
+        check_address(scheduler)  # before anything is read, written or deleted (--fresh)
     case = load_case(case_path)
     r = run(case, start, end, out_dir=out_dir, strategy=strategy, workers=workers, scheduler=scheduler,
             progress=progress, fresh=fresh)
@@ -298,6 +362,8 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
     click.echo(f"{case.case.name} {s['start']}..{s['end']} ({s['n_days']} days, {s['strategy']}): "
                f"{s['objective_eur']:.2f} EUR, perfect foresight {s['perfect_foresight_eur']:.2f} EUR, "
                f"capture ratio {ratio}")
+    if s.get("baseline"):
+        click.echo(f"baseline {s['baseline']}: {s['baseline_eur']:.2f} EUR, value added {s['value_added_eur']:.2f} EUR")
     for w in s["warnings"]:
         click.echo(f"warning: {w}")
     click.echo(resume_message(s, out_dir), err=True)
@@ -307,13 +373,20 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
 
 @main.command()
 @click.argument("out_dir", metavar="DIR", type=click.Path(path_type=Path))
+@click.argument("others", metavar="[OTHER]...", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--week", default=None, help="First day (YYYY-MM-DD) of the week to plot.")
+@click.option("--day", default=None, help="Day (YYYY-MM-DD) of the bids-vs-outcome panel; default the "
+                                          "median-capture day.")
 @_reports_errors
-def report(out_dir, week):
-    """Rebuild DIR/report.html from a backtest's daily.csv, timeseries.csv and summary.json."""
+def report(out_dir, others, week, day):
+    """Rebuild DIR/report.html from a backtest's daily.csv, timeseries.csv and summary.json.
+
+    OTHER backtest folders (e.g. the same case run with another --strategy) are put side by side
+    with DIR's in the report.
+    """
     from bidopt.backtest.report import write_report
 
-    click.echo(f"wrote {write_report(out_dir, week=week)}")
+    click.echo(f"wrote {write_report(out_dir, week=week, day=day, compare=others)}")
 
 
 @main.command()
@@ -329,8 +402,11 @@ def sweep(sweep_file, out_dir, workers, scheduler, progress):
     SWEEP is TOML: cases = ["cases/demo", ...], strategies = ["bid", "expected"],
     and [[periods]] tables with start and end.
     """
+    from bidopt.backtest.cluster import check_address
     from bidopt.backtest.scale import sweep as run
 
+    if scheduler is not None:
+        check_address(scheduler)
     table = run(sweep_file, out_dir, workers=workers, scheduler=scheduler, progress=progress)
     click.echo(table.to_string(index=False))
     click.echo(f"wrote {out_dir / 'comparison.csv'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def test_report_has_every_section(hourly, hourly_html):
                  "SE3", "forecast-curves", "2024-01-01", "2024-02-09", "40 days", "MTU 60 min", "42.0 %",
                  "intraday prices: day-ahead proxy used", "degradation"):
         assert text in html, text
-    assert html.count("<img") == 5
+    assert html.count("<img") == 6  # the five plots and the capture histogram (no curves kept: a note)
     assert "bess &lt;demo&gt;" in html and "bess <demo>" not in html  # escaped
     assert "fcr &lt;n&gt; &amp; d" in html
     assert "http" not in html and "<script" not in html  # self-contained
@@ -129,7 +130,7 @@ def test_dst_day_at_15_minutes(dst):
     ts = pd.read_csv(out / "timeseries.csv")
     assert len(ts) == 96 + 92 + 96  # 31 March has 23 hours
     html = (out / "report.html").read_text()
-    assert html.count("<img") == 5
+    assert html.count("<img") == 6  # the five plots and the capture histogram (no curves kept: a note)
     assert "MTU 15 min" in html and "one week from 2024-03-31" in html
     assert "Monthly peaks</h2>" in html  # no windows: plain monthly maximum
 
@@ -183,13 +184,13 @@ def test_failed_rebuild_keeps_no_half_written_file(tmp_path, monkeypatch):
     out = make_backtest(tmp_path / "atomic", "2024-01-01", 3, 60)
     import bidopt.backtest.report as rep
 
-    monkeypatch.setattr(rep, "build_html", lambda out_dir, week=None: "<html>" + "x" * 10_000)
+    monkeypatch.setattr(rep, "build_html", lambda out_dir, week=None, *a, **k: "<html>" + "x" * 10_000)
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(rep.os, "replace", boom)
+    monkeypatch.setattr(os, "replace", boom)  # every rename: the publish marker's and the file's
     with pytest.raises(RuntimeError):
         write_report(out)
     assert not (out / "report.html").exists()
-    assert not [p for p in out.iterdir() if re.match(r"\.report-", p.name)]
+    assert not [p for p in out.iterdir() if re.match(r"\.report-|\.bidopt", p.name)]

@@ -2,8 +2,11 @@
 
 Two chains run over the same days, each with its own state (SoC, month-to-date peaks, ...):
 the **strategy** (``bidopt.backtest.day.strategy_day``: bid, clear, deliver, settle) and the
-**perfect-foresight** benchmark (``perfect_foresight_day``: planned on the realised prices). They
-are independent, so ``workers >= 2`` runs them in parallel on a ``dask.distributed`` cluster.
+**perfect-foresight** benchmark (``perfect_foresight_day``: planned on the realised prices). With
+``[backtest] baseline`` a third chain runs the **baseline** (``persistence`` or ``no_flex``,
+``bidopt.backtest.baselines``) and the outputs say what the strategy added to it
+(``value_added_eur``). The chains are independent, so ``workers >= 2`` runs them in parallel on a
+``dask.distributed`` cluster.
 
 Robust runs: each finished day is written as a checkpoint (``DIR/.checkpoints/<chain>/<day>.json``:
 the day's record, its per-MTU series, the state after it and what it was computed from) by an
@@ -25,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,14 +46,16 @@ from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.site import STREAM_ORDER
 
-STRATEGIES = ("bid", "expected", "perfect_foresight")
+STRATEGIES = ("bid", "expected", "persistence", "no_flex", "perfect_foresight")
 CHAINS = ("strategy", "perfect_foresight")
 
 
 class BacktestSettings(Strict):
     """``[backtest]`` in a case file."""
 
-    strategy: Literal["bid", "expected", "perfect_foresight"] = "bid"
+    strategy: Literal["bid", "expected", "persistence", "no_flex", "perfect_foresight"] = "bid"
+    # a baseline chain run beside the strategy: summary.json baseline_eur and value_added_eur
+    baseline: Literal["persistence", "no_flex"] | None = None
     # intraday trades at delivery: "auto" = only with an intraday price series ([prices] intraday);
     # with the day-ahead price as proxy, intraday would re-optimise the day at known prices for the
     # fee and hide what the day-ahead bid was worth
@@ -166,30 +172,35 @@ def _ts_from_json(d: dict) -> pd.DataFrame:
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
+    """A checkpoint through ``<day>.tmp<pid>`` and a rename; a write error names the output folder."""
+    output.write_text_atomic(path, json.dumps(obj), folder=path.parent.parent.parent)
 
 
 def run_chain(case: Case, chain: str, days: list[dt.date], strategy: str, ckpt_dir: Path | None,
-              progress=None) -> list[dict]:
+              progress=None, run_id: str | None = None) -> list[dict]:
     """Run one chain over ``days``; returns per day {"day", "record", "timeseries", "warnings", "seconds",
-    "resumed", "stale"}.
+    "resumed", "stale"}. ``strategy`` is the run's strategy (it sets each day's MTU for every
+    chain); the ``baseline`` chain runs ``[backtest] baseline``.
 
     With ``ckpt_dir`` each day is checkpointed, and a day whose checkpoint still holds (``_Inputs.
     reusable``: same case, same previous day, same data it read) is loaded instead of recomputed;
     the state comes from the last loaded day. ``resumed``: loaded; ``stale``: recomputed although a
-    checkpoint existed (its inputs changed)."""
+    checkpoint existed (its inputs changed). ``run_id``: the run this chain belongs to; a checkpoint
+    that a lost earlier attempt of the same run wrote (a Dask task rerun after its worker died) is
+    loaded but counts as computed, as it would have in an uninterrupted run."""
     folder = None
     if ckpt_dir is not None:
         folder = Path(ckpt_dir) / chain
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise output.folder_error(Path(ckpt_dir).parent, e) from None
     # synthetic series generated once for the chain's days and the bid strategy's price history
     history = dt.timedelta(days=PRICE_HISTORY_DAYS)
     with sources.preloaded(case, btime.horizon_index(days[0] - history, days[-1], case.case.mtu_minutes,
                                                      case.case.timezone)):
         inputs = _Inputs.of(case, chain, strategy, days[0]) if folder is not None else None
-        return _run_days(case, chain, days, strategy, folder, inputs, progress)
+        return _run_days(case, chain, days, strategy, folder, inputs, progress, run_id)
 
 
 PRICE_HISTORY_DAYS = 64  # the bid strategy's default look-back (56 days) plus its margin (8)
@@ -209,37 +220,39 @@ def _load_checkpoint(path: Path | None) -> dict | None:
 
 
 def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder: Path | None,
-              inputs: _Inputs | None, progress) -> list[dict]:
-    from bidopt.backtest.day import day_mtu, perfect_foresight_day, strategy_day
+              inputs: _Inputs | None, progress, run_id: str | None = None) -> list[dict]:
+    from bidopt.backtest.day import day_mtu, run_day
     from bidopt.replan import Replanner
 
     state, out = EMPTY, []
     previous = inputs.root if inputs is not None else ""
     replanner = Replanner()  # this chain's built models, refreshed day by day
+    runs = {"strategy": strategy, "perfect_foresight": "perfect_foresight", "baseline": settings(case).baseline}[chain]
     for i, day in enumerate(days):
         nxt = days[i + 1] if i + 1 < len(days) else day + dt.timedelta(days=1)
         path = folder / f"{day}.json" if folder else None
         saved = _load_checkpoint(path)
         if saved is not None and inputs.reusable({**saved, "day": str(day)}, previous):
             state, previous = saved["state"], saved["fingerprint"]
+            this_run = run_id is not None and saved.get("run") == run_id  # written by a lost attempt
             out.append({**{k: saved[k] for k in _ITEM}, "timeseries": _ts_from_json(saved["timeseries"]),
-                        "resumed": True, "stale": False})
+                        "resumed": not this_run, "stale": this_run and bool(saved.get("run_stale"))})
             if progress:
                 progress(chain)
             continue
-        mtu = day_mtu(case, day, strategy)  # both chains: the MTU the strategy bids that day
+        mtu = day_mtu(case, day, strategy)  # every chain: the MTU the strategy bids that day
         with sources.recording() as log:
-            if chain == "strategy" and strategy != "perfect_foresight":
-                o = strategy_day(case, day, state, strategy, next_day=nxt, trade_intraday=intraday_on(case),
-                                 mtu_minutes=mtu)
-            else:
-                o = perfect_foresight_day(case, day, state, next_day=nxt, replanner=replanner, mtu_minutes=mtu)
+            o = run_day(case, day, state, runs, next_day=nxt, trade_intraday=intraday_on(case), mtu_minutes=mtu,
+                        replanner=replanner)
         state = o.state
         item = {"day": str(day), "record": o.record, "warnings": o.warnings, "seconds": o.seconds, "state": state}
         if path is not None:
             fp = inputs.fingerprint(previous, str(day), log)
             previous = fp["fingerprint"]
-            _write_json_atomic(path, {**item, **fp, "timeseries": _ts_to_json(o.timeseries)})
+            # "submitted": the curves sent to the exchange, for the report (not part of a resumed item)
+            _write_json_atomic(path, {**item, **fp, "timeseries": _ts_to_json(o.timeseries),
+                                      "run": run_id, "run_stale": saved is not None,
+                                      **({"submitted": o.submitted} if o.submitted is not None else {})})
         out.append({**item, "timeseries": o.timeseries, "resumed": False, "stale": saved is not None})
         if progress:
             progress(chain)
@@ -249,15 +262,18 @@ def _run_days(case: Case, chain: str, days: list[dt.date], strategy: str, folder
 # --- assembling the outputs ---------------------------------------------------------------------------
 
 
-def _daily(strategy: list[dict], pf: list[dict]) -> pd.DataFrame:
+BENCHMARK_COLUMNS = ("total_eur", "perfect_foresight_eur", "baseline_eur")  # daily.csv: not streams
+
+
+def _daily(strategy: list[dict], pf: list[dict], baseline: list[dict] | None = None) -> pd.DataFrame:
     rows = []
-    for s, p in zip(strategy, pf, strict=True):
-        rows.append({"date": s["day"], **s["record"], "perfect_foresight_eur": p["record"]["total_eur"]})
+    for i, (s, p) in enumerate(zip(strategy, pf, strict=True)):
+        rows.append({"date": s["day"], **s["record"], "perfect_foresight_eur": p["record"]["total_eur"],
+                     **({"baseline_eur": baseline[i]["record"]["total_eur"]} if baseline is not None else {})})
     df = pd.DataFrame(rows)
     streams = [f"{k}_eur" for k in STREAM_ORDER]
-    extra = [c for c in df.columns if c.endswith("_eur") and c not in streams
-             and c not in ("total_eur", "perfect_foresight_eur")]
-    first = ["date", *streams, *extra, "total_eur", "perfect_foresight_eur"]
+    extra = [c for c in df.columns if c.endswith("_eur") and c not in streams and c not in BENCHMARK_COLUMNS]
+    first = ["date", *streams, *extra, *[c for c in BENCHMARK_COLUMNS if c in df]]
     for c in streams:
         if c not in df:
             df[c] = 0.0
@@ -314,11 +330,27 @@ def resume_message(summary: dict, out_dir) -> str:
     return "; ".join(parts)
 
 
+def _baseline_keys(case, daily: pd.DataFrame, total: float, pf: float) -> dict:
+    """``baseline`` (its name), ``baseline_eur`` (its result over the days), ``value_added_eur``
+    (the strategy's result minus it), ``baseline_capture_ratio`` (its share of perfect foresight,
+    as ``capture_ratio``) and ``value_capture_ratio``: the share of what perfect foresight gains
+    over the baseline that the strategy gained, (strategy - baseline) / (perfect foresight -
+    baseline), defined where that gain is positive (also for a consumer site whose results are all
+    costs, where ``capture_ratio`` is not); nothing without a baseline."""
+    name = settings(case).baseline
+    if name is None or "baseline_eur" not in daily:
+        return {}
+    base = float(daily["baseline_eur"].sum())
+    return {"baseline": name, "baseline_eur": base, "value_added_eur": total - base,
+            "baseline_capture_ratio": base / pf if pf > 1e-9 else None,
+            "value_capture_ratio": (total - base) / (pf - base) if pf - base > 1e-9 else None}
+
+
 def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str], resume: dict) -> dict:
     from bidopt.backtest.settlement import fcr_summary
 
     streams = {c[:-4]: float(daily[c].sum()) for c in daily.columns
-               if c.endswith("_eur") and c not in ("total_eur", "perfect_foresight_eur")}
+               if c.endswith("_eur") and c not in BENCHMARK_COLUMNS}
     total = float(daily["total_eur"].sum())
     pf = float(daily["perfect_foresight_eur"].sum())
     return {
@@ -335,6 +367,7 @@ def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str]
         # the share of the perfect-foresight result the strategy reached; undefined unless the
         # benchmark earns money
         "capture_ratio": total / pf if pf > 1e-9 else None,
+        **_baseline_keys(case, daily, total, pf),
         "warnings": warnings,
         "tariff_windows": _tariff_windows(case),
         **fcr_summary(case, days),  # the FCR auction rules the days were settled under ("fcr_rules")
@@ -365,7 +398,7 @@ def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir:
     from bidopt.backtest.day import day_mtu
 
     s, p = chains["strategy"], chains["perfect_foresight"]
-    daily = _daily(s, p)
+    daily = _daily(s, p, chains.get("baseline"))
     mtus = [day_mtu(case, d, strategy_name) for d in days]
     daily["mtu_minutes"] = mtus
     ts = _timeseries(s, p)
@@ -373,17 +406,21 @@ def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir:
     warnings = notes.backtest_warnings(warnings, [d["warnings"] for d in s], ts)
     summary = _summary(case, strategy_name, days, daily, warnings, _resume_counts(chains))
     if out_dir is not None:
-        from bidopt.backtest.report import write_report
+        from bidopt.backtest.report import build_html
 
+        ckpt_dir = out_dir / ".checkpoints"
         timing = pd.DataFrame({"date": [d["day"] for d in s], "strategy_seconds": [d["seconds"] for d in s],
-                               "perfect_foresight_seconds": [d["seconds"] for d in p]})
+                               "perfect_foresight_seconds": [d["seconds"] for d in p],
+                               **({"baseline_seconds": [d["seconds"] for d in chains["baseline"]]}
+                                  if "baseline" in chains else {})})
         output.write_all(out_dir, {
             "daily.csv": lambda f: output.table_csv(daily, f),
             "timeseries.csv": lambda f: output.schedule_csv(ts, f),
             "summary.json": lambda f: output.summary_json(summary, f),
             "timing.csv": lambda f: timing.to_csv(f, index=False, float_format="%.3f"),
+            # from the files staged beside it: the five files are published together
+            "report.html": lambda f: f.write_bytes(build_html(f.parent, week, checkpoints=ckpt_dir).encode("utf-8")),
         })
-        write_report(out_dir, week=week)
     return BacktestResult(daily, summary, ts, out_dir)
 
 
@@ -391,39 +428,69 @@ def _assemble(case, strategy_name, days, chains: dict[str, list[dict]], out_dir:
 
 
 def backtest(case: Case, start, end, out_dir=None, strategy: str | None = None, workers: int = 1,
-             scheduler: str | None = None, progress: bool = False, fresh: bool = False) -> BacktestResult:
+             scheduler: str | None = None, progress: bool = False, fresh: bool = False,
+             run_id: str | None = None) -> BacktestResult:
     """Backtest ``case`` over the local delivery days ``start``..``end`` (inclusive).
 
     ``out_dir``: write the contract files there and checkpoint each day (a rerun reuses the days
     whose inputs are unchanged, see the module docstring; ``fresh`` deletes the checkpoints first).
     ``workers``: run the strategy and perfect-foresight chains on a local Dask cluster of that many
-    processes (1: in this process); ``scheduler``: the address of an existing Dask scheduler instead."""
+    processes (1: in this process); ``scheduler``: the address of an existing Dask scheduler instead.
+    ``run_id``: names this run in its checkpoints (default: a new one), so that a chain rerun after
+    a lost Dask worker counts the days it reloads from its own lost attempt as computed, not resumed."""
     st = settings(case)
     strategy = strategy or st.strategy
     if strategy not in STRATEGIES:
         raise InputError(None, "--strategy", f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
     days = days_between(start, end)
+    _check_report_week(case, st, days)  # before the run, not after it
+    if out_dir is None:
+        return _backtest(case, strategy, days, None, workers, scheduler, progress, fresh, st, run_id)
+    with output.locked(out_dir):  # one writer per folder, for the checkpoints and the final files
+        return _backtest(case, strategy, days, Path(out_dir), workers, scheduler, progress, fresh, st, run_id)
+
+
+def _check_report_week(case, st: BacktestSettings, days: list[dt.date]) -> None:
+    """``[backtest] report_week``: a YYYY-MM-DD day within the run (the report plots that week)."""
+    if st.report_week is None:
+        return
+    try:
+        week = dt.date.fromisoformat(st.report_week)
+    except ValueError:
+        raise InputError(case.label, "backtest.report_week",
+                         f"expected YYYY-MM-DD, got {st.report_week[:40]!r}") from None
+    if not days[0] <= week <= days[-1]:
+        raise InputError(case.label, "backtest.report_week",
+                         f"{week} is outside the backtest ({days[0]} to {days[-1]})")
+
+
+def _backtest(case, strategy, days, out_dir: Path | None, workers, scheduler, progress, fresh,
+              st: BacktestSettings, run_id: str | None = None) -> BacktestResult:
     ckpt = None
     if out_dir is not None:
-        out_dir = Path(out_dir)
         ckpt = out_dir / ".checkpoints"
         if fresh and ckpt.exists():
             shutil.rmtree(ckpt)
     names = ("perfect_foresight",) if strategy == "perfect_foresight" else CHAINS  # one chain serves both
+    if st.baseline is not None and st.baseline != strategy:  # a baseline run as the strategy is that chain
+        names = (*names, "baseline")
+    run_id = run_id or uuid.uuid4().hex
     if workers > 1 or scheduler:
         from bidopt.backtest.scale import run_parallel
 
-        tasks = {name: (run_chain, case, name, days, strategy, ckpt) for name in names}
+        tasks = {name: (run_chain, case, name, days, strategy, ckpt, None, run_id) for name in names}
         chains = run_parallel(tasks, workers=workers, scheduler=scheduler, progress=progress)
     else:
-        chains = _run_serial(case, names, days, strategy, ckpt, progress)
+        chains = _run_serial(case, names, days, strategy, ckpt, progress, run_id)
     chains.setdefault("strategy", chains["perfect_foresight"])
+    if st.baseline is not None:
+        chains.setdefault("baseline", chains["strategy"])
     return _assemble(case, strategy, days, chains, out_dir, st.report_week)
 
 
-def _run_serial(case, names, days, strategy, ckpt, progress) -> dict[str, list[dict]]:
+def _run_serial(case, names, days, strategy, ckpt, progress, run_id=None) -> dict[str, list[dict]]:
     if not progress:
-        return {name: run_chain(case, name, days, strategy, ckpt) for name in names}
+        return {name: run_chain(case, name, days, strategy, ckpt, run_id=run_id) for name in names}
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} days"),
@@ -431,7 +498,7 @@ def _run_serial(case, names, days, strategy, ckpt, progress) -> dict[str, list[d
         out = {}
         for name in names:
             task = bar.add_task(name.replace("_", " "), total=len(days))
-            out[name] = run_chain(case, name, days, strategy, ckpt,
+            out[name] = run_chain(case, name, days, strategy, ckpt, run_id=run_id,
                                   progress=lambda _c, task=task: bar.advance(task))
         return out
 
@@ -441,4 +508,6 @@ def summary_numbers(result: BacktestResult) -> dict:
     s = result.summary
     return {"case": s["case"], "strategy": s["strategy"], "start": s["start"], "end": s["end"],
             "objective_eur": s["objective_eur"], "perfect_foresight_eur": s["perfect_foresight_eur"],
-            "capture_ratio": s["capture_ratio"] if s["capture_ratio"] is not None else np.nan}
+            "capture_ratio": s["capture_ratio"] if s["capture_ratio"] is not None else np.nan,
+            **({"baseline": s["baseline"], "baseline_eur": s["baseline_eur"], "value_added_eur": s["value_added_eur"]}
+               if s.get("baseline") else {})}

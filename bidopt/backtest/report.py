@@ -11,7 +11,13 @@ they can change how every figure reads), the key figures, and plots embedded as 
    largest price spread), times in Europe/Stockholm;
 4. per month the max hourly-mean grid import inside vs outside ``summary.tariff_windows``
    (local time; window holidays are not in the summary and are ignored);
-5. accepted vs submitted volumes: day-ahead, FCR, blocks.
+5. accepted vs submitted volumes: day-ahead, FCR, blocks;
+6. a histogram of the daily capture ratio, and the bids against the outcome on one day (``day``;
+   default the median-capture day) from the curves the checkpoints kept (``report_days``);
+7. with other backtest folders (``compare``), the strategies side by side (``report_compare``).
+
+With a baseline (``summary.baseline``) the key figures add its result and the value added, and the
+cumulative plot its line.
 
 With FCR, a table of the auction rules the days were settled under (``summary.fcr_rules``: pricing
 and gates per period, with their sources).
@@ -27,8 +33,6 @@ import base64
 import html
 import io
 import json
-import os
-import secrets
 from pathlib import Path
 
 import matplotlib
@@ -43,7 +47,7 @@ from matplotlib.ticker import MaxNLocator
 from bidopt.errors import InputError
 
 TZ = "Europe/Stockholm"
-NOT_STREAMS = {"total_eur", "perfect_foresight_eur"}
+NOT_STREAMS = {"total_eur", "perfect_foresight_eur", "baseline_eur"}
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.grid": True, "grid.alpha": 0.3,
          "svg.hashsalt": "bidopt", "axes.spines.top": False, "axes.spines.right": False}
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#222}
@@ -77,22 +81,67 @@ def _load(out_dir: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame | None]:
         raise InputError(path, None, "file not found") from e
     except (ValueError, OSError) as e:
         raise InputError(path, None, f"cannot read JSON: {e}") from e
+    except RecursionError:
+        raise InputError(path, None, "cannot read JSON: arrays or objects nested too deeply") from None
     if not isinstance(summary, dict):
         raise InputError(path, None, "expected a JSON object")
+    _check_summary(summary, path)
     daily = _read_csv(out_dir / "daily.csv", True, ("date", "total_eur"))
-    try:
-        daily["date"] = pd.to_datetime(daily["date"], format="%Y-%m-%d")
-    except ValueError as e:
-        raise InputError(out_dir / "daily.csv", "date", f"expected YYYY-MM-DD: {e}") from e
+    if daily.empty:
+        raise InputError(out_dir / "daily.csv", None, "no data rows (a backtest writes one per day)")
+    _numeric(daily, out_dir / "daily.csv")
+    dates = pd.to_datetime(daily["date"], format="%Y-%m-%d", errors="coerce")
+    _first_bad(dates.isna().to_numpy(), daily["date"], out_dir / "daily.csv", "date", "is not a date (YYYY-MM-DD)")
+    _first_bad(dates.duplicated().to_numpy(), daily["date"], out_dir / "daily.csv", "date", "is a date given twice")
+    daily["date"] = dates
     daily = daily.sort_values("date").reset_index(drop=True)
     ts = _read_csv(out_dir / "timeseries.csv", False, ("timestamp_utc",))
     if ts is not None:
-        try:
-            ts.index = pd.DatetimeIndex(pd.to_datetime(ts.pop("timestamp_utc"), utc=True))
-        except ValueError as e:
-            raise InputError(out_dir / "timeseries.csv", "timestamp_utc", f"not ISO 8601: {e}") from e
-        ts = ts.sort_index()
+        file = out_dir / "timeseries.csv"
+        stamps = pd.to_datetime(ts["timestamp_utc"], utc=True, errors="coerce", format="ISO8601")
+        _first_bad(stamps.isna().to_numpy(), ts["timestamp_utc"], file, "timestamp_utc", "is not an ISO 8601 time")
+        _numeric(ts.drop(columns="timestamp_utc"), file)
+        ts.index = pd.DatetimeIndex(stamps)
+        ts = ts.drop(columns="timestamp_utc").sort_index()
     return summary, daily, ts
+
+
+_NUMERIC_ENDS = ("_eur", "_mwh", "_mw", "_mw_h", "_eur_per_mwh", "_submitted", "_accepted", "_minutes")
+
+
+def _first_bad(bad, values: pd.Series, file: Path, column: str, what: str) -> None:
+    """InputError naming the editor line (header = line 1) of the first ``bad`` row."""
+    if bad.any():
+        i = int(bad.argmax())
+        text = str(values.iloc[i])
+        text = text if len(text) <= 40 and text.isprintable() else text[:37] + "..."
+        raise InputError(file, f"line {i + 2}", f"{column}: {text!r} {what}")
+
+
+def _numeric(df: pd.DataFrame, file: Path) -> None:
+    """The figure columns of a daily.csv / timeseries.csv (by unit suffix) hold numbers (or are empty)."""
+    for col in df.columns:
+        if str(col).endswith(_NUMERIC_ENDS) and df[col].dtype.kind not in "fiub":
+            num = pd.to_numeric(df[col], errors="coerce")
+            _first_bad((num.isna() & df[col].notna()).to_numpy(), df[col], file, str(col), "is not a number")
+            df[col] = num
+
+
+def _check_summary(summary: dict, path: Path) -> None:
+    """The summary.json keys the report reads have the types a backtest writes."""
+    def number(v):
+        return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+
+    for key in ("objective_eur", "perfect_foresight_eur", "capture_ratio", "n_days", "baseline_eur",
+                "value_added_eur", "value_capture_ratio"):
+        if not number(summary.get(key)):
+            raise InputError(path, key, "expected a number")
+    rev = summary.get("revenue_eur")
+    if rev is not None and not (isinstance(rev, dict) and all(number(v) for v in rev.values())):
+        raise InputError(path, "revenue_eur", "expected an object of numbers per stream")
+    for key in ("warnings", "tariff_windows", "fcr_rules"):
+        if summary.get(key) is not None and not isinstance(summary[key], list):
+            raise InputError(path, key, "expected a list")
 
 
 def _streams(daily: pd.DataFrame) -> list[str]:
@@ -121,6 +170,9 @@ def _plot_cumulative(daily: pd.DataFrame) -> Figure:
     if "perfect_foresight_eur" in daily:
         ax.plot(daily["date"], daily["perfect_foresight_eur"].fillna(0).cumsum(), label="perfect foresight",
                 lw=1.4, ls="--", color="0.35")
+    if "baseline_eur" in daily:
+        ax.plot(daily["date"], daily["baseline_eur"].fillna(0).cumsum(), label="baseline", lw=1.4, ls=":",
+                color="#c0504d")
     ax.set_ylabel("cumulative EUR")
     ax.legend(loc="upper left")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
@@ -304,6 +356,9 @@ def _key_figures(summary: dict, daily: pd.DataFrame) -> str:
         pf = float(daily["perfect_foresight_eur"].sum())
     streams = summary.get("revenue_eur") or {s: float(daily[f"{s}_eur"].sum()) for s in _streams(daily)}
     rows = [("<b>Strategy result</b>", result), ("Perfect foresight", pf)]
+    if summary.get("baseline"):
+        rows += [(f"Baseline ({html.escape(str(summary['baseline']))})", summary.get("baseline_eur")),
+                 ("Value added (strategy − baseline)", summary.get("value_added_eur"))]
     rows += [(f'<span class="s">{html.escape(str(k))}</span>', v) for k, v in streams.items()]
     out = ["<table><tr><th></th><th>EUR</th><th>EUR/day</th></tr>"]
     for name, v in rows:
@@ -311,7 +366,13 @@ def _key_figures(summary: dict, daily: pd.DataFrame) -> str:
         out.append(f'<tr><td>{name}</td><td class="n">{_eur(v)}</td><td class="n">{_eur(per_day)}</td></tr>')
     cr = summary.get("capture_ratio")
     cr_s = "n/a" if cr is None else f"{100 * float(cr):.1f} %"
-    out.append(f'<tr><td>Capture ratio</td><td class="n">{html.escape(cr_s)}</td><td></td></tr></table>')
+    out.append(f'<tr><td>Capture ratio</td><td class="n">{html.escape(cr_s)}</td><td></td></tr>')
+    vc = summary.get("value_capture_ratio")
+    if summary.get("baseline"):
+        vc_s = "n/a" if vc is None else f"{100 * float(vc):.1f} %"
+        out.append(f'<tr><td>Value capture ratio (of what perfect foresight gains over the baseline)</td>'
+                   f'<td class="n">{html.escape(vc_s)}</td><td></td></tr>')
+    out.append("</table>")
     return "\n".join(out)
 
 
@@ -337,10 +398,17 @@ def _section(title: str, fig: Figure | None, note: str, alt: str) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}"
 
 
-def build_html(out_dir: Path, week: str | None = None) -> str:
-    """The report for backtest output folder ``out_dir`` as one HTML string."""
+def build_html(out_dir: Path, week: str | None = None, day: str | None = None, compare=(),
+               checkpoints: Path | None = None) -> str:
+    """The report for backtest output folder ``out_dir`` as one HTML string. ``day``: the day of
+    the bid-versus-outcome panel; ``compare``: other backtest folders to put beside this one;
+    ``checkpoints``: where the day checkpoints are (default ``out_dir/.checkpoints``)."""
+    from bidopt.backtest import report_compare, report_days
+
     out_dir = Path(out_dir)
     summary, daily, ts = _load(out_dir)
+    others = [(Path(d), *_load(Path(d))[:2]) for d in compare]
+    chosen = report_days.pick_day(daily, day)
     e = lambda k, d="?": html.escape(str(summary.get(k, d)))  # noqa: E731
     page = f"Backtest {summary.get('case', out_dir.name)}: {summary.get('strategy', '?')}"
     warnings = summary.get("warnings") or []
@@ -369,22 +437,33 @@ def build_html(out_dir: Path, week: str | None = None) -> str:
         parts.append(_section("Monthly peaks" + (" vs tariff windows" if windows else ""), fig,
                               no_ts if ts is None else "no grid_import_mw column", "peaks"))
         parts.append(_section("Accepted vs submitted volumes", _plot_volumes(daily), "no volume columns", "volumes"))
+        fig, note = report_days.histogram_figure(daily, _new)
+        parts.append(_section("Daily capture ratio", fig, note, "capture histogram"))
+        if fig is not None:
+            parts.append(f'<p class="note">{html.escape(note)}</p>')
+        sub = report_days.submitted(Path(checkpoints) if checkpoints else out_dir / ".checkpoints", chosen)
+        fig, note = (None, f"no submitted curves recorded for {chosen:%Y-%m-%d} (strategy "
+                           f"{summary.get('strategy', '?')} submits no day-ahead orders, or its checkpoint "
+                           "predates this record)") if sub is None else report_days.bid_figure(sub, ts)
+        parts.append(_section(f"Bids vs outcome on {chosen:%Y-%m-%d}" + ("" if day else " (median-capture day)"),
+                              fig, note, "bids vs outcome"))
+        if fig is not None:
+            parts.append(f'<p class="note">{html.escape(note)}</p>')
+        if others:
+            runs = [(out_dir, summary, daily), *others]
+            parts += ["<h2>Strategies side by side</h2>", report_compare.table(runs, _eur)]
+            parts.append(f'<img alt="strategies" src="data:image/png;base64,'
+                         f'{_png(report_compare.cumulative_figure(runs, _new))}">')
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(page)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
 
 
-def write_report(out_dir: Path, week: str | None = None) -> Path:
-    """Write ``out_dir/report.html`` atomically and return its path."""
+def write_report(out_dir: Path, week: str | None = None, day: str | None = None, compare=()) -> Path:
+    """Write ``out_dir/report.html`` (published under the folder's lock, ``output.write_all``) and
+    return its path."""
+    from bidopt import output
+
     out_dir = Path(out_dir)
-    text = build_html(out_dir, week).encode("utf-8")
-    target = out_dir / "report.html"
-    tmp = out_dir / f".report-{os.getpid()}-{secrets.token_hex(4)}.html.tmp"
-    try:
-        with open(tmp, "xb") as f:  # plain open: the usual file mode (umask), unlike mkstemp's 0600
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    text = build_html(out_dir, week, day, compare).encode("utf-8")
+    return output.write_all(out_dir, {"report.html": lambda f: f.write_bytes(text)})[0]

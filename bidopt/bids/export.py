@@ -32,7 +32,7 @@ from bidopt.bids.contracts import IdMaker, auction_and_contracts
 from bidopt.bids.orders import Curve, CurvePoint, OrdersFile
 from bidopt.bids.rules import CONTINUOUS_COLUMNS, FCR_COLUMNS, ExchangeRules
 from bidopt.errors import InputError
-from bidopt.output import clean_numbers
+from bidopt.output import clean_numbers, file_mode
 from bidopt.time import STOCKHOLM, as_date
 
 # --------------------------------------------------------------------------------------------------
@@ -44,6 +44,7 @@ def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, file_mode())  # the mode every output file gets, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -78,6 +79,8 @@ def read_orders(path: str | Path) -> OrdersFile:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(path, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}") from None
+    except RecursionError:
+        raise InputError(path, None, "not usable JSON: arrays or objects nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(path, None, f"expected a JSON object with auctionId, product, curveOrders..., "
                                      f"got {type(data).__name__}")
