@@ -232,7 +232,7 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
         "summary.json": lambda p: output.summary_json(b.summary, p),
         "timing.csv": lambda p: output.timing_csv(b.summary, p),
         "curves.png": lambda p: plot_curves(b.orders, b.result.model.prices, p, f"{case.case.name} {day}: day-ahead "
-                                            f"curves ({s['price_responsive_curves']} of {s['curves_total']} "
+                                            f"curves ({s.get('price_responsive_curves', '?')} of {s.get('curves_total', '?')} "
                                             "price-responsive; dots: scenario prices)"),
     }, f"{case.case.name} {day}: expected {s['objective_eur']:.2f} EUR over {s['n_scenarios']} scenarios "
        f"({s['n_mtu']} MTUs, {s['solver']['status']}, {s['solver']['seconds']:.2f} s)")
