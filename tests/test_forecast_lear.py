@@ -93,17 +93,26 @@ def test_scikit_learn_fits_every_hour_model(monkeypatch):
     Y = 0.5 * X[:, :24] + 0.3 * X[:, 1:25] + rng.normal(0, 5, (200, 24)) + 20
     calls = []
 
-    class Counting(lear.LassoLarsIC):
+    class CountingIC(lear.LassoLarsIC):
         def fit(self, X, y, copy_X=None):
-            calls.append(self.criterion)
+            calls.append(("LassoLarsIC", self.criterion))
             return super().fit(X, y)
 
-    monkeypatch.setattr(lear, "LassoLarsIC", Counting)
+    class CountingLasso(lear.Lasso):
+        def fit(self, X, y, sample_weight=None, check_input=True):
+            calls.append(("Lasso", self.alpha))
+            return super().fit(X, y)
+
+    monkeypatch.setattr(lear, "LassoLarsIC", CountingIC)
+    monkeypatch.setattr(lear, "Lasso", CountingLasso)
     m = lear.fit_hour_models(X, Y)
-    assert calls == ["aic"] * 24
+    assert [c[0] for c in calls] == ["LassoLarsIC", "Lasso"] * 24 and calls[0][1] == "aic"
+    assert [c[1] for c in calls[1::2]] == pytest.approx(list(m.alpha))  # Lasso at the AIC penalty
     Xt, Yt = m.features(X), m.z(Y)
     for h in (0, 13):
-        ref = lear.LassoLarsIC(criterion="aic", noise_variance=lear._ols_noise_variance(Xt, Yt)[h]).fit(Xt, Yt[:, h])
+        ic = lear.LassoLarsIC(criterion="aic", noise_variance=lear._ols_noise_variance(Xt, Yt)[h]).fit(Xt, Yt[:, h])
+        assert m.alpha[h] == pytest.approx(max(ic.alpha_, lear.MIN_ALPHA))
+        ref = lear.Lasso(alpha=m.alpha[h], max_iter=5000).fit(Xt, Yt[:, h])
         assert np.allclose(m.coef[h], ref.coef_) and m.intercept[h] == pytest.approx(ref.intercept_)
     assert (m.coef != 0).any() and (m.coef == 0).any()  # L1: some kept, some dropped
     assert np.allclose(m.prices(m.z(Y)), Y)  # the transform round-trips
@@ -116,7 +125,7 @@ def test_out_of_sample_mae_below_naive_on_30_days(zones):
     err = {"lear": [], "naive": []}
     for d in days:
         cube = lear.lear_price_scenarios(zones["SE3"], d, n_scenarios=2, lookback_days=150, residual_days=7,
-                                         refit_days=14,
+                                         refit_days=28,
                                          zones={"SE1": zones["SE1"], "SE4": zones["SE4"]})
         naive = bl.price_scenarios(zones["SE3"], d, n_scenarios=2, weight_last=1.0, lookback_days=7)
         actual = zones["SE3"].reindex(sc.time_index(cube)).to_numpy()

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LassoLarsIC
+from sklearn.linear_model import Lasso, LassoLarsIC
 from threadpoolctl import threadpool_limits
 
 from bidopt import time as btime
@@ -66,6 +66,8 @@ from bidopt.forecast.holidays_se import is_holiday
 HOURS = 24
 N_CALENDAR = 8  # 7 weekday dummies + holiday
 MAD_TO_SIGMA = 1.4826
+MIN_ALPHA = 1e-5  # penalty floor: AIC at the end of the path (alpha 0) would be plain least squares
+Z_MARGIN = 2.0  # asinh units a forecast may go beyond the calibration window's range (x e^2 ~ 7.4)
 _CACHE: OrderedDict[str, HourModels] = OrderedDict()
 _CACHE_SIZE = 64
 
@@ -82,6 +84,8 @@ class HourModels:
     coef: np.ndarray  # (24, p)
     intercept: np.ndarray  # (24,)
     alpha: np.ndarray  # (24,) regularisation chosen by AIC
+    z_low: np.ndarray  # (24,) least and greatest transformed price of the calibration window
+    z_high: np.ndarray  # (24,)
     n_rows: int
 
     def features(self, x: np.ndarray) -> np.ndarray:
@@ -92,7 +96,8 @@ class HourModels:
         return np.arcsinh((prices - self.y_center) / self.y_scale)
 
     def prices(self, z: np.ndarray) -> np.ndarray:
-        return np.sinh(z) * self.y_scale + self.y_center
+        """Back to EUR/MWh, ``z`` first kept within the window's range widened by ``Z_MARGIN``."""
+        return np.sinh(np.clip(z, self.z_low - Z_MARGIN, self.z_high + Z_MARGIN)) * self.y_scale + self.y_center
 
     def predict_z(self, x: np.ndarray) -> np.ndarray:
         """Forecast in the transformed space: rows of raw features -> (rows, 24)."""
@@ -108,22 +113,29 @@ def _robust_scale(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_hour_models(X: np.ndarray, Y: np.ndarray, n_calendar: int = N_CALENDAR) -> HourModels:
-    """Fit 24 ``LassoLarsIC(criterion="aic")`` models, hour h on ``Y[:, h]``, in the transformed space."""
+    """Fit 24 hour models, hour h on ``Y[:, h]``, in the transformed space, as LEAR does: the penalty
+    of the least AIC on the LARS path (``LassoLarsIC(criterion="aic")``), then the coefficients by
+    coordinate descent at that penalty (``Lasso``), which stays well-conditioned where LARS meets
+    near-collinear features (SE1 and SE2 prices are equal in most hours)."""
     p = X.shape[1]
     price = np.arange(p) < p - n_calendar
     xc, xs = _robust_scale(X)
     xc, xs = np.where(price, xc, 0.0), np.where(price, xs, 1.0)
     yc, ys = _robust_scale(Y)
-    m = HourModels(xc, xs, price, yc, ys, np.zeros((HOURS, p)), np.zeros(HOURS), np.zeros(HOURS), len(X))
+    m = HourModels(xc, xs, price, yc, ys, np.zeros((HOURS, p)), np.zeros(HOURS), np.zeros(HOURS),
+                   np.zeros(HOURS), np.zeros(HOURS), len(X))
     Xt, Yt = m.features(X), m.z(Y)
+    m.z_low[:], m.z_high[:] = Yt.min(axis=0), Yt.max(axis=0)
     # one BLAS thread: on a busy machine OpenBLAS's threads make these small fits several times slower
     with warnings.catch_warnings(), threadpool_limits(1, user_api="blas"):
         noise = _ols_noise_variance(Xt, Yt)
-        # near-collinear features (SE1 and SE2 are equal in most hours) make LARS drop a regressor
+        # near-collinear features make LARS drop regressors (warned); its penalty is still usable
         warnings.simplefilter("ignore", ConvergenceWarning)
         for h in range(HOURS):
-            est = LassoLarsIC(criterion="aic", noise_variance=noise[h]).fit(Xt, Yt[:, h])
-            m.coef[h], m.intercept[h], m.alpha[h] = est.coef_, est.intercept_, est.alpha_
+            alpha = max(float(LassoLarsIC(criterion="aic", noise_variance=noise[h]).fit(Xt, Yt[:, h]).alpha_),
+                        MIN_ALPHA)
+            est = Lasso(alpha=alpha, max_iter=5000).fit(Xt, Yt[:, h])
+            m.coef[h], m.intercept[h], m.alpha[h] = est.coef_, est.intercept_, alpha
     return m
 
 
