@@ -84,7 +84,8 @@ def persistence_cube(case, day, mtu_minutes: int) -> xr.DataArray:
     from bidopt.forecast import scenarios as sc
 
     p = persistence_prices(case, day, mtu_minutes)
-    return sc.make_scenarios(p.to_numpy()[None, :], p.index, attrs={"method": f"persistence of {source_day(day)}"})
+    src = source_day(day, case.case.timezone)
+    return sc.make_scenarios(p.to_numpy()[None, :], p.index, attrs={"method": f"persistence of {src}"})
 
 
 def without_blocks(case):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import pandas as pd
 from matplotlib.figure import Figure
 
@@ -54,7 +55,5 @@ def cumulative_figure(runs: list[tuple[Path, dict, pd.DataFrame]], new) -> Figur
                 label=f"perfect foresight ({_label(runs[0][0], s0)})")
     ax.set_ylabel("cumulative EUR")
     ax.legend(loc="upper left", fontsize=8)
-    import matplotlib.dates as mdates
-
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     return fig

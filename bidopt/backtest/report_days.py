@@ -23,6 +23,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -116,7 +117,7 @@ def _chosen(price: np.ndarray, position: np.ndarray) -> list[int]:
     return sorted(out)
 
 
-def bid_figure(sub: dict, ts: pd.DataFrame | None, new) -> tuple[Figure | None, str]:
+def bid_figure(sub: dict, ts: pd.DataFrame | None) -> tuple[Figure | None, str]:
     """The bid-versus-outcome figure for one day's ``submitted`` record, and a note."""
     try:
         index = pd.DatetimeIndex(pd.to_datetime(sub["index"], utc=True, format="ISO8601"))
@@ -164,8 +165,6 @@ def bid_figure(sub: dict, ts: pd.DataFrame | None, new) -> tuple[Figure | None, 
     pax.step(index, price, where="post", color="#c0504d", lw=1.0, label="realised price")
     pax.set_ylabel("EUR/MWh")
     pax.grid(False)
-    import matplotlib.dates as mdates
-
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=local.tz))
     lines = ax.get_legend_handles_labels()
     plines = pax.get_legend_handles_labels()
