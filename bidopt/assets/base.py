@@ -66,11 +66,11 @@ class AssetBase(AssetSpec):
             return True
         return built == key
 
-    def must_run_mw(self, data: dict) -> np.ndarray | None:
+    def must_run_mw(self, data: dict, negative_price: bool = False) -> np.ndarray | None:
         """The part of the asset's net power (MW per MTU, + = consumption) that stays whatever the
-        day-ahead price: what the bid curves keep buying (or selling) beyond the scenario prices
-        (``bidopt.bids.tails``). None: fully price-flexible (storage, shiftable and thermal loads,
-        EVs, curtailable generation), i.e. 0."""
+        day-ahead price (of that sign: ``negative_price``): what the bid curves keep buying (or
+        selling) beyond the scenario prices (``bidopt.bids.tails``). None: fully price-flexible
+        (storage, shiftable and thermal loads, EVs), i.e. 0."""
         return None
 
     def round_trip_efficiency(self) -> float | None:

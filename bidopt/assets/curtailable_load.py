@@ -134,7 +134,7 @@ class CurtailableLoad(AssetBase):
             expr=blk.voll * dt_h * sum(blk.curtailed[t] + blk.activation_mw[t] for t in T)
         )
 
-    def must_run_mw(self, data: dict) -> np.ndarray:
+    def must_run_mw(self, data: dict, negative_price: bool = False) -> np.ndarray:
         """The whole demand: its flexibility is curtailment at VoLL, not a day-ahead price above
         the scenario prices, so the curves keep buying it (the model curtails within them)."""
         return np.asarray(data["demand_mw"], dtype=float)

@@ -42,7 +42,7 @@ class Load(AssetBase):
         set_values(blk.demand, data["load_mw"])
         return True
 
-    def must_run_mw(self, data: dict) -> np.ndarray:
+    def must_run_mw(self, data: dict, negative_price: bool = False) -> np.ndarray:
         """An inflexible load is consumed at any price."""
         return np.asarray(data["load_mw"], dtype=float)
 

@@ -76,9 +76,12 @@ class PV(AssetBase):
         set_values(blk.available, data["generation_mw"])
         return True
 
-    def must_run_mw(self, data: dict) -> np.ndarray | None:
-        """Output that cannot be curtailed is sold at any price; curtailable output is flexible."""
-        return None if self.curtailable else -np.asarray(data["generation_mw"], dtype=float)
+    def must_run_mw(self, data: dict, negative_price: bool = False) -> np.ndarray | None:
+        """Output is free, so it is used at any non-negative price; at a negative price only output
+        that cannot be curtailed stays (curtailable output is then flexible)."""
+        if self.curtailable and negative_price:
+            return None
+        return -np.asarray(data["generation_mw"], dtype=float)
 
     def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
         """Unmanaged, PV is never curtailed: its output is what the sun gives."""

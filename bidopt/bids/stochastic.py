@@ -79,7 +79,8 @@ class BiddingModel:
         self.fcr_scenarios = fcr_scenarios
         self.data = prepare_assets(case, horizon)
         self.max_buy_price, self.min_sell_price = max_buy_price, min_sell_price
-        self.must_run = tails.must_run_mw(case, self.data, horizon.n)  # MW per MTU, + = consumption
+        self.must_run_by_sign = tails.MustRun(case, self.data, horizon.n)
+        self.must_run = self.must_run_by_sign.pos  # MW per MTU, + = consumption, at prices >= 0
         self.m = self._build()
         self.solve_info: SolveInfo | None = None
 
@@ -106,7 +107,7 @@ class BiddingModel:
             [(t, k) for t, k in m.TK if k + 1 < len(self.points[t])],
             rule=lambda b, t, k: b.volume[t, k] >= b.volume[t, k + 1],
         )
-        tails.cap_constraints(m, self.points, self.must_run, self.max_buy_price, self.min_sell_price)
+        tails.cap_constraints(m, self.points, self.must_run_by_sign, self.max_buy_price, self.min_sell_price)
         first_stage = 0.0
         cap = None
         stepped = bool(self.fcr_scenarios) and bool(fcr.offered(case))
@@ -180,10 +181,11 @@ class BiddingModel:
         (``bidopt.bids.tails``), inside the exchange's price ``limits`` (lo, hi) and, with their two
         ends, within ``max_points`` per curve."""
         flex = np.array([values(st.blk.grid.import_mw) - values(st.blk.grid.export_mw) for st in self.sites])
-        floor, ceil = tails.tail_prices(self.prices, self.points, flex - self.must_run[None, :],
-                                        tails.storage_efficiency(self.case), limits,
+        mr = self.must_run_by_sign
+        flex = flex - np.where(self.prices < 0, mr.neg[None, :], mr.pos[None, :])
+        floor, ceil = tails.tail_prices(self.prices, self.points, flex, tails.storage_efficiency(self.case), limits,
                                         self.max_buy_price, self.min_sell_price)
-        return {t: tails.with_tails(pts, floor[t], ceil[t], float(self.must_run[t]), max_points)
+        return {t: tails.with_tails(pts, floor[t], ceil[t], float(mr.pos[t]), max_points, float(mr.neg[t]))
                 for t, pts in self.curves().items()}
 
     def expected_schedule(self) -> pd.DataFrame:

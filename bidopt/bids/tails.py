@@ -6,9 +6,12 @@ curve flat to the price limits: a battery that charges 1 MW at every scenario pr
 charge at +4000 EUR/MWh. Two tail points per MTU close the curve (prices EUR/MWh, volumes MW,
 + = buy):
 
-- the *must-run* volume m_t: the net power the portfolio takes at any price, the sum of its assets'
-  ``must_run_mw`` (an inflexible load's consumption, uncurtailable PV's output as a sale; storage,
-  shiftable and thermal loads, EVs and curtailable PV are flexible and add 0);
+- the *must-run* volume m_t: the net power the portfolio takes at any price of a sign, the sum of
+  its assets' ``must_run_mw`` (an inflexible load's consumption; PV output as a sale, at negative
+  prices only if it cannot be curtailed; storage, shiftable and thermal loads and EVs are flexible
+  and add 0). Where m_t differs between the signs and a tail lies on the other side of 0, points at
+  0 and -GAP make the change, so curtailable PV keeps selling at any price >= 0 and stops below
+  -GAP;
 - the *ceiling* C_t, above which buying more than m_t is worth it in no scenario: per scenario s the
   best use of a MWh bought at t is to sell it later (storage: eta * max_{u>t} lambda_{s,u}, eta the
   highest round-trip efficiency of the site's storage, ``round_trip_efficiency``) or to replace a
@@ -42,14 +45,26 @@ import pyomo.environ as pyo
 GAP_EUR_PER_MWH = 1.0  # least distance of a tail point from the MTU's outermost scenario price
 
 
-def must_run_mw(case, data: dict, n: int) -> np.ndarray:
-    """m_t: the sum of the assets' must-run net power (MW, + = consumption), 0 for flexible assets."""
+def must_run_mw(case, data: dict, n: int, negative_price: bool = False) -> np.ndarray:
+    """m_t: the sum of the assets' must-run net power (MW, + = consumption) at a non-negative (or,
+    ``negative_price``, a negative) price; 0 for flexible assets."""
     out = np.zeros(n)
     for a in case.assets:
-        m = a.must_run_mw(data[a.name])
+        m = a.must_run_mw(data[a.name], negative_price=negative_price)
         if m is not None:
             out += np.asarray(m, dtype=float)[:n]
     return out
+
+
+class MustRun:
+    """m_t at either sign of the price: ``at(t, price)``; ``pos``/``neg`` the two vectors (MW)."""
+
+    def __init__(self, case, data: dict, n: int):
+        self.pos = must_run_mw(case, data, n)
+        self.neg = must_run_mw(case, data, n, negative_price=True)
+
+    def at(self, t: int, price: float) -> float:
+        return float(self.neg[t] if price < 0 else self.pos[t])
 
 
 def tail_prices(prices: np.ndarray, points: list[np.ndarray], flex: np.ndarray, eta: float | None,
@@ -89,30 +104,48 @@ def storage_efficiency(case) -> float | None:
 
 
 def with_tails(pts: list[tuple[float, float]], floor: float, ceil: float, must_run: float,
-               max_points: int | None = None) -> list[tuple[float, float]]:
+               max_points: int | None = None, must_run_negative: float | None = None) -> list[tuple[float, float]]:
     """The curve ``pts`` [(price, volume)] with its floor and ceiling points (see the module
-    docstring); a tail on or inside the scenario range (at an exchange limit) is left out, and so
-    is one that would take the exported curve (with its two ends at the price limits) beyond
-    ``max_points``: the ceiling first (a buy above the scenario prices costs most), then the floor."""
-    room = None if max_points is None else max_points - 2 - len(pts)
-    out = list(pts)
-    if ceil > pts[-1][0] and (room is None or room >= 1):
-        out.append((float(ceil), min(pts[-1][1], must_run)))
-    if floor < pts[0][0] and (room is None or room >= 2):
-        out.insert(0, (float(floor), max(pts[0][1], must_run)))
-    return out
+    docstring). ``must_run`` is m_t at prices >= 0, ``must_run_negative`` (default the same) at
+    prices < 0; where they differ (curtailable PV) and a tail lies on the other side of 0, points
+    at 0 (m_t at prices >= 0) and -GAP (at prices < 0) carry the change. A tail on or inside the scenario range (at an exchange limit)
+    is left out, and so is one that would take the exported curve (with its two ends at the price
+    limits) beyond ``max_points``: the ceiling is kept first (a buy above the scenario prices costs
+    most), then the floor, then the points around 0."""
+    m_pos = must_run
+    m_neg = m_pos if must_run_negative is None else max(must_run_negative, m_pos)
+
+    def at(price: float) -> float:
+        return m_neg if price < 0 else m_pos
+
+    v_first, v_last = pts[0][1], pts[-1][1]
+    candidates = []  # (price, volume), in the order they are kept
+    if ceil > pts[-1][0]:
+        candidates.append((float(ceil), min(v_last, at(ceil))))
+    if floor < pts[0][0]:
+        candidates.append((float(floor), max(v_first, at(floor))))
+        if m_neg != m_pos and floor >= 0:  # m_pos down to 0, m_neg from -GAP down
+            candidates.append((-GAP_EUR_PER_MWH, max(v_first, m_neg)))
+            if floor > 0:
+                candidates.append((0.0, max(v_first, m_pos)))
+    if ceil > pts[-1][0] and m_neg != m_pos and ceil < 0:  # m_pos from 0 up
+        candidates.append((0.0, min(v_last, m_pos)))
+    room = len(candidates) if max_points is None else max(max_points - 2 - len(pts), 0)
+    return sorted([*pts, *candidates[:room]])
 
 
-def cap_constraints(m: pyo.ConcreteModel, points: list[np.ndarray], must_run: np.ndarray,
+def cap_constraints(m: pyo.ConcreteModel, points: list[np.ndarray], must_run: MustRun,
                     max_buy: float | None, min_sell: float | None) -> None:
     """The user's price caps inside the scenario range: volume[t, k] <= m_t where p_{t,k} > max_buy,
-    volume[t, k] >= m_t where p_{t,k} < min_sell."""
+    volume[t, k] >= m_t where p_{t,k} < min_sell (m_t at the point's price sign)."""
     if max_buy is not None:
         idx = [(t, k) for t, pts in enumerate(points) for k, p in enumerate(pts) if p > max_buy]
-        m.max_buy_price = pyo.Constraint(idx, rule=lambda b, t, k: b.volume[t, k] <= float(must_run[t]))
+        m.max_buy_price = pyo.Constraint(
+            idx, rule=lambda b, t, k: b.volume[t, k] <= must_run.at(t, float(points[t][k])))
     if min_sell is not None:
         idx = [(t, k) for t, pts in enumerate(points) for k, p in enumerate(pts) if p < min_sell]
-        m.min_sell_price = pyo.Constraint(idx, rule=lambda b, t, k: b.volume[t, k] >= float(must_run[t]))
+        m.min_sell_price = pyo.Constraint(
+            idx, rule=lambda b, t, k: b.volume[t, k] >= must_run.at(t, float(points[t][k])))
 
 
 def is_price_responsive(volumes, tol_mw: float = 1e-9) -> bool:
