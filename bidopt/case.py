@@ -13,13 +13,15 @@ whose keys it inherits and may override.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bidopt.errors import InputError
+from bidopt import numbers
+from bidopt.errors import InputError, excerpt, short_name
 
 _ASSET_KINDS: dict[str, type[AssetSpec]] = {}
 _TARIFF_KINDS: dict[str, type[TariffSpec]] = {}
@@ -27,9 +29,21 @@ DEFAULTS_DIR = Path(__file__).parent / "defaults"
 
 
 class Strict(BaseModel):
-    """Base: unknown keys are errors (a typo must not pass silently)."""
+    """Base: unknown keys are errors (a typo must not pass silently); numbers are finite, typed (no
+    ``true`` or ``"2"`` for a number) and within the ranges of ``bidopt.numbers``."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before", check_fields=False)
+    @classmethod
+    def _typed_numbers(cls, v: Any, info) -> Any:
+        field = cls.model_fields.get(info.field_name)
+        return numbers.check_type(v, field.annotation) if field is not None else v
+
+    @field_validator("*", mode="after", check_fields=False)
+    @classmethod
+    def _numbers_in_range(cls, v: Any, info) -> Any:
+        return numbers.check_range(v, info.field_name)
 
 
 class Dated(Strict):
@@ -94,10 +108,24 @@ def tariff_kinds() -> list[str]:
 class CaseInfo(Strict):
     name: str = "case"
     zone: str = "SE3"
-    mtu_minutes: Literal[15, 30, 60] = 60
+    mtu_minutes: Literal[15, 60] = 60  # the day-ahead MTUs of the contract (60 until 2025-09-30, then 15)
     currency: Literal["EUR"] = "EUR"
     sek_per_eur: float = Field(11.5, gt=0)
     timezone: str = "Europe/Stockholm"
+    # every data and template path inside the case's folder (bidopt.case.confined): for backends
+    # that load cases their users send; load_case(path, confine=True) sets it
+    confine_paths: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("unknown time zone (an IANA name such as Europe/Stockholm)") from None
+        return v
 
 
 class Prices(Strict):
@@ -162,7 +190,7 @@ class Retail(Strict):
 
 class SolverOptions(Strict):
     time_limit_s: float | None = Field(60.0, gt=0)
-    mip_gap: float = Field(1e-4, ge=0)
+    mip_gap: float = Field(1e-4, ge=0, lt=1)
     threads: int | None = Field(None, ge=1)
     interface: Literal["matrix", "pyomo"] = "matrix"  # how the model reaches HiGHS (bidopt.model.solve_model)
 
@@ -208,7 +236,10 @@ class Case(Strict):
         return self
 
     def resolve(self, path: str | Path) -> Path:
-        """A data path from the case file, resolved against the case's folder."""
+        """A data path from the case file, resolved against the case's folder (with ``[case]
+        confine_paths``: refused unless it stays inside, ``confined``)."""
+        if self.case.confine_paths:
+            return confined(path, self.base_dir, self.label, None)
         p = Path(path)
         return p if p.is_absolute() else (self.base_dir / p)
 
@@ -228,22 +259,51 @@ def _dispatch(item: Any, registry: dict, what: str):
     return registry[kind].model_validate(item)
 
 
-def _merge_templates(table: dict, base_dir: Path, file: Path, where: str, depth: int = 0) -> dict:
-    """Fill a table from its ``template`` file (keys in the table win); templates may chain."""
+def confined(path: str | Path, root: Path, file, field: str | None) -> Path:
+    """``path`` (relative to ``root``) if it stays inside ``root`` once resolved: not absolute, no
+    ``..`` leaving it, no symlink pointing out, and, where it exists, a regular file or folder (no
+    device, pipe or socket). Else an ``InputError`` naming ``file`` and ``field``; it does not quote
+    the path (it may come from a template)."""
+    why = None
+    p = Path(path)
+    if p.is_absolute() or "\0" in str(path):
+        why = "an absolute path"
+    else:
+        base = Path(root).resolve()
+        real = (base / p).resolve()
+        if real != base and not real.is_relative_to(base):
+            why = "a path leaving the case folder (.. or a link)"
+        elif real.exists() and not (real.is_file() or real.is_dir()):
+            why = "a special file (device, pipe or socket)"
+    if why is not None:
+        raise InputError(file, field, f"{why}: with confine_paths every data and template path must lie "
+                                      "inside the case's folder")
+    return Path(root) / p
+
+
+def _merge_templates(table: dict, base_dir: Path, file: Path, where: str, depth: int = 0,
+                     root: Path | None = None) -> dict:
+    """Fill a table from its ``template`` file (keys in the table win); templates may chain. With
+    ``root`` (``confine_paths``) every template must lie inside that folder."""
     if "template" not in table:
         return table
     if depth > 8:
         raise InputError(file, f"{where}.template", "templates nest more than 8 deep (a loop?)")
+    if not isinstance(table["template"], str) or not table["template"].strip():
+        raise InputError(file, f"{where}.template", "must be the path of a TOML file (a string)")
     tpath = Path(table["template"])
+    if root is not None:  # relative to the case's folder (a chained template: from its own folder)
+        confined(tpath if tpath.is_absolute() else os.path.relpath(base_dir / tpath, root), root, file,
+                 f"{where}.template")
     tpath = tpath if tpath.is_absolute() else base_dir / tpath
-    try:
-        with open(tpath, "rb") as f:
-            tdata = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError(file, f"{where}.template", f"template file not found: {tpath}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(tpath, None, f"invalid TOML: {e}") from None
-    tdata = _merge_templates(tdata, tpath.parent, tpath, where, depth + 1)
+    if not tpath.exists():
+        raise InputError(file, f"{where}.template", f"template file not found: {tpath}")
+    if tpath.is_dir():
+        raise InputError(file, f"{where}.template", f"{tpath} is a folder, not a TOML file")
+    tdata = read_toml(tpath)
+    if not isinstance(tdata, dict):
+        raise InputError(tpath, None, "expected TOML tables")
+    tdata = _merge_templates(tdata, tpath.parent, tpath, where, depth + 1, root)
     merged = {**tdata, **{k: v for k, v in table.items() if k != "template"}}
     return merged
 
@@ -254,56 +314,110 @@ def _register_builtin_kinds() -> None:
     import bidopt.tariffs  # noqa: F401
 
 
-def case_from_dict(data: dict, base_dir: Path | str = ".", source: Path | str | None = None) -> Case:
-    """Validate a case given as a dict (the parsed TOML). Raises InputError naming the field."""
+def case_from_dict(data: dict, base_dir: Path | str = ".", source: Path | str | None = None,
+                   confine: bool = False) -> Case:
+    """Validate a case given as a dict (the parsed TOML). Raises InputError naming the field.
+
+    ``confine`` (or ``[case] confine_paths = true``): every data and template path must lie inside
+    ``base_dir`` (``confined``); for cases that come from users."""
     _register_builtin_kinds()
     base_dir = Path(base_dir)
     label = source if source is not None else "case"
     data = dict(data)
+    info = data.get("case")
+    if confine or (isinstance(info, dict) and info.get("confine_paths") is True):
+        confine = True
+        data["case"] = {**(info if isinstance(info, dict) else {}), "confine_paths": True}
     for key, registry in (("assets", _ASSET_KINDS), ("tariffs", _TARIFF_KINDS)):
         items = data.get(key, [])
         if not isinstance(items, list):
             raise InputError(label, key, f"'{key}' must be an array of tables ([[{key}]])")
-        data[key] = [_validate_item(t, i, key, registry, base_dir, label) for i, t in enumerate(items)]
+        data[key] = [_validate_item(t, i, key, registry, base_dir, label, base_dir if confine else None)
+                     for i, t in enumerate(items)]
     try:
         case = Case.model_validate({**data, "base_dir": base_dir, "source": source})
     except ValidationError as e:
         err = e.errors()[0]
         raise InputError(label, _field_path(err["loc"]) or None, _msg(err)) from None
+    if confine:
+        _check_confined(case)
     return case
 
 
-def _validate_item(item: Any, i: int, key: str, registry: dict, base_dir: Path, label) -> Any:
-    """Validate one asset/tariff table so errors name it: ``assets[0] (bess).power_mw``."""
+_NOT_PATHS = {"name", "kind", "zone", "timezone", "currency", "source"}  # strings that never name a file
+
+
+def _check_confined(case: Case) -> None:
+    """Every string of the case that would name a path (``data.sources.data_files`` reads them all
+    this way) stays inside the case's folder: errors name the field."""
+    def walk(obj, where: str):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                yield from walk(v, f"{where}.{k}" if where else str(k))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                yield from walk(v, f"{where}[{i}]")
+        elif isinstance(obj, str) and obj and obj != "synthetic" and len(obj) <= 4096 \
+                and where.rsplit(".", 1)[-1] not in _NOT_PATHS:
+            yield where, obj
+
+    for where, text in walk(case.model_dump(mode="json", serialize_as_any=True), ""):
+        confined(text, case.base_dir, case.label, short_name(where, 80))
+
+
+def _validate_item(item: Any, i: int, key: str, registry: dict, base_dir: Path, label,
+                   root: Path | None = None) -> Any:
+    """Validate one asset/tariff table so errors name it: ``assets[0] (bess).power_mw``. A value a
+    template supplied is never quoted (``errors`` module docstring)."""
     where = f"{key}[{i}]"
     if not isinstance(item, dict):
         raise InputError(label, where, "must be a table")
-    item = _merge_templates(item, base_dir, Path(str(label)), where)
-    if item.get("name"):
-        where = f"{where} ({item['name']})"
+    own = set(item) - {"template"}  # keys written in the case file itself
+    item = _merge_templates(item, base_dir, Path(str(label)), where, root=root)
+    if item.get("name") and "name" in own:
+        where = f"{where} ({short_name(item['name'])})"
     kind = item.get("kind")
     if kind not in registry:
         known = ", ".join(sorted(registry))
-        raise InputError(label, f"{where}.kind", f"unknown {key[:-1]} kind {kind!r}; known: {known}")
+        got = excerpt(kind) if "kind" in own else "(from its template)"
+        raise InputError(label, f"{where}.kind", f"unknown {key[:-1]} kind {got}; known: {known}")
     try:
         return registry[kind].model_validate(item)
     except ValidationError as e:
         err = e.errors()[0]
+        top = err["loc"][0] if err["loc"] else None
+        from_case = top in own if top is not None else not (set(item) - own)
+        msg = _msg(err, quote=from_case)
+        if not from_case:
+            msg = _scrub(msg, item, own)
         sub = _field_path(err["loc"])
-        first_word = _msg(err).split(" ", 1)[0]
+        first_word = msg.split(" ", 1)[0]
         if not sub and first_word in registry[kind].model_fields:
             sub = first_word  # a cross-field check names its field first
-        return _raise(InputError(label, f"{where}.{sub}" if sub else where, _msg(err)))
+        return _raise(InputError(label, f"{where}.{sub}" if sub else where, msg))
+
+
+def _scrub(msg: str, item: dict, own: set) -> str:
+    """``msg`` without any value a template supplied (a validator may have written one into it)."""
+    for k, v in item.items():
+        if k not in own and isinstance(v, str | int | float) and not isinstance(v, bool):
+            text = str(v)
+            if len(text) >= 3 and text in msg:
+                msg = msg.replace(text, "(a value from the template)")
+    return msg
 
 
 def _raise(e: Exception):
     raise e from None
 
 
-def _msg(err: dict) -> str:
+def _msg(err: dict, quote: bool = True) -> str:
+    """Pydantic's message; with ``quote`` (a value from the case file itself) and a scalar input,
+    ``(got <excerpt>)``."""
     msg = err["msg"].removeprefix("Value error, ")
-    if err.get("type") not in ("value_error", "missing") and "input" in err and not isinstance(err["input"], dict | list):
-        msg = f"{msg} (got {err['input']!r})"
+    if quote and err.get("type") not in ("value_error", "missing") and "input" in err \
+            and not isinstance(err["input"], dict | list):
+        msg = f"{msg} (got {excerpt(err['input'])})"
     return msg
 
 
@@ -313,20 +427,34 @@ def _field_path(loc: tuple) -> str:
         if isinstance(p, int):
             parts[-1] = f"{parts[-1]}[{p}]" if parts else f"[{p}]"
         else:
-            parts.append(str(p))
+            parts.append(short_name(p))
     return ".".join(parts)
 
 
-def load_case(path: str | Path) -> Case:
-    """Load a case from a TOML file, or from a folder holding ``case.toml``."""
+def load_case(path: str | Path, confine: bool = False) -> Case:
+    """Load a case from a TOML file, or from a folder holding ``case.toml``. ``confine``: every data
+    and template path must lie inside the case's folder (as ``[case] confine_paths = true``)."""
     p = Path(path)
     if p.is_dir():
         p = p / "case.toml"
     if not p.exists():
         raise InputError(p, None, "case file not found")
+    return case_from_dict(read_toml(p), base_dir=p.parent, source=p, confine=confine)
+
+
+def read_toml(path: Path) -> dict:
+    """A TOML file as a dict; anything unreadable is an ``InputError`` naming the file (a folder,
+    not UTF-8, invalid or too deeply nested TOML, no permission)."""
     try:
-        with open(p, "rb") as f:
-            data = tomllib.load(f)
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except IsADirectoryError:
+        raise InputError(path, None, "is a folder, not a TOML file") from None
+    except UnicodeDecodeError as e:
+        raise InputError(path, None, f"not UTF-8 text (byte {e.start})") from None
     except tomllib.TOMLDecodeError as e:
-        raise InputError(p, None, f"invalid TOML: {e}") from None
-    return case_from_dict(data, base_dir=p.parent, source=p)
+        raise InputError(path, None, f"invalid TOML: {e}") from None
+    except RecursionError:
+        raise InputError(path, None, "invalid TOML: arrays or tables nested too deeply") from None
+    except OSError as e:
+        raise InputError(path, None, f"cannot read: {e.strerror or e}") from None

@@ -37,7 +37,7 @@ import pandas as pd
 
 from bidopt import time as btime
 from bidopt.case import Case
-from bidopt.errors import InputError
+from bidopt.errors import InputError, data_labels
 
 PEAK_KIND = "peak_power"
 KW_PER_MW = 1000.0
@@ -184,11 +184,11 @@ def read_peaks_csv(path: str | Path, case: Case, day=None) -> pd.Series:
     header, rows = _read_rows(path)
     cols = {c.strip().lower(): i for i, c in enumerate(header)}
     if "timestamp_utc" not in cols:
-        raise InputError(path, "timestamp_utc", f"column missing (columns: {', '.join(header)}; expected "
+        raise InputError(path, "timestamp_utc", f"column missing (columns: {data_labels(header)}; expected "
                          "timestamp_utc and power_mw or power_kw)")
     unit = next((u for u in ("power_mw", "power_kw") if u in cols), None)
     if unit is None:
-        raise InputError(path, "power_mw", f"column missing (columns: {', '.join(header)}; expected power_mw or power_kw)")
+        raise InputError(path, "power_mw", f"column missing (columns: {data_labels(header)}; expected power_mw or power_kw)")
     scale = 1.0 if unit == "power_mw" else 1.0 / KW_PER_MW
     stamps, values = [], []
     for line, cells in rows:
@@ -201,12 +201,12 @@ def read_peaks_csv(path: str | Path, case: Case, day=None) -> pd.Series:
             if pd.isna(ts):
                 raise ValueError
         except ValueError:
-            raise InputError(path, where, f"timestamp_utc: not a time (ISO 8601, e.g. 2024-03-05T08:00:00Z): {text!r}") from None
+            raise InputError(path, where, "timestamp_utc: not a time (ISO 8601, e.g. 2024-03-05T08:00:00Z)") from None
         ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         try:
             x = float(str(raw).strip()) * scale
         except ValueError:
-            raise InputError(path, where, f"{unit}: not a number: {raw!r}") from None
+            raise InputError(path, where, f"{unit}: not a number") from None
         _check_row(ts, x, stamps, case, day, path, where)
         stamps.append(ts)
         values.append(x)

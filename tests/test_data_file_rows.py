@@ -161,7 +161,7 @@ def test_dash_and_na_markers_are_missing_too(tmp_path):
         slice_day(s, s.index, p, "prices.dayahead")
     # any other text is not a number, wherever it is
     p.write_text(p.read_text().replace('"-"', '"tbd"'))
-    with pytest.raises(InputError, match=r"line 5 \(2024-06-01T01:00:00Z\): .*not a number: 'tbd'"):
+    with pytest.raises(InputError, match=r"line 5 \(2024-06-01T01:00:00Z\): .*not a number$"):
         read_price_csv(p, zone="SE3")
 
 

@@ -163,7 +163,7 @@ ERROR_CASES = {
     "non_numeric": (
         [(t, "abc" if i == 4 else "1") for i, t in enumerate(hours(24))],
         "line 6 (2022-01-01T04:00:00Z)",
-        "abc",
+        "not a number",  # the cell itself is not quoted (errors: no data-file values in messages)
     ),
 }
 
@@ -202,7 +202,7 @@ def test_gap_message_names_missing_mtu(tmp_path):
 
 def test_bad_timestamp(tmp_path):
     rows = [(t, "1") for t in hours(3)] + [("yesterday", "1")]
-    with pytest.raises(InputError, match=r"line 5: timestamp_utc: cannot parse timestamp 'yesterday'"):
+    with pytest.raises(InputError, match=r"line 5: timestamp_utc: cannot parse timestamp$"):
         read_price_csv(write(tmp_path, "prices.csv", plain(rows)))
 
 
@@ -331,7 +331,7 @@ def test_energinet_error_uses_file_line(tmp_path):
     with pytest.raises(InputError, match=r"line 3 \(2022-01-01T04:00:00Z\): SpotPriceEUR: no value"):
         slice_day(s, s.index, p, "prices.dayahead")
     lines[3] = lines[3].rsplit(",", 1)[0] + ",x"
-    with pytest.raises(InputError, match=r"line 4 \(2022-01-01T03:00:00Z\): SpotPriceEUR: not a number: 'x'"):
+    with pytest.raises(InputError, match=r"line 4 \(2022-01-01T03:00:00Z\): SpotPriceEUR: not a number$"):
         read_price_csv(write(tmp_path, "elspot.csv", "\n".join(lines) + "\n"), zone="DK2")
 
 

@@ -100,7 +100,7 @@ from bidopt.case import register_asset
 from bidopt.data import prices as price_files
 from bidopt.data import sources, synthetic
 from bidopt.data.csv_text import read_text_csv
-from bidopt.errors import InfeasibleError, InputError
+from bidopt.errors import InfeasibleError, InputError, data_labels
 from bidopt.horizon import Horizon
 from bidopt.time import STOCKHOLM
 
@@ -158,7 +158,7 @@ def read_local_time_csv(
     local = pd.to_datetime(text, errors="coerce", format="mixed")
     if local.isna().any():
         i = int(np.argmax(local.isna().to_numpy()))
-        raise InputError(path, f"row {rows[i]}", f"{tcol}: cannot parse time {text.iloc[i]!r}")
+        raise InputError(path, f"row {rows[i]}", f"{tcol}: cannot parse time")
     if labels == "end":
         local = local - pd.Timedelta(hours=1)
     first_time = (local.groupby(local).cumcount() == 0).to_numpy()
@@ -173,7 +173,7 @@ def read_local_time_csv(
         bad = num.isna().to_numpy() & ~cells.isin(_NA).to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
-            raise InputError(path, f"row {rows[i]}", f"{col}: not a number: {cells.iloc[i]!r}")
+            raise InputError(path, f"row {rows[i]}", f"{col}: not a number")
         out[col] = num.to_numpy(float)[exists]
     frame = pd.DataFrame(out, index=utc[exists])
     frame = frame[~frame.index.duplicated(keep="first")].sort_index()
@@ -432,7 +432,7 @@ class HeatPump(AssetBase):
                 raise InputError(path, field, f"several value columns ({', '.join(table.columns)}); name one")
             column = table.columns[0]
         if column not in table.columns:
-            raise InputError(path, field, f"column {column!r} not found; columns are {', '.join(table.columns)}")
+            raise InputError(path, field, f"column {column!r} not found; columns are {data_labels(table.columns)}")
         return price_files.slice_day(table[column], horizon.index, path, field).to_numpy(float)
 
     def _local(self, path: Path, case) -> pd.DataFrame:
@@ -462,7 +462,7 @@ class HeatPump(AssetBase):
 
         for c in [*(self.heat_demand_columns or []), *self.hot_water_columns]:
             if c not in columns:
-                raise InputError(path, field, f"column {c!r} not found; columns are {', '.join(columns)}")
+                raise InputError(path, field, f"column {c!r} not found; columns are {data_labels(columns)}")
         space_cols = self.heat_demand_columns or [c for c in columns if c not in self.hot_water_columns]
         scale = 1.0 / KW_PER_MW if self.heat_demand_unit == "kw" else 1.0
         zero = np.zeros(horizon.n)

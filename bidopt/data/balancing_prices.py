@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from bidopt.data.prices import MTU_STEPS, TIMESTAMP, _numbers, _parse_utc, _read_table, _row, check_series
-from bidopt.errors import InputError
+from bidopt.errors import InputError, data_labels
 
 IMBALANCE = "imbalance_price_eur_per_mwh"
 UP = "up_price_eur_per_mwh"
@@ -149,7 +149,7 @@ def _read_energinet(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.Data
         areas = sorted(df[acol].dropna().astype(str).str.strip().unique())
         if area is not None:
             if area not in areas:
-                raise InputError(file, "area", f"no rows for price area {area!r}; the file has {', '.join(areas)}")
+                raise InputError(file, "area", f"no rows for price area {area!r}; the file has {data_labels(areas)}")
             keep = (df[acol].astype(str).str.strip() == area).to_numpy()
             df, rows = df[keep], rows[keep]
             found_area = area
@@ -201,7 +201,7 @@ def _to_float(text: pd.Series, file, column: str, rows, idx, dec: bool) -> np.nd
     bad = (~empty) & ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i, idx), f"{column}: not a number: {text.iloc[i]!r}")
+        raise InputError(file, _row(rows, i, idx), f"{column}: not a number")
     return values
 
 

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from bidopt.data.csv_text import read_text_csv
-from bidopt.errors import InputError
+from bidopt.errors import InputError, data_labels
 
 FORMATS = ("sorensen2024", "sorensen2021", "csv")
 NORWAY = "Europe/Oslo"
@@ -86,7 +86,7 @@ def read_sessions(
         df = df[df["garage"].isin(wanted)]
         if df.empty:
             known = ", ".join(sorted(full["garage"].dropna().unique())[:30])
-            raise InputError(path, "garage", f"no sessions for garage {garage!r}; garages in the file: {known}")
+            raise InputError(path, "garage", f"no sessions for garage {garage!r}; garages in the file: {data_labels(known.split(', '))}")
     if start is not None:
         df = df[df["departure_utc"] > _utc(start)]
     if end is not None:
@@ -142,7 +142,7 @@ def _number(text: pd.Series, path: str, column: str, decimal_comma: bool, allow_
     bad = np.isnan(v) & ~(_empty(text) if allow_empty else False)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(path, f"row {i + 1}", f"{column}: not a number: {text.iloc[i]!r}")
+        raise InputError(path, f"row {i + 1}", f"{column}: not a number")
     return v
 
 
@@ -152,7 +152,7 @@ def _naive_times(text: pd.Series, fmt: str, path: str, column: str, allow_empty:
     bad = t.isna().to_numpy() & ~(empty if allow_empty else np.zeros(len(t), bool))
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(path, f"row {i + 1}", f"{column}: cannot parse time {text.iloc[i]!r} (expected {fmt})")
+        raise InputError(path, f"row {i + 1}", f"{column}: cannot parse time (expected {fmt})")
     return t
 
 
@@ -275,7 +275,7 @@ def _plain(path: str) -> pd.DataFrame:
         bad = t.isna().to_numpy()
         if bad.any():
             i = int(np.argmax(bad))
-            raise InputError(path, f"row {rows[i]}", f"{col}: cannot parse timestamp {raw[col].iloc[i]!r}")
+            raise InputError(path, f"row {rows[i]}", f"{col}: cannot parse timestamp")
         return t
 
     arr, dep = times(c_arr), times(c_dep)

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from bidopt.data.csv_text import header_separator, read_text_table
-from bidopt.errors import InputError
+from bidopt.numbers import MAX_ABS_PRICE as MAX_ABS_VALUE  # any value of a data file (EUR/MWh for prices)
+from bidopt.errors import InputError, data_labels
 from bidopt.time import STOCKHOLM
 
 PRICE = "price_eur_per_mwh"
@@ -100,12 +101,12 @@ def _parse_utc(text: pd.Series, file, column: str, rows: np.ndarray, unit: str =
     bad = np.asarray(idx.isna())
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i, unit=unit), f"{column}: cannot parse timestamp {text.iloc[i]!r}")
+        raise InputError(file, _row(rows, i, unit=unit), f"{column}: cannot parse timestamp")
     return idx
 
 
 def _columns_error(file, columns) -> InputError:
-    shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+    shown = data_labels(columns)
     return InputError(
         file,
         "columns",
@@ -140,7 +141,7 @@ def read_price_csv(path: str | Path, zone: str | None = None) -> pd.Series:
         zones = [c for c in cols if c != tcol]
         if zone is None or zone not in zones:
             got = "no zone given" if zone is None else f"zone {zone!r} is not a column"
-            raise InputError(path, "zone", f"{got}; this table has zones {', '.join(zones)}")
+            raise InputError(path, "zone", f"{got}; this table has zones {data_labels(zones)}")
         idx = _parse_utc(df[tcol], path, tcol, lines, unit="line")
         s = check_series(_series(_numbers(df[zone], dec), idx), path, zone, lines=lines, missing_ok=True)
     elif ("hourutc" in lower or "timeutc" in lower) and (
@@ -171,7 +172,7 @@ def _check_entsoe_zone(df: pd.DataFrame, zone: str | None, file) -> None:
     for c in df.columns:
         m = re.match(_ZONE_LABEL, c)
         if m:
-            named.append((m["zone"], f"header {c!r}"))
+            named.append((m["zone"], f"header {data_labels([c])}"))
     area = next((c for c in df.columns if c.strip().lower() == "area"), None)
     if area is not None:
         cells = df[area].dropna().astype(str).str.extract(_ZONE_LABEL)["zone"].dropna().unique()
@@ -181,7 +182,7 @@ def _check_entsoe_zone(df: pd.DataFrame, zone: str | None, file) -> None:
         z, where = other[0]
         raise InputError(
             file, "zone",
-            f"the file holds prices for bidding zone {_zone_name(z)} ({where}), but the zone asked for "
+            f"the file holds prices for bidding zone {data_labels([_zone_name(z)])} ({where}), but the zone asked for "
             f"(case.zone) is {_zone_name(zone)}",
         )
 
@@ -193,7 +194,7 @@ def _read_entsoe(df: pd.DataFrame, mtu: str, price: str, file, dec: bool, lines:
     bad = parts["y"].isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _line(rows, i), f"{mtu}: cannot parse MTU label {label.iloc[i]!r}")
+        raise InputError(file, _line(rows, i), f"{mtu}: cannot parse MTU label")
     local = pd.to_datetime(
         {
             "year": parts["y"],
@@ -207,14 +208,14 @@ def _read_entsoe(df: pd.DataFrame, mtu: str, price: str, file, dec: bool, lines:
     bad = local.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _line(rows, i), f"{mtu}: invalid date in MTU label {label.iloc[i]!r}")
+        raise InputError(file, _line(rows, i), f"{mtu}: invalid date in MTU label")
     values = df[price]
     cur = next((c for c in df.columns if c.lower() == "currency"), None)
     if cur is not None:
         other = ~df[cur].fillna("").str.strip().isin(["", "EUR"])
         if other.any():
             i = int(np.argmax(other.to_numpy()))
-            raise InputError(file, _line(rows, i), f"Currency: expected EUR, found {df[cur].iloc[i]!r}")
+            raise InputError(file, _line(rows, i), "Currency: expected EUR, found another currency")
 
     if "UTC" in mtu.upper() and "CET" not in mtu.upper():
         utc = pd.DatetimeIndex(local).tz_localize("UTC")
@@ -253,7 +254,7 @@ def _read_energinet(df: pd.DataFrame, lower: dict, zone, file, dec: bool, lines:
         areas = sorted(df[area].dropna().str.strip().unique())
         if zone is not None:
             if _zone_name(zone) not in areas:
-                held = "price area" + ("s " if len(areas) > 1 else " ") + ", ".join(areas)
+                held = "price area" + ("s " if len(areas) > 1 else " ") + data_labels(areas)
                 raise InputError(
                     file, "zone", f"the file holds prices for {held} ({area}), but the zone asked for "
                     f"(case.zone) is {_zone_name(zone)}",
@@ -261,7 +262,7 @@ def _read_energinet(df: pd.DataFrame, lower: dict, zone, file, dec: bool, lines:
             keep = (df[area].str.strip() == _zone_name(zone)).to_numpy()
             df, rows = df[keep], rows[keep]
         elif len(areas) > 1:
-            raise InputError(file, "zone", f"file holds price areas {', '.join(areas)}; give one as zone")
+            raise InputError(file, "zone", f"file holds price areas {data_labels(areas)}; give one as zone")
     idx = _parse_utc(df[tcol], file, tcol, rows, unit="line")
     # newest first by design: put in time order, keep the file's line numbers for messages
     order = np.argsort(idx.asi8, kind="stable")
@@ -286,15 +287,15 @@ def read_series_lines(path: str | Path, value_column: str | None = None, name: s
     df, dec, lines = _read_lines(path)
     cols = list(df.columns)
     if time_column not in cols:
-        raise InputError(path, "columns", f"expected a {time_column} column; found {', '.join(cols)}")
+        raise InputError(path, "columns", f"expected a {time_column} column; found {data_labels(cols)}")
     if value_column is None:
         others = [c for c in cols if c != time_column]
         if len(others) != 1:
-            what = "no value column" if not others else f"several value columns ({', '.join(others)})"
+            what = "no value column" if not others else f"several value columns ({data_labels(others)})"
             raise InputError(path, "columns", f"{what}: expected {TIMESTAMP} and one value column")
         value_column = others[0]
     elif value_column not in cols:
-        raise InputError(path, value_column, f"column not found; columns are {', '.join(cols)}")
+        raise InputError(path, value_column, f"column not found; columns are {data_labels(cols)}")
     idx = _parse_utc(df[time_column], path, time_column, lines, unit="line")
     s = check_series(_series(_numbers(df[value_column], dec), idx), path, value_column, lines=lines)
     return s.rename(name), lines
@@ -364,7 +365,12 @@ def check_series(s: pd.Series, file: str | Path, field: str, *, rows=None, lines
     bad = ~np.isfinite(values) & ~missing
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, where(i, idx), f"{field}: not a number: {raw[i]!r}")
+        raise InputError(file, where(i, idx), f"{field}: not a number")
+    big = np.abs(np.where(missing, 0.0, values)) > MAX_ABS_VALUE
+    if big.any():
+        i = int(np.argmax(big))
+        raise InputError(file, where(i, idx), f"{field}: {values[i]:g} is out of range "
+                                              f"(|value| <= {MAX_ABS_VALUE:g})")
 
     ns = idx.as_unit("ns").asi8
     dup = np.asarray(idx.duplicated())
@@ -473,5 +479,5 @@ def _missing_error(s: pd.Series, start: int, length: int, file, field) -> None:
         text = str(info["text"][i])
         where = f"{info['unit']} {int(info['rows'][i])} ({_iso(pd.Timestamp(int(ns[i]), tz='UTC'))})"
         raise InputError(
-            file, where, f"{info['field']}: no value{f' ({text!r})' if text else ''}, needed for {field}"
+            file, where, f"{info['field']}: no value{f' ({text!r})' if text.strip() and text.strip() in _EMPTY else ''}, needed for {field}"
         )

@@ -45,7 +45,7 @@ import pandas as pd
 
 from bidopt.data.csv_text import header_separator, read_text_table
 from bidopt.data.prices import TIMESTAMP, check_series, read_series_lines
-from bidopt.errors import InputError
+from bidopt.errors import InputError, data_labels
 from bidopt.time import STOCKHOLM
 
 PRICE = "price_eur_per_mw_h"
@@ -142,7 +142,7 @@ def read_reserve_prices(path: str | Path, product: str) -> pd.Series:
     elif TIMESTAMP in lower:
         column = lower.get(PRICE, lower.get(product))
         if column is None:
-            raise InputError(path, "columns", f"expected {TIMESTAMP} and {PRICE} (or {product}); found {', '.join(cols)}")
+            raise InputError(path, "columns", f"expected {TIMESTAMP} and {PRICE} (or {product}); found {data_labels(cols)}")
         s, rows = read_series_lines(path, value_column=column, name=PRICE)
     else:
         shown = ", ".join(cols[:8]) + (", ..." if len(cols) > 8 else "")
@@ -170,7 +170,7 @@ def _read_energinet(df, lower, product, file, dec, rows):
     bad = np.asarray(idx.isna())
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i), f"{tcol}: cannot parse timestamp {df[tcol].iloc[i]!r}")
+        raise InputError(file, _row(rows, i), f"{tcol}: cannot parse timestamp")
     # ordered by Danish local time: sort by UTC, keep the file's row numbers for messages
     order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
     values = _numbers(df[pcol], dec).to_numpy(dtype=object)[order]
@@ -185,7 +185,7 @@ def _time_column(df: pd.DataFrame, file) -> str:
     first = df.columns[0]
     if df[first].astype(str).str.match(_LOCAL).mean() > 0.5:
         return first
-    raise InputError(file, "columns", f"no time column (Period) found; columns are {', '.join(df.columns)}")
+    raise InputError(file, "columns", f"no time column (Period) found; columns are {data_labels(df.columns)}")
 
 
 def _read_mimer_fcr(df, keys, product, file, dec, rows):
@@ -215,7 +215,7 @@ def _mimer_utc(labels: pd.Series, file, column: str, rows: np.ndarray, values: p
     bad = parts["y"].isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i), f"{column}: cannot parse time {text.iloc[i]!r}")
+        raise InputError(file, _row(rows, i), f"{column}: cannot parse time")
     local = pd.to_datetime(
         {"year": parts["y"], "month": parts["m"], "day": parts["d"], "hour": parts["H"], "minute": parts["M"]},
         errors="coerce",
@@ -223,7 +223,7 @@ def _mimer_utc(labels: pd.Series, file, column: str, rows: np.ndarray, values: p
     bad = local.isna().to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i), f"{column}: invalid date or time {text.iloc[i]!r}")
+        raise InputError(file, _row(rows, i), f"{column}: invalid date or time")
     local = pd.DatetimeIndex(local)
     n = len(local)
     on_hour = local.floor("60min")
@@ -244,7 +244,7 @@ def _mimer_utc(labels: pd.Series, file, column: str, rows: np.ndarray, values: p
         if priced.any():
             i = int(np.argmax(priced))
             raise InputError(
-                file, _row(rows, i), f"{column}: local time {text.iloc[i]!r} does not exist (clocks go forward) "
+                file, _row(rows, i), f"{column}: a local time that does not exist (clocks go forward) "
                 "but has values",
             )
     keep = ~missing
@@ -303,7 +303,7 @@ def _one_zone(frame: pd.DataFrame, zone: str, file) -> pd.DataFrame:
     z = re.sub(r"^SN(\d)$", r"SE\1", zone.strip().upper())
     own, national = frame[frame["zone"] == z], frame[frame["zone"] == "SE"]
     if own.empty and national.empty:
-        raise InputError(file, "zone", f"no aFRR prices for {zone!r}; zones in file: {', '.join(sorted(frame.zone.unique()))}")
+        raise InputError(file, "zone", f"no aFRR prices for {zone!r}; zones in file: {data_labels(sorted(frame.zone.unique()))}")
     merged = pd.concat([own, national[~national.index.isin(own.index)]]).sort_index()
     ns = pd.DatetimeIndex(merged.index).as_unit("ns").asi8
     gap = np.diff(ns) != HOUR.value

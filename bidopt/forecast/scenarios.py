@@ -52,7 +52,8 @@ import xarray as xr
 from bidopt import time as btime
 from bidopt.data import prices as price_files
 from bidopt.data.csv_text import read_text_csv
-from bidopt.errors import InputError
+from bidopt.numbers import MAX_ABS_PRICE
+from bidopt.errors import InputError, data_labels
 
 PRICE = "price_eur_per_mwh"
 CAPACITY_PRICE = "price_eur_per_mw_h"
@@ -124,14 +125,20 @@ def make_scenarios(
     if bad.any():
         s, t = np.unravel_index(int(np.argmax(bad)), arr.shape)
         label = scenarios[s] if scenarios is not None and s < len(scenarios) else s
-        raise InputError(file, "values", f"scenario {label} at {_iso(idx[t])}: not a finite number ({arr[s, t]!r})")
+        raise InputError(file, "values", f"scenario {label} at {_iso(idx[t])}: not a finite number")
+    big = np.abs(arr) > MAX_ABS_PRICE
+    if big.any():
+        s, t = np.unravel_index(int(np.argmax(big)), arr.shape)
+        label = scenarios[s] if scenarios is not None and s < len(scenarios) else s
+        raise InputError(file, "values", f"scenario {label} at {_iso(idx[t])}: {arr[s, t]:g} is out of range "
+                                         f"(|value| <= {MAX_ABS_PRICE:g})")
 
     labels = list(range(n_s)) if scenarios is None else list(scenarios)
     if len(labels) != n_s:
         raise InputError(file, SCENARIO, f"{len(labels)} labels for {n_s} scenarios")
     if len(set(labels)) != n_s:
         dup = next(x for i, x in enumerate(labels) if x in labels[:i])
-        raise InputError(file, SCENARIO, f"duplicate scenario label {dup!r}")
+        raise InputError(file, SCENARIO, f"duplicate scenario label {data_labels([dup])}")
 
     p = _probabilities(probabilities, n_s, file)
     out = xr.DataArray(
@@ -154,7 +161,7 @@ def _probabilities(probabilities, n: int, file) -> np.ndarray:
     if len(p) != n:
         raise InputError(file, PROBABILITY, f"{len(p)} probabilities for {n} scenarios")
     if not np.isfinite(p).all():
-        raise InputError(file, PROBABILITY, f"not a finite number: {p[~np.isfinite(p)][0]!r}")
+        raise InputError(file, PROBABILITY, "not a finite number")
     if (p < 0).any():
         i = int(np.argmax(p < 0))
         raise InputError(file, PROBABILITY, f"scenario {i}: negative probability {p[i]:g}")
@@ -333,7 +340,7 @@ def read_scenarios(
         raise InputError(path, None, "no data rows")
     lower = {c.lower(): c for c in df.columns}
     if TIMESTAMP not in lower:
-        raise InputError(path, "columns", f"expected a {TIMESTAMP} column; found {', '.join(df.columns)}")
+        raise InputError(path, "columns", f"expected a {TIMESTAMP} column; found {data_labels(df.columns)}")
     if SCENARIO in lower:
         cube = _from_long(df, lower, path, name)
     else:
@@ -364,7 +371,7 @@ def _parse_times(col: pd.Series, file, rows: np.ndarray) -> pd.DatetimeIndex:
     bad = np.asarray(idx.isna())
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, f"row {rows[i]}", f"{TIMESTAMP}: cannot parse timestamp {col.iloc[i]!r}")
+        raise InputError(file, f"row {rows[i]}", f"{TIMESTAMP}: cannot parse timestamp")
     return idx
 
 
@@ -376,7 +383,7 @@ def _numbers(col: pd.Series, file, rows: np.ndarray, field: str, idx=None) -> np
         i = int(np.argmax(bad))
         where = f"row {rows[i]}" + (f" ({_iso(idx[i])})" if idx is not None else "")
         cell = col.iloc[i]
-        what = "missing value" if (pd.isna(cell) or str(cell).strip() == "") else f"not a number: {cell!r}"
+        what = "missing value" if (pd.isna(cell) or str(cell).strip() == "") else "not a number"
         raise InputError(file, where, f"{field}: {what}")
     return values
 
