@@ -10,7 +10,8 @@ start-up included; the per-day seconds of each chain come from the run's ``timin
 Profiled: ``strategy_day`` for ``--day`` under cProfile, timed in process CPU time (steadier than wall time
 on a shared machine; after one warm-up day, data preloaded as the engine does), split into the forecast (``price_scenarios``, fitting included), building the
 scenario model, solving it (Pyomo -> arrays compile, HiGHS), reading and exporting the bids, the
-delivery re-plan, settlement, and the rest. Times in ms per day.
+delivery re-plan, settlement, and the rest. Times in ms per day, the mean over ``--profile-days``
+consecutive days (7 by default: the LEAR forecaster refits once a week, so the mean carries one fit).
 
     python benchmarks/bid_year.py [--zone SE3] [--year 2022] [--day 2022-03-15] [--json F] [--write]
 
@@ -53,7 +54,8 @@ STEPS = [
     ("settlement (imbalance, FCR)", [("backtest/settlement.py", "settle_case"),
                                      ("backtest/settlement.py", "settle_fcr")]),
 ]
-PARTS = [  # inside the solves above, over both models
+PARTS = [  # inside the steps above: the forecaster's model fits; the solves of both models
+    ("of the forecast: LEAR model fits", [("forecast/lear.py", "fit_hour_models")]),
     ("of the solves: Pyomo -> arrays compile", [("bidopt/highs_direct.py", "compile_model")]),
     ("of the solves: HiGHS (Highs.run)", [("~", "<built-in method highspy._core.run>")]),
 ]
@@ -76,15 +78,26 @@ def profile_day(case, day: dt.date, repeats: int) -> list[tuple[str, float]]:
 
     days = [day + dt.timedelta(days=i) for i in range(-1, repeats + 1)]
     hist = btime.horizon_index(days[0] - dt.timedelta(days=64), days[-1], case.case.mtu_minutes, case.case.timezone)
-    with sources.preloaded(case, hist):
-        o = strategy_day(case, days[0], EMPTY, "bid", next_day=days[1], trade_intraday=False)  # warm-up
-        state, pr = o.state, cProfile.Profile(time.process_time)  # CPU time: steadier on a shared machine
-        t0 = time.process_time()
-        pr.enable()
-        for d, nxt in zip(days[1:-1], days[2:], strict=True):
-            state = strategy_day(case, d, state, "bid", next_day=nxt, trade_intraday=False).state
-        pr.disable()
-        total = time.process_time() - t0
+
+    def run(profiler) -> float:
+        """CPU seconds of the days after a warm-up day, from an empty forecaster cache."""
+        from bidopt.forecast import lear
+
+        getattr(lear, "_CACHE", {}).clear()  # LEAR fits are cached in-process: each run fits afresh
+        with sources.preloaded(case, hist):
+            state = strategy_day(case, days[0], EMPTY, "bid", next_day=days[1], trade_intraday=False).state
+            t0 = time.process_time()
+            if profiler:
+                profiler.enable()
+            for d, nxt in zip(days[1:-1], days[2:], strict=True):
+                state = strategy_day(case, d, state, "bid", next_day=nxt, trade_intraday=False).state
+            if profiler:
+                profiler.disable()
+            return time.process_time() - t0
+
+    pr = cProfile.Profile(time.process_time)  # CPU time: steadier than wall time on a shared machine
+    total = run(pr)
+    plain = run(None)  # the same days again, without the profiler
     st = pstats.Stats(pr)
     rows = [(label, _cum(st, keys)) for label, keys in STEPS]
     whole = _cum(st, [("backtest/day.py", "strategy_day")])
@@ -95,6 +108,7 @@ def profile_day(case, day: dt.date, repeats: int) -> list[tuple[str, float]]:
     rows += [(label, _cum(st, keys)) for label, keys in PARTS]
     rows.append(("strategy day under the profiler", whole))
     rows.append(("strategy day, CPU (profiler overhead included)", total))
+    rows.append(("strategy day, CPU without the profiler (same days run again)", plain))
     return [(label, 1000 * v / repeats) for label, v in rows]
 
 
@@ -118,7 +132,8 @@ def main(argv=None) -> int:
     ap.add_argument("--year", type=int, default=2022)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2022, 3, 15), help="first profiled day")
-    ap.add_argument("--profile-days", type=int, default=5, help="consecutive days profiled (mean reported)")
+    ap.add_argument("--profile-days", type=int, default=7,
+                    help="consecutive days profiled (mean reported; 7 = one LEAR refit period)")
     ap.add_argument("--skip-year", action="store_true", help="profile only")
     ap.add_argument("--bidding", action="append", default=[], metavar="KEY=VALUE",
                     help="extra [bidding] key, e.g. forecaster=lear (TOML value)")

@@ -27,7 +27,9 @@ the cleared position at the imbalance proxy price; positive = earned).
 
 Tasks run in a ``multiprocessing`` pool of ``--workers`` processes (one task = one month of one
 strategy in one zone). ``--write`` rewrites the text between ``<!-- capture:start -->`` and
-``<!-- capture:end -->`` in docs/bidding.md.
+``<!-- capture:end -->`` in docs/bidding.md (``--section NAME``: between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->``). ``--log FILE`` appends each month run as it ends and reuses the runs already
+there, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -46,7 +48,6 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASE = ROOT / "cases" / "se3_battery_2022"
 DOC = ROOT / "docs" / "bidding.md"
-START, END = "<!-- capture:start -->", "<!-- capture:end -->"
 ALL_STRATEGIES = ("bid", "expected", "persistence", "oracle")
 TARGET_CAPTURE, TARGET_OVER_PERSISTENCE = 0.80, 0.10
 
@@ -71,8 +72,9 @@ def month_days(year: int, month: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
 
 
-def make_case(zone: str, bidding: dict | None = None, backtest: dict | None = None):
-    """The demo battery case in ``zone``, with extra ``[bidding]`` / ``[backtest]`` keys."""
+def make_case(zone: str, bidding: dict | None = None, backtest: dict | None = None, markets: dict | None = None):
+    """The demo battery case in ``zone``, with extra ``[bidding]`` / ``[backtest]`` keys and
+    ``[markets.<table>]`` keys (``markets``: {"intraday.imbalance_penalty_eur_per_mwh": 1000.0})."""
     import bidopt
 
     case = bidopt.load_case(CASE)
@@ -80,6 +82,12 @@ def make_case(zone: str, bidding: dict | None = None, backtest: dict | None = No
     upd["bidding"] = {**(case.bidding or {}), **(bidding or {})}
     if backtest:
         upd["backtest"] = {**(getattr(case, "backtest", None) or {}), **backtest}
+    if markets:
+        m = {k: dict(v) for k, v in (case.markets or {}).items()}
+        for dotted, value in markets.items():
+            table, _, key = dotted.partition(".")
+            m.setdefault(table, {})[key] = value
+        upd["markets"] = m
     return case.model_copy(update=upd)
 
 
@@ -110,20 +118,49 @@ def run_task(task: dict) -> dict:
         if strategy == "oracle":
             extra["scenarios"] = str(oracle_file(make_case(zone), first, last, Path(tmp)))
             name = "bid"
-        case = make_case(zone, extra, task.get("backtest"))
+        case = make_case(zone, extra, task.get("backtest"), task.get("markets"))
         res = bidopt.backtest(case, first, last, strategy=name)
     s = res.summary
-    return {**{k: task[k] for k in ("zone", "year", "month", "strategy")}, "days": s["n_days"],
+    return {**{k: task[k] for k in ("zone", "year", "month", "strategy", "bidding", "backtest", "markets")}, "days": s["n_days"],
             "strategy_eur": s["objective_eur"], "perfect_foresight_eur": s["perfect_foresight_eur"],
             "revenue_eur": s["revenue_eur"], "seconds": time.perf_counter() - t0,
             "cpu_seconds": time.process_time() - c0}
 
 
-def run_all(tasks: list[dict], workers: int) -> list[dict]:
+def task_key(t: dict) -> str:
+    """What makes two month runs the same: zone, month, strategy and the extra case keys."""
+    return json.dumps([t["zone"], t["year"], t["month"], t["strategy"], t.get("bidding") or {},
+                       t.get("backtest") or {}, t.get("markets") or {}], sort_keys=True)
+
+
+def run_all(tasks: list[dict], workers: int, log: Path | None = None) -> list[dict]:
+    """Run ``tasks``; with ``log`` (JSON lines) each finished task is appended as it ends, and tasks
+    already in the log are read back instead of run again (an interrupted run resumes)."""
+    done: dict[str, dict] = {}
+    if log is not None and log.exists():
+        for line in log.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                done[task_key(r)] = r
+    todo = [t for t in tasks if task_key(t) not in done]
+    out = [done[task_key(t)] for t in tasks if task_key(t) in done]
+
+    def keep(r: dict) -> None:
+        out.append(r)
+        if log is not None:
+            with log.open("a") as f:
+                f.write(json.dumps(r) + "\n")
+        print(f"done {r['zone']} {r['year']}-{r['month']:02d} {r['strategy']}: {r['strategy_eur']:.0f} / "
+              f"{r['perfect_foresight_eur']:.0f} EUR ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+
     if workers <= 1:
-        return [run_task(t) for t in tasks]
-    with mp.get_context("spawn").Pool(workers) as pool:
-        return list(pool.imap_unordered(run_task, tasks))
+        for t in todo:
+            keep(run_task(t))
+    elif todo:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for r in pool.imap_unordered(run_task, todo):
+                keep(r)
+    return out
 
 
 # --- tables -------------------------------------------------------------------------------------------
@@ -240,11 +277,13 @@ def render(agg: dict, strategies: list[str], notes: list[str], header: str) -> s
     return "\n".join(body)
 
 
-def write_doc(text: str) -> None:
+def write_doc(text: str, section: str = "capture") -> None:
+    """Rewrite the text between ``<!-- SECTION:start -->`` and ``<!-- SECTION:end -->``."""
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
     s = DOC.read_text()
-    block = f"{START}\n{text}\n{END}"
-    if START in s:
-        s = s[: s.index(START)] + block + s[s.index(END) + len(END):]
+    block = f"{start}\n{text}\n{end}"
+    if start in s:
+        s = s[: s.index(start)] + block + s[s.index(end) + len(end):]
     else:
         s = s.rstrip() + "\n\n## Measured value: capture on 2022 prices\n\n" + block + "\n"
     DOC.write_text(s)
@@ -262,8 +301,14 @@ def main(argv=None) -> int:
                     help="extra [bidding] key for every strategy, e.g. forecaster=lear (TOML value)")
     ap.add_argument("--backtest", action="append", default=[], metavar="KEY=VALUE",
                     help="extra [backtest] key, e.g. intraday=off (TOML value)")
+    ap.add_argument("--markets", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                    help="extra [markets.TABLE] key, e.g. intraday.imbalance_penalty_eur_per_mwh=4000 "
+                         "(a delivery re-plan that deviates from the cleared position only where it must)")
     ap.add_argument("--json", type=Path, default=None, help="write every task's figures there")
+    ap.add_argument("--log", type=Path, default=None,
+                    help="JSON lines: each month run appended as it ends; runs already there are reused")
     ap.add_argument("--write", action="store_true", help="rewrite the capture section of docs/bidding.md")
+    ap.add_argument("--section", default="capture", help="the markers --write rewrites (default capture)")
     a = ap.parse_args(argv)
     zones = [z.strip().upper() for z in a.zones.split(",") if z.strip()]
     wanted = [s.strip() for s in a.strategies.split(",") if s.strip()]
@@ -277,17 +322,20 @@ def main(argv=None) -> int:
         print(n, file=sys.stderr)
     bidding = _kv(a.bidding)
     backtest = _kv(a.backtest)
-    tasks = [{"zone": z, "year": a.year, "month": m, "strategy": s, "bidding": bidding, "backtest": backtest}
+    markets = _kv(a.markets)
+    tasks = [{"zone": z, "year": a.year, "month": m, "strategy": s, "bidding": bidding, "backtest": backtest,
+              "markets": markets}
              for z in zones for m in a.months for s in strategies]
     t0 = time.perf_counter()
-    results = run_all(tasks, a.workers)
+    results = run_all(tasks, a.workers, a.log)
     wall = time.perf_counter() - t0
     results.sort(key=lambda r: (zones.index(r["zone"]), r["month"], strategies.index(r["strategy"])))
     agg = aggregate(results)
     cpu = {s: sum(r["cpu_seconds"] for r in results if r["strategy"] == s) for s in strategies}
     months = f"{calendar.month_abbr[a.months[0]]}–{calendar.month_abbr[a.months[-1]]} {a.year}" \
         if len(a.months) > 1 else f"{calendar.month_abbr[a.months[0]]} {a.year}"
-    opts = "".join(f" `--bidding {x}`" for x in a.bidding) + "".join(f" `--backtest {x}`" for x in a.backtest)
+    opts = "".join(f" `--bidding {x}`" for x in a.bidding) + "".join(f" `--backtest {x}`" for x in a.backtest) \
+        + "".join(f" `--markets {x}`" for x in a.markets)
     header = (f"Demo battery (`cases/se3_battery_2022` in each zone), {months}, each month backtested on its "
               f"own from the case's initial state; written by `python benchmarks/capture.py`{opts} on "
               f"{dt.date.today()} ({len(tasks)} month runs, {wall:.0f} s wall on {a.workers} process(es); CPU "
@@ -299,7 +347,7 @@ def main(argv=None) -> int:
         a.json.write_text(json.dumps({"results": results, "aggregate": _json_keys(agg), "notes": notes,
                                       "wall_seconds": wall, "workers": a.workers}, indent=1))
     if a.write:
-        write_doc(text)
+        write_doc(text, a.section)
     return 0
 
 
