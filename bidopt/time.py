@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bidopt.errors import InputError
+from bidopt.numbers import FIRST_DAY, LAST_DAY, check_day_range  # noqa: F401 (delivery days bidopt handles)
 
 STOCKHOLM = "Europe/Stockholm"
 VALID_MTU_MINUTES = (15, 30, 60)
@@ -27,14 +28,15 @@ def as_date(day: str | dt.date | pd.Timestamp, field: str = "day") -> dt.date:
     if day is pd.NaT or day is None:
         pass
     elif isinstance(day, dt.datetime):  # pd.Timestamp too
-        return day.date()
+        return check_day_range(day.date(), field)
     elif isinstance(day, dt.date):
-        return day
+        return check_day_range(day, field)
     else:
         try:
-            return dt.date.fromisoformat(str(day).strip())  # str(np.datetime64("2024-03-14")) too
-        except ValueError:
-            pass
+            return check_day_range(dt.date.fromisoformat(str(day).strip()), field)  # str(np.datetime64(...)) too
+        except ValueError as e:
+            if isinstance(e, InputError):
+                raise
     raise InputError(None, field, f"{day!r} is not a date (YYYY-MM-DD)")
 
 
