@@ -36,8 +36,20 @@ def _client(workers: int, scheduler: str | None):
 
 def run_parallel(tasks: dict[str, tuple], workers: int = 2, scheduler: str | None = None,
                  progress: bool = False) -> dict:
-    """{name: fn(*args)} for ``tasks`` = {name: (fn, *args)}, computed on Dask workers."""
-    from dask.distributed import as_completed
+    """{name: fn(*args)} for ``tasks`` = {name: (fn, *args)}, computed on Dask workers. A task Dask
+    gives up on (scheduler lost, too many of its workers died) is an ``InputError`` (``cluster.lost``)."""
+    from bidopt.backtest.cluster import quiet_logs
+
+    with quiet_logs():
+        return _run(tasks, workers, scheduler, progress)
+
+
+def _run(tasks, workers, scheduler, progress) -> dict:
+    from concurrent.futures import CancelledError
+
+    from dask.distributed import KilledWorker, as_completed
+
+    from bidopt.backtest.cluster import lost
 
     client, cluster = _client(workers, scheduler)
     try:
@@ -46,7 +58,10 @@ def run_parallel(tasks: dict[str, tuple], workers: int = 2, scheduler: str | Non
         results = {}
         bar = _bar(progress, len(futures))
         for fut in as_completed(list(futures)):
-            results[futures[fut]] = fut.result()  # re-raises a task's error (InputError keeps its exit code)
+            try:
+                results[futures[fut]] = fut.result()  # re-raises a task's error (InputError keeps its exit code)
+            except (CancelledError, KilledWorker) as e:
+                raise lost(scheduler, futures[fut], e) from None
             if bar:
                 bar[0].advance(bar[1])
         if bar:

@@ -405,7 +405,9 @@ def _run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | Non
             cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster)
     else:
-        client = Client(scheduler)
+        from bidopt.backtest.cluster import connect
+
+        client = connect(scheduler)  # a bad or unreachable address: InputError within seconds
     try:
         n_workers = max(1, sum(client.nthreads().values()))
         size = chunk or _auto_chunk(len(cases), max(n_workers, 2))
