@@ -14,14 +14,25 @@ from pathlib import Path
 
 import click
 
-from bidopt import output
 from bidopt.errors import BidoptError, InputError
+
+
+class _OnFirstUse:
+    """``bidopt.output``, imported on first use: a usage error never waits for pandas."""
+
+    def __getattr__(self, name):
+        from bidopt import output as module
+
+        return getattr(module, name)
+
+
+output = _OnFirstUse()
 
 
 def _day(ctx, param, value):
     if value is None:
         return None
-    from bidopt.time import check_day_range
+    from bidopt.numbers import check_day_range
 
     try:
         return check_day_range(dt.date.fromisoformat(value))
@@ -29,6 +40,11 @@ def _day(ctx, param, value):
         raise click.BadParameter(e.message) from None
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _day_text(ctx, param, value):
+    """A YYYY-MM-DD option checked as ``_day`` does, passed on as text."""
+    return None if value is None else _day(ctx, param, value).isoformat()
 
 
 def _time_limit(ctx, param, value):
@@ -78,6 +94,17 @@ def _reports_errors(fn):
         except BidoptError as e:
             click.echo(f"error: {_one_line(e)}", err=True)
             sys.exit(e.exit_code)
+
+    return run
+
+
+def _locks_out(fn):
+    """Hold ``--out``'s lock for the whole command (``output.locked``): a second run into the same
+    folder stops at once with exit 2 naming the first, and an unusable ``--out`` before any solve."""
+    @wraps(fn)
+    def run(*args, **kwargs):
+        with output.locked(kwargs["out_dir"]):
+            return fn(*args, **kwargs)
 
     return run
 
@@ -153,6 +180,7 @@ def main():
                    "solution is not proven optimal.")
 @_state_options
 @_reports_errors
+@_locks_out
 def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
     """Solve one delivery day with the case's prices as known.
 
@@ -210,6 +238,7 @@ def validate_cmd(file):
                    "solution is not proven optimal.")
 @_state_options
 @_reports_errors
+@_locks_out
 def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
     """Day-ahead curve orders (Nord Pool Auction API JSON) and FCR bids for one delivery day.
 
@@ -252,6 +281,7 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
               help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
                    "solution is not proven optimal.")
 @_reports_errors
+@_locks_out
 def fcr2(case_path, day, position_dir, out_dir, time_limit, mip_gap):
     """FCR auction 2 bids (gate D-1 18:00) with the day-ahead result and auction 1 fixed.
 
@@ -297,6 +327,7 @@ def _utc_time(ctx, param, value):
               help="FCR bids sold so far (default POSITION/fcr_bids.csv; e.g. the file `bidopt fcr2` wrote).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
 @_reports_errors
+@_locks_out
 def intraday(case_path, day, position_dir, stage, now, fcr_file, out_dir):
     """Re-plan with the day-ahead result and sold FCR fixed; write intraday orders.
 
@@ -374,9 +405,10 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
 @main.command()
 @click.argument("out_dir", metavar="DIR", type=click.Path(path_type=Path))
 @click.argument("others", metavar="[OTHER]...", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--week", default=None, help="First day (YYYY-MM-DD) of the week to plot.")
-@click.option("--day", default=None, help="Day (YYYY-MM-DD) of the bids-vs-outcome panel; default the "
-                                          "median-capture day.")
+@click.option("--week", default=None, callback=_day_text,
+              help="First day (YYYY-MM-DD) of the week to plot.")
+@click.option("--day", default=None, callback=_day_text,
+              help="Day (YYYY-MM-DD) of the bids-vs-outcome panel; default the median-capture day.")
 @_reports_errors
 def report(out_dir, others, week, day):
     """Rebuild DIR/report.html from a backtest's daily.csv, timeseries.csv and summary.json.
