@@ -437,8 +437,10 @@ def sweep(sweep_file, out_dir, workers, scheduler, progress):
     from bidopt.backtest.cluster import check_address
     from bidopt.backtest.scale import sweep as run
 
+    if workers > 1 and scheduler:
+        raise InputError(None, "--workers", "give --workers or --scheduler, not both")
     if scheduler is not None:
-        check_address(scheduler)
+        check_address(scheduler)  # before the sweep file is read
     table = run(sweep_file, out_dir, workers=workers, scheduler=scheduler, progress=progress)
     click.echo(table.to_string(index=False))
     click.echo(f"wrote {out_dir / 'comparison.csv'}")

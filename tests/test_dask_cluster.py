@@ -274,6 +274,10 @@ def test_a_malformed_address_is_exit_2_before_anything_is_read(tmp_path, command
     assert r.output.splitlines() == ["error: --scheduler: 'not an address' is not a Dask scheduler address "
                                      "(expected tcp://HOST:PORT)"]
     assert not (tmp_path / "o").exists()
+    both = CliRunner().invoke(main, [command, *first, "--out", str(tmp_path / "o"), "--workers", "2",
+                                     "--scheduler", "tcp://127.0.0.1:1", "--no-progress"])
+    assert both.exit_code == 2
+    assert both.output.splitlines() == ["error: --workers: give --workers or --scheduler, not both"]
 
 
 def _server(reply: bytes | None) -> tuple[socket.socket, str]:
