@@ -46,8 +46,8 @@ def test_sweep_with_hostile_case_names_writes_only_under_out(tmp_path):
     cases = [small_case(work / "a", name="../../../escaped"),
              small_case(work / "b", name=str(outside / "escaped"))]
     sweep = work / "sweep.toml"
-    sweep.write_text("cases = [" + ", ".join(f'"{c}"' for c in cases) + ']\nstrategies = ["bid"]\n'
-                     '[[periods]]\nstart = 2024-03-04\nend = 2024-03-04\n')
+    sweep.write_text("cases = [" + ", ".join(f'"{c}"' for c in cases) + ']\nstrategies = ["perfect_foresight"]\n'
+                     '[[periods]]\nstart = 2024-03-04\nend = 2024-03-04\n')  # one chain: fast
     before = files_under(tmp_path)
     out = work / "o" / "p" / "q"
     r = CliRunner().invoke(main, ["sweep", str(sweep), "--out", str(out), "--no-progress"])
@@ -56,7 +56,7 @@ def test_sweep_with_hostile_case_names_writes_only_under_out(tmp_path):
     assert new and all(p == out or out in p.parents or p in out.parents for p in new), sorted(new)
     assert not outside.exists()
     folders = sorted(p.name for p in out.iterdir() if p.is_dir())
-    assert folders[0] == "_escaped-bid-2024-03-04_2024-03-04" and folders[1].startswith("_tmp_"), folders
+    assert folders[0] == "_escaped-perfect_foresight-2024-03-04_2024-03-04" and folders[1].startswith("_tmp_"), folders
     assert all((out / f / "daily.csv").is_file() for f in folders)
 
 
