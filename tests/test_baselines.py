@@ -172,6 +172,18 @@ def test_no_flex_as_the_baseline_chain_gives_value_added(tmp_path):
     assert s["value_added_eur"] == pytest.approx(s["objective_eur"] - s["baseline_eur"])
     assert (d.baseline_eur <= d.perfect_foresight_eur + 1e-6).all()  # unmanaged never beats the optimum
     assert "baseline_eur" in pd.read_csv(out / "daily.csv").columns
+    assert "value_added_sek" not in s  # no SEK tariff
+
+
+def test_value_added_in_sek_with_a_sek_tariff(tmp_path):
+    from tests.conftest import REPO
+
+    case, _ = _no_flex_case(tmp_path, backtest={"baseline": "no_flex"},
+                            tariffs=[{"template": str(REPO / "models" / "tariffs" / "sala_heby_power.toml")}])
+    s = backtest(case, "2024-02-05", "2024-02-05", strategy="perfect_foresight").summary
+    assert s["value_added_eur"] > 0  # the optimum beats running unmanaged
+    assert s["value_added_sek"] == pytest.approx(s["value_added_eur"] * case.case.sek_per_eur)
+    assert s["baseline_sek"] == pytest.approx(s["baseline_eur"] * case.case.sek_per_eur)
 
 
 def test_no_flex_heat_pump_holds_its_set_point():

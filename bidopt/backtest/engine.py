@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -336,14 +335,29 @@ def _baseline_keys(case, daily: pd.DataFrame, total: float, pf: float) -> dict:
     as ``capture_ratio``) and ``value_capture_ratio``: the share of what perfect foresight gains
     over the baseline that the strategy gained, (strategy - baseline) / (perfect foresight -
     baseline), defined where that gain is positive (also for a consumer site whose results are all
-    costs, where ``capture_ratio`` is not); nothing without a baseline."""
+    costs, where ``capture_ratio`` is not); nothing without a baseline. A case with SEK tariffs
+    (a tariff field named in SEK) also gets ``baseline_sek`` and ``value_added_sek``, at the case's
+    ``sek_per_eur``."""
     name = settings(case).baseline
     if name is None or "baseline_eur" not in daily:
         return {}
     base = float(daily["baseline_eur"].sum())
-    return {"baseline": name, "baseline_eur": base, "value_added_eur": total - base,
-            "baseline_capture_ratio": base / pf if pf > 1e-9 else None,
-            "value_capture_ratio": (total - base) / (pf - base) if pf - base > 1e-9 else None}
+    out = {"baseline": name, "baseline_eur": base, "value_added_eur": total - base,
+           "baseline_capture_ratio": base / pf if pf > 1e-9 else None,
+           "value_capture_ratio": (total - base) / (pf - base) if pf - base > 1e-9 else None}
+    if any(_names_sek(t.model_dump()) for t in case.tariffs):
+        rate = case.case.sek_per_eur
+        out.update(baseline_sek=base * rate, value_added_sek=(total - base) * rate)
+    return out
+
+
+def _names_sek(value) -> bool:
+    """Whether a dumped spec has a field in SEK (a key with ``sek`` in it, at any depth)."""
+    if isinstance(value, dict):
+        return any("sek" in str(k) or _names_sek(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_names_sek(v) for v in value)
+    return False
 
 
 def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str], resume: dict) -> dict:
