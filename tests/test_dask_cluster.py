@@ -109,8 +109,9 @@ def _started(folder: Path, n_workers: int, nanny: bool = True):
                                  "--nanny" if nanny else "--no-nanny",
                                  "--local-directory", str(folder / f"w{i}")], folder / f"worker{i}.log", folder))
         c = Cluster(address, folder, procs)
-        with c.client() as client:
-            client.wait_for_workers(n_workers, timeout=max(5.0, deadline - time.monotonic()))
+        if n_workers:
+            with c.client() as client:
+                client.wait_for_workers(n_workers, timeout=max(5.0, deadline - time.monotonic()))
         yield c
     finally:
         _stop(procs)
@@ -217,20 +218,25 @@ def test_a_worker_killed_mid_run_changes_nothing(cluster, reference, tmp_path):
 
 
 @pytest.mark.cluster
-def test_a_scheduler_lost_mid_run_is_exit_2_on_one_line(reference, tmp_path):
-    """The scheduler dies (SIGKILL) after the strategy chain has checkpointed a day: exit 2, one line
-    naming the address; the checkpoints stay for the rerun."""
-    case, _ = reference
+def test_a_scheduler_lost_mid_run_is_exit_2_on_one_line(tmp_path):
+    """The scheduler dies (SIGKILL) while it holds the backtest's tasks: exit 2, one line naming the
+    address, no contract file. A scheduler without workers keeps the tasks waiting: no worker
+    process, no bidopt import there, nothing to race."""
+    case = small_case(tmp_path / "c")
     out = tmp_path / "out"
-    with _started(tmp_path, 1, nanny=False) as c:
+
+    def count_tasks(dask_scheduler=None) -> int:  # runs in the scheduler (pickled by value)
+        return sum(str(k).startswith("bidopt-") for k in dask_scheduler.tasks)
+
+    with _started(tmp_path, 0) as c, c.client() as client:
         run = subprocess.Popen([*BIDOPT, "backtest", str(case), "--start", START, "--end", END, "--out", str(out),
                                 "--scheduler", c.address, "--no-progress"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             deadline = time.monotonic() + 60
             while run.poll() is None and time.monotonic() < deadline \
-                    and not any((out / ".checkpoints" / "strategy").glob("*.json")):
-                time.sleep(0.005)
+                    and client.run_on_scheduler(count_tasks) < 2:
+                time.sleep(0.02)
             os.killpg(c.procs[0].pid, signal.SIGKILL)
             _, stderr = run.communicate(timeout=60)
         finally:
@@ -238,11 +244,11 @@ def test_a_scheduler_lost_mid_run_is_exit_2_on_one_line(reference, tmp_path):
                 run.kill()
                 run.wait()
     assert run.returncode == 2, stderr
-    lines = stderr.splitlines()  # the task: whichever chain was still running (one worker runs both)
+    lines = stderr.splitlines()
     assert len(lines) == 1 and re.fullmatch(
         f"error: --scheduler: the Dask scheduler at '{re.escape(c.address)}' went away during task "
         "'(strategy|perfect_foresight)'; run the command again: it resumes from the checkpoints", lines[0]), stderr
-    assert any((out / ".checkpoints" / "strategy").glob("*.json")) and not (out / "daily.csv").exists()
+    assert not any((out / f).exists() for f in CONTRACT)
 
 
 def test_an_unreachable_scheduler_is_exit_2_in_seconds(tmp_path):

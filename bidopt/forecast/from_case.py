@@ -42,7 +42,7 @@ def _zone_prices(case, zone: str, index: pd.DatetimeIndex) -> np.ndarray:
 
 def dayahead_scenarios(case, day, mtu_minutes: int, st) -> xr.DataArray:
     """The day's price scenarios from the case's history, by ``st.forecaster`` (module docstring)."""
-    from bidopt.forecast import baseline, lear
+    from bidopt.forecast import baseline
 
     D = btime.as_date(day)
     need = history_days(st)
@@ -55,6 +55,8 @@ def dayahead_scenarios(case, day, mtu_minutes: int, st) -> xr.DataArray:
     except InputError as e:
         raise InputError(e.file, e.field, f"{e.message} ({what})") from None
     if st.forecaster == "lear":
+        from bidopt.forecast import lear  # scikit-learn: ~1 s of CPU to import, only when used
+
         return lear.lear_price_scenarios(history, D, n_scenarios=st.n_scenarios, mtu_minutes=mtu_minutes,
                                          seed=st.seed, lookback_days=st.lear_lookback_days,
                                          tz=case.case.timezone, zones=zones, refit_days=st.lear_refit_days,
