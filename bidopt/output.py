@@ -140,10 +140,15 @@ STAGING_PREFIX = ".bidopt-"
 
 
 def file_mode() -> int:
-    """``FILE_MODE`` less the process umask (read without changing it for long)."""
-    with _held_guard:
-        mask = os.umask(0o022)
-        os.umask(mask)
+    """``FILE_MODE`` less the process umask (from /proc where Linux shows it, else read by setting
+    and restoring it)."""
+    try:
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        with _held_guard:
+            mask = os.umask(0o022)
+            os.umask(mask)
     return FILE_MODE & ~mask
 
 

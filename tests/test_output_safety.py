@@ -5,6 +5,7 @@ the next run), one writer per folder, and contract files are byte-identical acro
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -236,9 +237,39 @@ def test_reruns_write_byte_identical_contract_files_with_one_mode(tmp_path, comm
     timing = (outs[0] / "timing.csv").read_text()
     assert "seconds" in timing.splitlines()[0]
     if command != "backtest":
-        import json
-
         assert json.loads(first["summary.json"])["solver"]["seconds"] is None
         assert timing.splitlines()[1].startswith("solver.seconds,")
     modes = {p.name: p.stat().st_mode & 0o777 for p in outs[0].iterdir() if p.is_file()}
     assert set(modes.values()) == {output.file_mode()}, modes
+
+
+KILL_IN_PUBLISH = """
+import os, signal, sys
+from pathlib import Path
+import bidopt
+real = os.replace
+def replace(src, dst):
+    real(src, dst)
+    if Path(dst).name == "daily.csv":  # the first contract file is in: die like kill -9
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+case = bidopt.load_case(sys.argv[1])
+bidopt.backtest(case, "2024-03-04", "2024-03-04", out_dir=sys.argv[2], strategy="perfect_foresight")
+"""
+
+
+def test_a_backtest_killed_while_publishing_is_completed_by_the_next_command(tmp_path):
+    case = small_case(tmp_path / "c")
+    out = tmp_path / "run"
+    p = subprocess.run([sys.executable, "-c", KILL_IN_PUBLISH, str(case), str(out)], capture_output=True,
+                       timeout=300)
+    assert p.returncode == -9, p.stderr.decode()
+    assert (out / output.MARKER_NAME).exists() and (out / "daily.csv").exists()
+    assert not (out / "summary.json").exists()  # a partial set, flagged by the marker
+    with output.locked(out):  # what any next bidopt run on the folder does first
+        pass
+    names = ["daily.csv", "report.html", "summary.json", "timeseries.csv", "timing.csv"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == names
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".checkpoints"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["start"] == summary["end"] == "2024-03-04" and "<img" in (out / "report.html").read_text()
