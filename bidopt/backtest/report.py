@@ -461,9 +461,13 @@ def build_html(out_dir: Path, week: str | None = None, day: str | None = None, c
 
 def write_report(out_dir: Path, week: str | None = None, day: str | None = None, compare=()) -> Path:
     """Write ``out_dir/report.html`` (published under the folder's lock, ``output.write_all``) and
-    return its path."""
+    return its path. The lock is taken first: a publish a killed run left is completed before the
+    files are read."""
     from bidopt import output
 
     out_dir = Path(out_dir)
-    text = build_html(out_dir, week, day, compare).encode("utf-8")
-    return output.write_all(out_dir, {"report.html": lambda f: f.write_bytes(text)})[0]
+    if not out_dir.is_dir():  # no backtest here: do not create the folder
+        build_html(out_dir, week, day, compare)  # raises the error naming the file
+    with output.locked(out_dir):
+        text = build_html(out_dir, week, day, compare).encode("utf-8")
+        return output.write_all(out_dir, {"report.html": lambda f: f.write_bytes(text)})[0]
