@@ -373,6 +373,7 @@ def _validate_item(item: Any, i: int, key: str, registry: dict, base_dir: Path, 
     if not isinstance(item, dict):
         raise InputError(label, where, "must be a table")
     own = set(item) - {"template"}  # keys written in the case file itself
+    own_template = item.get("template")
     item = _merge_templates(item, base_dir, Path(str(label)), where, root=root)
     if item.get("name") and "name" in own:
         where = f"{where} ({short_name(item['name'])})"
@@ -389,7 +390,7 @@ def _validate_item(item: Any, i: int, key: str, registry: dict, base_dir: Path, 
         from_case = top in own if top is not None else not (set(item) - own)
         msg = _msg(err, quote=from_case)
         if not from_case:
-            msg = _scrub(msg, item, own)
+            msg = _scrub(msg, item, own) + f" (set in {excerpt(str(own_template), 80)} or a template it names)"
         sub = _field_path(err["loc"])
         first_word = msg.split(" ", 1)[0]
         if not sub and first_word in registry[kind].model_fields:
