@@ -13,13 +13,41 @@ Library API (the CLI is a thin layer over it)::
     case2 = bidopt.with_state(case, day="2024-03-15", soc={"bess": 0.2})   # the same state as a case copy
 """
 
-from bidopt import backtest  # a package that is also callable: bidopt.backtest(case, start, end)
-from bidopt.bids.dayahead import Bids, bid
-from bidopt.case import Case, case_from_dict, load_case
-from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
-from bidopt.model import PlanResult, PortfolioModel, plan
-from bidopt.replan import Replanner
-from bidopt.state import with_state
+# The names below load their modules on first use (PEP 562), so that `import bidopt` and a command
+# that fails on its input stay fast; `from bidopt import plan` works as usual.
+_LAZY = {
+    "Bids": "bidopt.bids.dayahead",
+    "bid": "bidopt.bids.dayahead",
+    "Case": "bidopt.case",
+    "case_from_dict": "bidopt.case",
+    "load_case": "bidopt.case",
+    "BidoptError": "bidopt.errors",
+    "InfeasibleError": "bidopt.errors",
+    "InputError": "bidopt.errors",
+    "SolverError": "bidopt.errors",
+    "PlanResult": "bidopt.model",
+    "PortfolioModel": "bidopt.model",
+    "plan": "bidopt.model",
+    "Replanner": "bidopt.replan",
+    "with_state": "bidopt.state",
+}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "backtest":  # a package that is also callable: bidopt.backtest(case, start, end)
+        return importlib.import_module("bidopt.backtest")
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bidopt' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Bids",

@@ -21,7 +21,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 
 from bidopt import highs_direct, highs_persistent
 from bidopt import time as btime
-from bidopt.case import Case
+from bidopt.case import Case, SolverOptions
 from bidopt.data import sources
 from bidopt.errors import InputError, SolverError
 from bidopt.horizon import Horizon
@@ -39,6 +39,7 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
     HiGHS in one call (``bidopt.highs_direct``); ``"pyomo"`` goes through Pyomo's HiGHS interface.
     A model the matrix path cannot compile (not linear) goes through Pyomo's interface."""
     opts = owner.case.solver
+    check_solver_options(time_limit_s, mip_gap)
     time_limit = time_limit_s if time_limit_s is not None else opts.time_limit_s
     rel_gap = mip_gap if mip_gap is not None else opts.mip_gap
     t0 = _time.perf_counter()
@@ -79,8 +80,41 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
     if is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
         inc, bnd = res.incumbent_objective, res.objective_bound
         gap = abs(bnd - inc) / max(abs(inc), 1e-9)
-    status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else tc.name
-    return SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name)
+    converged = tc == TerminationCondition.convergenceCriteriaSatisfied
+    status = "optimal" if converged else tc.name
+    default_gap = SolverOptions.model_fields["mip_gap"].default
+    proven = converged and (not is_mip or rel_gap <= default_gap or gap <= default_gap)
+    return SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name,
+                     proven_optimal=bool(proven), requested_gap=float(rel_gap))
+
+
+def check_solver_options(time_limit_s=None, mip_gap=None) -> None:
+    """A time limit is a finite number of seconds > 0; a MIP gap is a fraction in [0, 1).
+    ``InputError`` naming the argument otherwise (None: the case's ``[solver]`` value)."""
+    import math
+
+    for name, v in (("time_limit_s", time_limit_s), ("mip_gap", mip_gap)):
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise InputError(None, name, f"must be a number, not {type(v).__name__}")
+        if not math.isfinite(v):
+            raise InputError(None, name, "must be a finite number")
+    if time_limit_s is not None and time_limit_s <= 0:
+        raise InputError(None, "time_limit_s", f"must be > 0 seconds (got {time_limit_s:g})")
+    if mip_gap is not None and not 0 <= mip_gap < 1:
+        raise InputError(None, "mip_gap", f"must be a fraction in [0, 1) (got {mip_gap:g})")
+
+
+def solver_warnings(info: SolveInfo | None) -> list[str]:
+    """A warning when the solution is not proven optimal within the default MIP gap."""
+    if info is None or info.proven_optimal:
+        return []
+    default_gap = SolverOptions.model_fields["mip_gap"].default
+    why = (f"the solver stopped early ({info.termination})" if info.status != "optimal"
+           else f"solved to a relative MIP gap of {info.requested_gap:g}")
+    return [f"solution not proven optimal within the default MIP gap {default_gap:g}: {why}; "
+            f"its gap is {info.mip_gap:.3g}, so a better plan may exist"]
 
 
 def solve_sites(owner, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
@@ -129,9 +163,12 @@ class SolveInfo:
     seconds: float
     mip_gap: float
     termination: str = ""
+    proven_optimal: bool = True  # converged within the default [solver] mip_gap (solver_warnings)
+    requested_gap: float = 0.0
 
     def as_dict(self) -> dict:
-        return {"status": self.status, "seconds": round(self.seconds, 4), "mip_gap": self.mip_gap}
+        return {"status": self.status, "seconds": round(self.seconds, 4), "mip_gap": self.mip_gap,
+                "proven_optimal": self.proven_optimal}
 
 
 @dataclass
@@ -274,9 +311,10 @@ def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | 
     from bidopt import notes
     from bidopt.state import initial_state, with_state
 
+    check_solver_options(time_limit_s, mip_gap)
     if soc or peaks_so_far is not None:
         case = with_state(case, day, soc=soc, peaks_so_far=peaks_so_far)
-    mtu = mtu_minutes or case.case.mtu_minutes
+    mtu = case.case.mtu_minutes if mtu_minutes is None else btime.check_mtu(mtu_minutes, allowed=btime.PLAN_MTU_MINUTES)
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
     pm = PortfolioModel(case, horizon) if replanner is None else replanner.model(case, horizon)
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
@@ -286,4 +324,5 @@ def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | 
     lot = notes.lot_rounding(net, net - notes.to_lots(net, lot_mw), horizon.dt_h, lot_mw)
     summary = {**pm.summary(), "initial_state": initial_state(case),
                **notes.site_summary([pm.site], lot=lot, lot_what="planned net grid energy")}
+    summary["warnings"] = solver_warnings(pm.solve_info) + summary["warnings"]
     return PlanResult(schedule=schedule, summary=summary, model=pm)

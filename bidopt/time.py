@@ -18,7 +18,8 @@ from bidopt.errors import InputError
 from bidopt.numbers import FIRST_DAY, LAST_DAY, check_day_range  # noqa: F401 (delivery days bidopt handles)
 
 STOCKHOLM = "Europe/Stockholm"
-VALID_MTU_MINUTES = (15, 30, 60)
+VALID_MTU_MINUTES = (15, 30, 60)  # resolutions a data series may have
+PLAN_MTU_MINUTES = (15, 60)  # MTU lengths of a plan or bid: the day-ahead market's (DESIGN contract)
 
 
 def as_date(day: str | dt.date | pd.Timestamp, field: str = "day") -> dt.date:

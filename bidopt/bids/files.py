@@ -62,6 +62,8 @@ def recognise(path: str | Path) -> str:
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(path, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}") from None
+        except RecursionError:
+            raise InputError(path, None, "not usable JSON: arrays or objects nested too deeply") from None
         if isinstance(data, dict) and {"objective_eur", "revenue_eur"} & set(data):
             return "summary"  # (a bid's summary names its product too)
         if isinstance(data, dict) and ORDER_KEYS & set(data):

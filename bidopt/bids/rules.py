@@ -135,8 +135,9 @@ def _fmt(x: float) -> str:
 
 
 def on_grid(x: float, step: float, tol: float = GRID_TOL) -> bool:
-    """True if ``x`` is a multiple of ``step`` within ``tol``."""
-    return abs(x - round(x / step) * step) <= tol
+    """True if ``x`` is a multiple of ``step`` within ``tol`` (never for a number too large to say)."""
+    q = x / step
+    return math.isfinite(q) and abs(x - round(q) * step) <= tol
 
 
 def _close(a: float, b: float) -> bool:
