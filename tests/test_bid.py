@@ -26,8 +26,9 @@ QH_DAY = "2025-11-12"
 def test_cli_bid_writes_valid_files(tmp_path):
     r = CliRunner().invoke(main, ["bid", str(DEMO), "--day", QH_DAY, "--mtu", "15", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
-    for name in ("dayahead_orders.json", "fcr_bids.csv", "schedule.csv", "summary.json"):
+    for name in ("dayahead_orders.json", "fcr_bids.csv", "schedule.csv", "summary.json", "curves.png"):
         assert (tmp_path / name).exists()
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     orders = json.loads((tmp_path / "dayahead_orders.json").read_text())
     assert orders["auctionId"] == "NOR_QH_DA_1-20251111" and len(orders["curveOrders"]) == 1
     assert len(orders["curveOrders"][0]["curves"]) == 96
@@ -36,12 +37,15 @@ def test_cli_bid_writes_valid_files(tmp_path):
         assert v.exit_code == 0, v.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["n_scenarios"] == 20
+    assert summary["curves_total"] == 96 and 0 < summary["price_responsive_curves"] <= 96
     assert summary["objective_eur"] == pytest.approx(sum(summary["revenue_eur"].values()))
     assert len(pd.read_csv(tmp_path / "schedule.csv")) == 96
 
 
 @pytest.mark.parametrize("table,needle", [("[bidding]\nn_scenario = 5\n", "bidding.n_scenario"),
-                                          ("[bidding]\nn_scenarios = 0\n", "bidding.n_scenarios")])
+                                          ("[bidding]\nn_scenarios = 0\n", "bidding.n_scenarios"),
+                                          ("[bidding]\nmax_buy_price_eur_per_mwh = 1e6\n",
+                                           "bidding.max_buy_price_eur_per_mwh")])
 def test_bad_bidding_settings_are_input_errors(tmp_path, table, needle):
     text = (DEMO / "case.toml").read_text().replace("../../models/", f"{REPO}/models/") + "\n" + table
     (tmp_path / "case.toml").write_text(text)
@@ -56,17 +60,22 @@ def test_quarter_hour_product_before_go_live_is_input_error(tmp_path):
     assert r.exit_code == 2 and "NOR_QH_DA_1" in r.output
 
 
-def test_identical_scenarios_give_price_independent_plan_volumes():
+def test_identical_scenarios_give_the_plan_volume_and_must_run_tails():
     case = bidopt.load_case(DEMO)
     plan = bidopt.plan(case, "2024-03-14")
     prices = plan.schedule.price_eur_per_mwh.to_numpy()
     cube = xr.DataArray(np.tile(prices, (5, 1)), dims=("scenario", "time"))
     b = bid(case, "2024-03-14", scenarios=cube)
     net = (plan.schedule.grid_import_mw - plan.schedule.grid_export_mw).to_numpy()
+    must_run = b.result.model.must_run_by_sign
     for t, curve in enumerate(b.orders.curve_orders[0].curves):
-        vols = {p.volume for p in curve.curve_points}
-        assert len(vols) == 1  # same volume at every price: price-independent
-        assert vols.pop() == pytest.approx(round(net[t], 1), abs=1e-9)  # the plan, in 0.1 MW lots
+        ps = [p.price for p in curve.curve_points]
+        vs = [p.volume for p in curve.curve_points]
+        # at the one scenario price: the plan, in 0.1 MW lots
+        assert np.interp(prices[t], ps, vs) == pytest.approx(round(net[t], 1), abs=1e-9)
+        # beyond the tails only the must-run volume stays (bidopt.bids.tails)
+        assert vs[-1] == pytest.approx(round(min(net[t], must_run.at(t, ps[-1])), 1), abs=0.1 + 1e-9)
+        assert vs[0] == pytest.approx(round(max(net[t], must_run.at(t, ps[0])), 1), abs=0.1 + 1e-9)
 
 
 @st.composite

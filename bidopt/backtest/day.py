@@ -127,7 +127,7 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
 
         c = without_blocks(c)
         scen = persistence_cube(c, day, c.case.mtu_minutes)
-    bids = bid(c, day, scenarios=scen)
+    bids = bid(c, day, scenarios=scen, tails=strategy == "bid")  # expected: price-independent volumes
     orders = flat_orders(c, day, bids) if strategy == "persistence" else bids.orders
     position = intraday.cleared_position(c, orders, h.index)
     spot = sources.dayahead_prices(c, h.index)

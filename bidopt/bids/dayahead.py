@@ -3,8 +3,10 @@
 Steps: price scenarios (a scenario file from ``[bidding] scenarios``, or the baseline forecaster on
 the case's price history, using only data published before the gate), the stochastic bidding model
 (``bidopt.bids.stochastic``), then export: one curve order per MTU contract through the model's
-points (piecewise linear, flat beyond them to the price limits, volumes in 0.1 MW lots, prices on
-the 0.01 tick), FCR bids for the first-stage capacity, the expected schedule and the summary.
+points and a floor and a ceiling tail point beyond them (``bidopt.bids.tails``: outside the scenario
+prices only the must-run volume stays), piecewise linear, flat beyond the tails to the price limits,
+volumes in 0.1 MW lots, prices on the 0.01 tick; FCR bids for the first-stage capacity, the
+expected schedule and the summary (with ``price_responsive_curves`` of ``curves_total``).
 
 FCR bids for auction 1 are stepped over FCR price scenarios (``[bidding] fcr_bids = "stepped"``,
 ``bidopt.bids.fcr_steps``) or price-taking (the capacity worth selling at the case's FCR prices, bid
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 import xarray as xr
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from bidopt import time as btime
 from bidopt.bids import blocks as block_model
@@ -32,6 +34,7 @@ from bidopt.bids.export import empty_orders, snap
 from bidopt.bids.orders import Curve, CurveOrder, CurvePoint, OrdersFile
 from bidopt.bids.rules import ExchangeRules, validate
 from bidopt.bids.stochastic import BiddingModel, BidResult, RiskSettings
+from bidopt.bids.tails import responsive_count
 from bidopt.case import Strict
 from bidopt.data import sources
 from bidopt.errors import InputError
@@ -56,6 +59,27 @@ class BiddingSettings(Strict):
     # look-ahead); "price_taking" = the volume worth selling at the case's FCR prices, bid at 0
     fcr_bids: Literal["stepped", "price_taking"] = "stepped"
     fcr_lookback_days: int = Field(28, ge=7)
+    # day-ahead price forecaster when no scenario file is given (bidopt.forecast.from_case)
+    forecaster: Literal["blend", "lear"] = "blend"
+    lear_lookback_days: int = Field(364, ge=120)
+    lear_refit_days: int = Field(7, ge=1, le=28)
+    lear_residual_days: int = Field(28, ge=7)
+    forecast_zones: list[str] = Field(default_factory=list)  # other zones of the price file as LEAR features
+    # never buy above / sell below these prices beyond the must-run volume (bidopt.bids.tails)
+    max_buy_price_eur_per_mwh: float | None = None
+    min_sell_price_eur_per_mwh: float | None = None
+
+    @field_validator("max_buy_price_eur_per_mwh", "min_sell_price_eur_per_mwh")
+    @classmethod
+    def _within_price_limits(cls, v: float | None) -> float | None:
+        if v is None:
+            return v
+        r = ExchangeRules()
+        lo = min(e.value for e in r.dayahead_price_min_eur_per_mwh)
+        hi = max(e.value for e in r.dayahead_price_max_eur_per_mwh)
+        if not lo <= v <= hi:
+            raise ValueError(f"must lie within the day-ahead price limits {lo:g} .. {hi:g} EUR/MWh")
+        return v
 
 
 def settings(case) -> BiddingSettings:
@@ -82,21 +106,14 @@ class Bids:
 
 def price_scenarios(case, day, mtu_minutes: int, st: BiddingSettings) -> xr.DataArray:
     """The day's price scenarios: from the scenario file, or forecast from history before the gate."""
-    from bidopt.forecast import baseline
+    from bidopt.forecast import from_case
     from bidopt.forecast import scenarios as sc
 
     index = btime.delivery_index(day, mtu_minutes, case.case.timezone)
     if st.scenarios:
-        cube = sc.read_scenarios(case.resolve(st.scenarios))
-        return sc.slice_scenarios(cube, index)
-    first = pd.Timestamp(btime.as_date(day)) - pd.Timedelta(days=st.lookback_days + 8)
-    hist_index = btime.horizon_index(first.date(), btime.as_date(day), 60, case.case.timezone)
-    try:
-        history = pd.Series(sources.dayahead_prices(case, hist_index), index=hist_index)
-    except InputError as e:
-        raise InputError(e.file, e.field, f"{e.message} (bidding needs {st.lookback_days + 8} days of history)") from None
-    return baseline.price_scenarios(history, day, n_scenarios=st.n_scenarios, mtu_minutes=mtu_minutes, seed=st.seed,
-                                    lookback_days=st.lookback_days, tz=case.case.timezone)
+        path = case.resolve(st.scenarios)
+        return sc.slice_scenarios(sc.read_scenarios(path), index, file=path)
+    return from_case.dayahead_scenarios(case, day, mtu_minutes, st)
 
 
 def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: float, r: ExchangeRules) -> Curve:
@@ -190,23 +207,27 @@ def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
 
 def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | None = None,
         time_limit_s: float | None = None, mip_gap: float | None = None, soc: dict | None = None,
-        peaks_so_far=None) -> Bids:
+        peaks_so_far=None, tails: bool = True) -> Bids:
     """Day-ahead curve orders, FCR bids and the expected schedule for one delivery day.
 
     ``soc``, ``peaks_so_far``: today's state instead of the case file's, as for ``bidopt.plan``
     (``bidopt.state.with_state``). The summary adds ``initial_state``, ``tariff_eur``,
     ``monthly_charges``, ``lot_rounding`` (the expected energy the lot-rounded curves carry,
     ``bidopt.bids.lot_check``), ``warnings`` and ``notes`` (``bidopt.notes``), probability-weighted
-    over the scenarios."""
+    over the scenarios. ``tails``: close each curve with its floor and ceiling tail points
+    (``bidopt.bids.tails``); False exports the model's points only, flat beyond them to the price
+    limits (the ``expected`` backtest strategy's price-independent volumes)."""
     from bidopt import notes
     from bidopt.bids.lot_check import curve_lot_rounding
+    from bidopt.model import check_solver_options, solver_warnings
     from bidopt.state import initial_state, with_state
 
+    check_solver_options(time_limit_s, mip_gap)  # before the scenarios and the model are built
     if soc or peaks_so_far is not None:
         case = with_state(case, day, soc=soc, peaks_so_far=peaks_so_far)
     day = btime.as_date(day)
     explicit = mtu_minutes is not None
-    mtu = btime.check_mtu(mtu_minutes) if explicit else case.case.mtu_minutes
+    mtu = btime.check_mtu(mtu_minutes, allowed=btime.PLAN_MTU_MINUTES) if explicit else case.case.mtu_minutes
     st = settings(case)
     product = product_for(case, day, mtu, explicit)
     horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
@@ -215,16 +236,21 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     if fcr.offered(case) and st.fcr_bids == "stepped":
         fcr_cube = fcr_price_scenarios(case, day, int(cube.sizes["scenario"]), st)
     bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha), blocks=st.blocks,
-                      fcr_scenarios=fcr_cube)
+                      fcr_scenarios=fcr_cube, max_buy_price=st.max_buy_price_eur_per_mwh,
+                      min_sell_price=st.min_sell_price_eur_per_mwh)
     block_model.finish(bm, st.max_blocks)
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()
-    orders, rules = curve_order_file(product, day, case.case.zone, st.portfolio, result.curves)
+    limits = ExchangeRules()
+    curves = bm.order_curves(limits.price_limits(day), limits.max_curve_points) if tails else result.curves
+    orders, rules = curve_order_file(product, day, case.case.zone, st.portfolio, curves)
     orders.block_orders, orders.linked_exclusive_group_orders = block_model.block_orders(
         bm, orders, st.portfolio, case.case.zone, rules)
     check_valid(orders, rules)
     summary = {**result.summary, "auction_id": orders.auction_id, "product": product,
                "initial_state": initial_state(case),
+               **dict(zip(("price_responsive_curves", "curves_total"), responsive_count(orders), strict=True)),
                **notes.site_summary(bm.sites, bm.prob, curve_lot_rounding(bm, result, orders, rules),
                                     "expected day-ahead energy")}
+    summary["warnings"] = solver_warnings(bm.solve_info) + summary["warnings"]
     return Bids(orders, fcr_bids(bm), result.schedule, summary, cube, result)
