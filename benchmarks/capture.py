@@ -327,7 +327,9 @@ def main(argv=None) -> int:
               "markets": markets}
              for z in zones for m in a.months for s in strategies]
     t0 = time.perf_counter()
+    n_logged = _logged(tasks, a.log)
     results = run_all(tasks, a.workers, a.log)
+    reused_note = f", {n_logged} month runs read from {a.log.name}" if n_logged else ""
     wall = time.perf_counter() - t0
     results.sort(key=lambda r: (zones.index(r["zone"]), r["month"], strategies.index(r["strategy"])))
     agg = aggregate(results)
@@ -338,9 +340,10 @@ def main(argv=None) -> int:
         + "".join(f" `--markets {x}`" for x in a.markets)
     header = (f"Demo battery (`cases/se3_battery_2022` in each zone), {months}, each month backtested on its "
               f"own from the case's initial state; written by `python benchmarks/capture.py`{opts} on "
-              f"{dt.date.today()} ({len(tasks)} month runs, {wall:.0f} s wall on {a.workers} process(es); CPU "
-              f"seconds per strategy, its perfect-foresight chain included: "
-              f"{', '.join(f'`{k}` {v:.0f}' for k, v in cpu.items())}).")
+              f"{dt.date.today()} ({len(tasks)} month runs; CPU seconds summed over the month runs of each "
+              f"strategy, its perfect-foresight chain included: "
+              f"{', '.join(f'`{k}` {v:.0f}' for k, v in cpu.items())}; this call {wall:.0f} s wall on "
+              f"{a.workers} process(es){reused_note}).")
     text = render(agg, strategies, notes, header)
     print(text)
     if a.json:
@@ -349,6 +352,14 @@ def main(argv=None) -> int:
     if a.write:
         write_doc(text, a.section)
     return 0
+
+
+def _logged(tasks: list[dict], log: Path | None) -> int:
+    """How many of ``tasks`` the log already holds."""
+    if log is None or not log.exists():
+        return 0
+    keys = {task_key(json.loads(x)) for x in log.read_text().splitlines() if x.strip()}
+    return sum(task_key(t) in keys for t in tasks)
 
 
 def _kv(items: list[str]) -> dict:
