@@ -1,7 +1,8 @@
 """``bid``: from a case and a delivery day to exchange-ready day-ahead orders and FCR bids.
 
-Steps: price scenarios (a scenario file from ``[bidding] scenarios``, or the baseline forecaster on
-the case's price history, using only data published before the gate), the stochastic bidding model
+Steps: price scenarios (a scenario file from ``[bidding] scenarios``, or the ``[bidding] forecaster``,
+blend or LEAR (``bidopt.forecast.from_case``), on the case's price history, using only data published
+before the gate), the stochastic bidding model
 (``bidopt.bids.stochastic``), then export: one curve order per MTU contract through the model's
 points and a floor and a ceiling tail point beyond them (``bidopt.bids.tails``: outside the scenario
 prices only the must-run volume stays), piecewise linear, flat beyond the tails to the price limits,
