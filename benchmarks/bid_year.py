@@ -37,8 +37,9 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-import bidopt  # noqa: E402
 from capture import make_case  # noqa: E402
+
+import bidopt  # noqa: E402
 
 DOC = HERE.parent / "docs" / "performance.md"
 START, END = "<!-- bidyear:start -->", "<!-- bidyear:end -->"

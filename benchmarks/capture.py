@@ -233,7 +233,7 @@ def gap_table(agg: dict, strategies: list[str]) -> list[str]:
             c = y.get(s)
             cells.append("–" if c is None else f"{c['eur']:,.0f} ({c['imbalance_eur']:+,.0f})")
 
-        def share(a, b=None):
+        def share(a, b=None, y=y, pf=pf):
             if a not in y or (b is not None and b not in y) or pf <= 1e-9:
                 return "–"
             v = y[a]["eur"] - (y[b]["eur"] if b else pf)

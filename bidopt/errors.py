@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 EXCERPT_CHARS = 40
 
 

@@ -47,7 +47,6 @@ import pandas as pd
 
 from bidopt.errors import InputError
 
-
 DECIMALS = 6  # in MW, MWh and EUR: 1 W, 1 Wh, 1e-6 EUR
 
 
@@ -228,7 +227,7 @@ def _acquire(out_dir: Path) -> int:
             same = False
         if same:  # not a file its previous holder removed after we opened it
             os.ftruncate(fd, 0)
-            now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {now}\n".encode())
             return fd
         os.close(fd)

@@ -1,6 +1,7 @@
 """benchmarks/capture.py's arithmetic: month parsing, capture ratios against perfect foresight, the
 gap split and the issue-13 target lines, on hand-made month results (no backtest is run)."""
 
+import argparse
 import importlib.util
 from pathlib import Path
 
@@ -20,7 +21,7 @@ def _r(month, strategy, eur, pf, imbalance=0.0):
 
 def test_months_parse_lists_and_ranges():
     assert capture._months("1,3-5,3") == [1, 3, 4, 5]
-    with pytest.raises(Exception):
+    with pytest.raises(argparse.ArgumentTypeError):
         capture._months("0-2")
 
 

@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from bidopt.data.csv_text import header_separator, read_text_table
-from bidopt.numbers import MAX_ABS_PRICE as MAX_ABS_VALUE  # any value of a data file (EUR/MWh for prices)
 from bidopt.errors import InputError, data_labels
+from bidopt.numbers import MAX_ABS_PRICE as MAX_ABS_VALUE  # any value of a data file (EUR/MWh for prices)
 from bidopt.time import STOCKHOLM
 
 PRICE = "price_eur_per_mwh"

@@ -52,8 +52,8 @@ import xarray as xr
 from bidopt import time as btime
 from bidopt.data import prices as price_files
 from bidopt.data.csv_text import read_text_csv
-from bidopt.numbers import MAX_ABS_PRICE
 from bidopt.errors import InputError, data_labels
+from bidopt.numbers import MAX_ABS_PRICE
 
 PRICE = "price_eur_per_mwh"
 CAPACITY_PRICE = "price_eur_per_mw_h"
