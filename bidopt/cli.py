@@ -117,6 +117,15 @@ def _write(out_dir: Path, writers: dict, line: str) -> None:
         click.echo(f"wrote {f}")
 
 
+def _solver_options(fn):
+    """``--time-limit`` and ``--mip-gap``, checked as the library checks them."""
+    fn = click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
+                      help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
+                           "solution is not proven optimal.")(fn)
+    return click.option("--time-limit", type=float, default=None, callback=_time_limit,
+                        help="Solver time limit in seconds (> 0).")(fn)
+
+
 def _state_options(fn):
     """``--soc NAME=MWH`` (repeatable) and ``--peaks-so-far FILE``: today's state (``bidopt.state``)."""
     fn = click.option("--peaks-so-far", "peaks_file", type=click.Path(path_type=Path), default=None,
@@ -173,11 +182,7 @@ def main():
               help="Folder for schedule.csv and summary.json.")
 @click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
               help="Override the case's MTU length in minutes (15 or 60, as the day-ahead market).")
-@click.option("--time-limit", type=float, default=None, callback=_time_limit,
-              help="Solver time limit in seconds (> 0).")
-@click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
-              help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
-                   "solution is not proven optimal.")
+@_solver_options
 @_state_options
 @_reports_errors
 @_locks_out
@@ -231,11 +236,7 @@ def validate_cmd(file):
               help="Folder for dayahead_orders.json, fcr_bids.csv, schedule.csv, summary.json and curves.png.")
 @click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
               help="Override the case's MTU length in minutes (15 from delivery day 2025-10-01).")
-@click.option("--time-limit", type=float, default=None, callback=_time_limit,
-              help="Solver time limit in seconds (> 0).")
-@click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
-              help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
-                   "solution is not proven optimal.")
+@_solver_options
 @_state_options
 @_reports_errors
 @_locks_out
@@ -275,11 +276,7 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
               help="Folder where `bidopt bid` wrote dayahead_orders.json and fcr_bids.csv.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
               help="Folder for fcr_bids.csv (auction-1 rows as given, then auction 2), schedule.csv, summary.json.")
-@click.option("--time-limit", type=float, default=None, callback=_time_limit,
-              help="Solver time limit in seconds (> 0).")
-@click.option("--mip-gap", type=float, default=None, callback=_mip_gap,
-              help="Relative MIP gap in [0, 1); above the default 1e-4 the summary says the "
-                   "solution is not proven optimal.")
+@_solver_options
 @_reports_errors
 @_locks_out
 def fcr2(case_path, day, position_dir, out_dir, time_limit, mip_gap):

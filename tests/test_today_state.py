@@ -16,28 +16,11 @@ import bidopt
 from bidopt.cli import main
 from bidopt.errors import InputError
 from tests.conftest import REPO, write_prices
+from tests.test_cli import BASE  # the CLI tests' minimal battery case
 
 DAY = "2024-03-14"  # a Thursday
 
-BATTERY = """
-[case]
-zone = "SE3"
-mtu_minutes = 60
-
-[prices]
-dayahead = "p.csv"
-
-[grid]
-import_limit_mw = 2.0
-export_limit_mw = 2.0
-
-[[assets]]
-kind = "battery"
-name = "bess"
-power_mw = 1.0
-energy_mwh = 2.0
-soc_initial_mwh = 1.0
-
+BATTERY = BASE + """
 [[assets]]
 kind = "load"
 name = "building"

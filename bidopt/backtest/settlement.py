@@ -72,6 +72,7 @@ from bidopt.data import balancing_prices as bp
 from bidopt.data.prices import TIMESTAMP
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+from bidopt.site import tariff_labels
 from bidopt.time import STOCKHOLM
 
 VOLUME = "imbalance_mwh"
@@ -386,7 +387,7 @@ def monthly_tariff_bills(case, import_mw: pd.Series, export_mw: pd.Series | None
     minutes = _minutes(idx, case.case.mtu_minutes, "import_mw")
     local = idx.tz_convert(tz)
     keys = (local.year * 100 + local.month).to_numpy()
-    names = _tariff_names(case)
+    names = tariff_labels(case)
     rows = []
     for key in dict.fromkeys(keys):
         sel = keys == key
@@ -403,15 +404,6 @@ def monthly_tariff_bills(case, import_mw: pd.Series, export_mw: pd.Series | None
                          "bill_incl_vat_eur": bill * f, "complete_month": complete})
     cols = ["month", "tariff", "bill_ex_vat_eur", "vat_factor", "bill_incl_vat_eur", "complete_month"]
     return pd.DataFrame(rows, columns=cols)
-
-
-def _tariff_names(case) -> list[str]:
-    names, seen = [], {}
-    for t in case.tariffs:
-        base = t.name or t.kind
-        seen[base] = seen.get(base, 0) + 1
-        names.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
-    return names
 
 
 def _without_state(tariff):

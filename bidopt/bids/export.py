@@ -66,21 +66,30 @@ def _loc(loc: tuple) -> str:
     return out
 
 
-def read_orders(path: str | Path) -> OrdersFile:
-    """Read an orders file; InputError(file, field, message) if it cannot be used."""
-    path = Path(path)
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text; InputError naming the file if it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(path, None, "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(path, None, f"cannot read: {getattr(e, 'strerror', None) or e}") from None
+
+
+def parse_json(path: Path, text: str):
+    """``text`` (read from ``path``) as JSON; InputError naming the line and column if it does not parse."""
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as e:
         raise InputError(path, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}") from None
     except RecursionError:
         raise InputError(path, None, "not usable JSON: arrays or objects nested too deeply") from None
+
+
+def read_orders(path: str | Path) -> OrdersFile:
+    """Read an orders file; InputError(file, field, message) if it cannot be used."""
+    path = Path(path)
+    data = parse_json(path, read_text(path))
     if not isinstance(data, dict):
         raise InputError(path, None, f"expected a JSON object with auctionId, product, curveOrders..., "
                                      f"got {type(data).__name__}")

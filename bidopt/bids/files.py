@@ -19,13 +19,12 @@ a readable one gives one line per problem (empty: valid).
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from bidopt.bids.export import read_continuous_orders, read_fcr_bids, read_orders
+from bidopt.bids.export import parse_json, read_continuous_orders, read_fcr_bids, read_orders, read_text
 from bidopt.bids.rules import ExchangeRules, validate, validate_continuous_orders, validate_fcr_bids
 from bidopt.errors import InputError
 
@@ -41,29 +40,15 @@ def _unrecognised(path: Path, what: str) -> InputError:
     return InputError(path, None, f"{what}; bidopt validate checks {CHECKED}, recognised by their content")
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(path, None, f"cannot read: {getattr(e, 'strerror', None) or e}") from None
-
-
 def recognise(path: str | Path) -> str:
     """The kind of ``path``: "orders", "summary", "fcr_bids", "continuous_orders" or "schedule".
 
     InputError if it cannot be read, is JSON that does not parse, or is none of them."""
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     head = text.lstrip()
     if path.suffix.lower() == ".json" or head[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(path, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}") from None
-        except RecursionError:
-            raise InputError(path, None, "not usable JSON: arrays or objects nested too deeply") from None
+        data = parse_json(path, text)
         if isinstance(data, dict) and {"objective_eur", "revenue_eur"} & set(data):
             return "summary"  # (a bid's summary names its product too)
         if isinstance(data, dict) and ORDER_KEYS & set(data):
@@ -92,7 +77,7 @@ def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple
         return kind, validate_continuous_orders(read_continuous_orders(path), rules)
     if kind == "schedule":
         return kind, validate_schedule(_read_schedule(path))
-    return kind, validate_summary(json.loads(_read_text(path)))
+    return kind, validate_summary(parse_json(path, read_text(path)))
 
 
 # --------------------------------------------------------------------------------------------------
