@@ -13,6 +13,7 @@ whose keys it inherits and may override.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import tomllib
 from pathlib import Path
@@ -308,10 +309,15 @@ def _merge_templates(table: dict, base_dir: Path, file: Path, where: str, depth:
     return merged
 
 
+# The packages whose modules register asset and tariff kinds (``register_asset``/``register_tariff``).
+# They sit above the case in the layers (they build on its specs), so the case names them instead
+# of importing them: a plug-in list, loaded on first use; importing a package registers its kinds.
+KIND_PACKAGES = ["bidopt.assets", "bidopt.tariffs"]
+
+
 def _register_builtin_kinds() -> None:
-    # importing the packages runs their register_* decorators
-    import bidopt.assets  # noqa: F401
-    import bidopt.tariffs  # noqa: F401
+    for name in KIND_PACKAGES:
+        importlib.import_module(name)
 
 
 def case_from_dict(data: dict, base_dir: Path | str = ".", source: Path | str | None = None,

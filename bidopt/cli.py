@@ -379,7 +379,7 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
     if workers > 1 and scheduler:
         raise InputError(None, "--workers", "give --workers or --scheduler, not both")
     if scheduler is not None:
-        from bidopt.backtest.cluster import check_address
+        from bidopt.cluster import check_address
 
         check_address(scheduler)  # before anything is read, written or deleted (--fresh)
     case = load_case(case_path)
@@ -431,8 +431,8 @@ def sweep(sweep_file, out_dir, workers, scheduler, progress):
     SWEEP is TOML: cases = ["cases/demo", ...], strategies = ["bid", "expected"],
     and [[periods]] tables with start and end.
     """
-    from bidopt.backtest.cluster import check_address
     from bidopt.backtest.scale import sweep as run
+    from bidopt.cluster import check_address
 
     if workers > 1 and scheduler:
         raise InputError(None, "--workers", "give --workers or --scheduler, not both")

@@ -12,7 +12,7 @@ import pytest
 
 from bidopt import time as btime
 from bidopt.backtest import baselines
-from bidopt.backtest.day import day_horizon, strategy_day
+from bidopt.backtest.day import day_horizon, no_flex_day, strategy_day
 from bidopt.backtest.engine import backtest
 from bidopt.backtest.state import EMPTY
 from bidopt.case import case_from_dict
@@ -137,7 +137,7 @@ def _no_flex_case(tmp_path, **extra):
 def test_no_flex_battery_idles_ev_charges_on_arrival_and_cost_is_import_times_price(tmp_path):
     case, _ = _no_flex_case(tmp_path)
     day = dt.date(2024, 2, 5)
-    out = baselines.no_flex_day(case, day, EMPTY)
+    out = no_flex_day(case, day, EMPTY)
     s = out.timeseries
     assert (s["bess_charge_mw"].abs() < 1e-9).all() and (s["bess_discharge_mw"].abs() < 1e-9).all()
     np.testing.assert_allclose(s["bess_soc_mwh"], 0.7)
@@ -165,7 +165,7 @@ def test_no_flex_as_the_baseline_chain_gives_value_added(tmp_path):
     out = tmp_path / "out"
     r = backtest(case, "2024-02-05", "2024-02-05", out_dir=out, strategy="persistence")
     d, s = r.daily, r.summary
-    alone = [baselines.no_flex_day(case, dt.date(2024, 2, 5), EMPTY).record["total_eur"]]
+    alone = [no_flex_day(case, dt.date(2024, 2, 5), EMPTY).record["total_eur"]]
     assert d.baseline_eur.iloc[0] == pytest.approx(alone[0])
     assert s["baseline"] == "no_flex"
     assert s["baseline_eur"] == pytest.approx(d.baseline_eur.sum())
@@ -192,7 +192,7 @@ def test_no_flex_heat_pump_holds_its_set_point():
                     "thermal_capacity_mwh_per_k": 0.01, "heat_loss_mw_per_k": 0.0005,
                     "comfort_min_c": 20.0, "comfort_max_c": 23.0, "comfort_min_by_hour": {h: 21.0 for h in range(6, 22)}}]
     case = case_from_dict(d)
-    out = baselines.no_flex_day(case, dt.date(2024, 2, 5), EMPTY)
+    out = no_flex_day(case, dt.date(2024, 2, 5), EMPTY)
     temp = out.timeseries["hp_indoor_temp_c"].to_numpy()
     local = out.timeseries.index.tz_convert("Europe/Stockholm").hour
     lo = np.array([21.0 if 6 <= h < 22 else 20.0 for h in local])
@@ -208,7 +208,7 @@ def test_no_flex_shiftable_job_runs_at_the_start_of_its_window():
     d = battery_case("synthetic")
     d["assets"] = [{"kind": "shiftable_load", "name": "wash", "energy_mwh": 0.025, "window_start": "10:00",
                     "window_end": "16:00", "max_power_mw": 0.01}]
-    out = baselines.no_flex_day(case_from_dict(d), dt.date(2024, 2, 5), EMPTY)
+    out = no_flex_day(case_from_dict(d), dt.date(2024, 2, 5), EMPTY)
     p = out.timeseries["wash_power_mw"].to_numpy()
     local = out.timeseries.index.tz_convert("Europe/Stockholm").hour
     expect = np.where(local == 10, 0.01, 0) + np.where(local == 11, 0.01, 0) + np.where(local == 12, 0.005, 0)

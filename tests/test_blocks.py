@@ -8,7 +8,6 @@ import xarray as xr
 
 import bidopt
 from bidopt import time as btime
-from bidopt.backtest import clearing
 from bidopt.bids import blocks
 from bidopt.bids.blocks import BlockCandidate
 from bidopt.bids.contracts import dayahead_product
@@ -18,6 +17,7 @@ from bidopt.bids.orders import Block, BlockPeriod, Curve, CurveOrder, CurvePoint
 from bidopt.bids.rules import ExchangeRules, validate
 from bidopt.bids.stochastic import BiddingModel
 from bidopt.horizon import Horizon
+from bidopt.markets import clearing
 from tests.conftest import REPO
 
 DAY = "2024-03-14"  # 24 h, CET: MTU t is local hour t

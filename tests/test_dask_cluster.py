@@ -308,7 +308,7 @@ def _server(reply: bytes | None) -> tuple[socket.socket, str]:
 
 
 def test_addresses_are_checked_before_connecting(monkeypatch):
-    from bidopt.backtest import cluster
+    from bidopt import cluster
     from bidopt.errors import InputError
 
     for bad in ("tcp://127.0.0.1", "tcp://127.0.0.1:99999", "tcp://:8786", "foo://127.0.0.1:8786",
@@ -330,7 +330,7 @@ def test_addresses_are_checked_before_connecting(monkeypatch):
 def test_a_server_that_is_not_dask_is_exit_2():
     """An open port whose server speaks another protocol (here: HTTP) is named as such, through the
     library's entry point too."""
-    from bidopt.backtest.scale import run_parallel
+    from bidopt.cluster import run_parallel
     from bidopt.errors import InputError
 
     srv, addr = _server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")

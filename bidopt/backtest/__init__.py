@@ -1,5 +1,5 @@
 """Backtests: replaying the decision timeline on history (``engine``), clearing submitted orders
-against realised prices (``clearing``), settlement, reports and scale-out.
+against realised prices (``bidopt.markets.clearing``), settlement, reports and sweeps.
 
 ``bidopt.backtest`` is this package and, as the DESIGN contract promises, also callable:
 ``bidopt.backtest(case, start=..., end=...)`` runs ``bidopt.backtest.engine.backtest``.

@@ -23,13 +23,12 @@ charge on arrival at full power, shiftable jobs start at the start of their wind
 loads and PV are never curtailed), no reserves are sold, and the resulting grid flows are settled
 by the same site settlement as the perfect-foresight plan: energy at the day-ahead price per MTU
 (a spot-price contract; the supplier's balance responsibility, so no imbalance), tariffs, energy
-tax, VAT.
+tax, VAT. The day itself runs in ``bidopt.backtest.day.no_flex_day`` (``without_reserves`` here).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time as _time
 
 import numpy as np
 import pandas as pd
@@ -118,23 +117,3 @@ def without_reserves(case):
     if not fcr.offered(case):
         return case
     return case.model_copy(update={"prices": case.prices.model_copy(update={p: None for p in fcr.PRODUCTS})})
-
-
-def no_flex_day(case, day, state: dict, next_day=None, mtu_minutes: int | None = None):
-    """Day ``day`` with every asset unmanaged (``fix_unmanaged``), settled at the realised prices."""
-    from bidopt.backtest.day import DayOutcome, at_mtu, day_horizon
-    from bidopt.backtest.state import next_state, with_state
-    from bidopt.model import PortfolioModel
-
-    t0 = _time.perf_counter()
-    c = without_reserves(at_mtu(with_state(case, state), mtu_minutes))
-    pm = PortfolioModel(c, day_horizon(c, day))
-    for a in c.assets:
-        a.fix_unmanaged(pm.asset_blocks[a.name], pm.horizon, pm.data[a.name])
-    pm.solve()
-    sched = pm.schedule()
-    rev = pm.revenue()
-    record = {**{f"{k}_eur": v for k, v in rev.items()}, "total_eur": float(sum(rev.values())),
-              "peak_import_mw": float(sched["grid_import_mw"].max())}
-    return DayOutcome(record, sched, next_state(c, sched, next_day) if next_day else {}, [],
-                      _time.perf_counter() - t0)

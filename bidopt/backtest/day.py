@@ -8,7 +8,7 @@ D-1:
    forecast's expected price (``"expected"``: the expected-price plan as price-independent volumes),
    or at the last published day's prices (``"persistence"``, ``bidopt.backtest.baselines``);
 2. **clear** (price-taker): the curve and block orders at the realised day-ahead prices
-   (``bidopt.backtest.clearing``), the FCR bids at the realised FCR clearing prices of their auction;
+   (``bidopt.markets.clearing``), the FCR bids at the realised FCR clearing prices of their auction;
 3. **deliver**: re-plan D with the cleared position and accepted FCR fixed, realised day-ahead
    prices known (published 12:45 D-1), and intraday trades at the intraday price (or the day-ahead
    price as a documented proxy) plus the fee; what cannot be traded is imbalance;
@@ -44,13 +44,13 @@ import pandas as pd
 
 from bidopt import notes
 from bidopt import time as btime
-from bidopt.backtest import clearing, settlement
+from bidopt.backtest import settlement
 from bidopt.backtest.state import next_state, with_state
 from bidopt.bids import intraday
 from bidopt.bids.contracts import bidding_mtu
 from bidopt.data import sources
 from bidopt.horizon import Horizon
-from bidopt.markets import fcr
+from bidopt.markets import clearing, fcr
 from bidopt.markets import intraday as intraday_market
 from bidopt.model import PortfolioModel
 
@@ -217,8 +217,6 @@ def run_day(case, day, state: dict, strategy: str, next_day=None, trade_intraday
         return strategy_day(case, day, state, strategy, next_day=next_day, trade_intraday=trade_intraday,
                             mtu_minutes=mtu_minutes)
     if strategy == "no_flex":
-        from bidopt.backtest.baselines import no_flex_day
-
         return no_flex_day(case, day, state, next_day=next_day, mtu_minutes=mtu_minutes)
     return perfect_foresight_day(case, day, state, next_day=next_day, replanner=replanner, mtu_minutes=mtu_minutes)
 
@@ -237,5 +235,23 @@ def perfect_foresight_day(case, day, state: dict, next_day=None, replanner=None,
     sched = pm.schedule()
     rev = pm.revenue()
     record = {"total_eur": float(sum(rev.values())), **{f"{k}_eur": v for k, v in rev.items()}}
+    return DayOutcome(record, sched, next_state(c, sched, next_day) if next_day else {}, [],
+                      _time.perf_counter() - t0)
+
+
+def no_flex_day(case, day, state: dict, next_day=None, mtu_minutes: int | None = None):
+    """Day ``day`` with every asset unmanaged (``fix_unmanaged``), settled at the realised prices."""
+    from bidopt.backtest.baselines import without_reserves
+
+    t0 = _time.perf_counter()
+    c = without_reserves(at_mtu(with_state(case, state), mtu_minutes))
+    pm = PortfolioModel(c, day_horizon(c, day))
+    for a in c.assets:
+        a.fix_unmanaged(pm.asset_blocks[a.name], pm.horizon, pm.data[a.name])
+    pm.solve()
+    sched = pm.schedule()
+    rev = pm.revenue()
+    record = {**{f"{k}_eur": v for k, v in rev.items()}, "total_eur": float(sum(rev.values())),
+              "peak_import_mw": float(sched["grid_import_mw"].max())}
     return DayOutcome(record, sched, next_state(c, sched, next_day) if next_day else {}, [],
                       _time.perf_counter() - t0)

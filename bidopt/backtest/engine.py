@@ -490,7 +490,7 @@ def _backtest(case, strategy, days, out_dir: Path | None, workers, scheduler, pr
         names = (*names, "baseline")
     run_id = run_id or uuid.uuid4().hex
     if workers > 1 or scheduler:
-        from bidopt.backtest.scale import run_parallel
+        from bidopt.cluster import run_parallel
 
         tasks = {name: (run_chain, case, name, days, strategy, ckpt, None, run_id) for name in names}
         chains = run_parallel(tasks, workers=workers, scheduler=scheduler, progress=progress)

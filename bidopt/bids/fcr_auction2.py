@@ -2,7 +2,7 @@
 
 ``auction2(case, day, position_dir)`` reads what ``bid`` wrote (``dayahead_orders.json``,
 ``fcr_bids.csv``). By 18:00 D-1 both are cleared and published: the day-ahead orders are cleared at
-the day's prices (``bidopt.backtest.clearing``) and the auction-1 FCR bids at the auction-1
+the day's prices (``bidopt.markets.clearing``) and the auction-1 FCR bids at the auction-1
 clearing prices. What is still uncertain is the auction-2 clearing price per product and hour:
 scenarios come from the case's auction-2 price history (``[prices] <product>_auction2``, or the
 auction-1 series as a proxy), using only prices published before the gate.

@@ -405,7 +405,7 @@ def _run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | Non
             cluster = LocalCluster(n_workers=workers, processes=True, threads_per_worker=1, dashboard_address=None)
         client = Client(cluster)
     else:
-        from bidopt.backtest.cluster import connect
+        from bidopt.cluster import connect
 
         client = connect(scheduler)  # a bad or unreachable address: InputError within seconds
     try:

@@ -2,7 +2,7 @@
 
 ``replan(case, day, position_dir, stage)`` reads what ``bid`` wrote in ``position_dir``
 (``dayahead_orders.json``, ``fcr_bids.csv``), clears the day-ahead orders at the day's published
-prices (price-taker, ``bidopt.backtest.clearing``), fixes the FCR capacity the auction accepted
+prices (price-taker, ``bidopt.markets.clearing``), fixes the FCR capacity the auction accepted
 (bids priced at or below the clearing price in the case's FCR price files), and re-plans the
 site at the latest forecasts with intraday trades allowed only where the stage's gate permits:
 
@@ -89,8 +89,8 @@ def dayahead_position(case, day, position_dir: Path, index: pd.DatetimeIndex) ->
 
 def cleared_position(case, orders: OrdersFile, index: pd.DatetimeIndex) -> np.ndarray:
     """Net volume (MW per MTU of ``index``, + = bought) ``orders`` clear at the case's day-ahead
-    prices (price-taker, ``bidopt.backtest.clearing``)."""
-    from bidopt.backtest import clearing
+    prices (price-taker, ``bidopt.markets.clearing``)."""
+    from bidopt.markets import clearing
 
     da_index = pd.DatetimeIndex([pd.Timestamp(c.delivery_start) for c in orders.contracts]).tz_convert("UTC")
     prices = sources.dayahead_prices(case, da_index)

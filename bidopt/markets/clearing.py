@@ -20,15 +20,37 @@ backtests and tests can check what the exported orders actually do:
   matters when the market has to curtail the block at its own price, which a price-taker never
   sees. Paradoxically rejected blocks are not simulated.
 - ``cleared_position``: the net cleared volume (MW, + = buy) per contract of a whole orders file.
+
+Orders are read by their fields only (``price``/``volume`` of curve points, ``name``, ``price``,
+``periods``, ``linked_to``, ``exclusive_group`` of blocks: the Auction API shapes of
+``bidopt.bids.orders``), so the market rule does not depend on the bidding layer. Volumes in MW,
+prices in EUR/MWh.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-from bidopt.bids.orders import Block, CurvePoint, OrdersFile
+
+class CurvePoint(Protocol):
+    price: float
+    volume: float
+
+
+class Period(Protocol):
+    contract_id: str
+    volume: float
+
+
+class Block(Protocol):
+    name: str
+    price: float
+    periods: Sequence[Period]
+    linked_to: str | None
+    exclusive_group: str | None
+
 
 TOL = 1e-9  # EUR/MWh: a block price this close to the average price counts as in the money
 SCORE_DECIMALS = 6  # surplus scores are compared rounded to this many decimals
@@ -36,7 +58,7 @@ SCORE_DECIMALS = 6  # surplus scores are compared rounded to this many decimals
 
 def clear_curve(curve_points: Sequence[CurvePoint | tuple[float, float]], price: float) -> float:
     """Volume (MW, + = buy) of a curve at ``price``: linear between points, flat outside."""
-    pts = sorted((float(p.price), float(p.volume)) if isinstance(p, CurvePoint) else (float(p[0]), float(p[1]))
+    pts = sorted((float(p.price), float(p.volume)) if hasattr(p, "price") else (float(p[0]), float(p[1]))
                  for p in curve_points)
     if not pts:
         raise ValueError("a curve needs at least one point")
@@ -125,10 +147,10 @@ def clear_blocks(blocks: Sequence[Block], contract_mtu: Mapping[str, int], price
     return {b.name: 1.0 if decide(b.name) else 0.0 for b in blocks}
 
 
-def cleared_position(orders: OrdersFile, prices_by_contract: Mapping[str, float],
+def cleared_position(orders: Any, prices_by_contract: Mapping[str, float],
                      weighting: Literal["simple", "volume"] = "simple") -> dict[str, float]:
     """Net cleared volume per contract (MW, + = buy) of all curve, block and linked
-    exclusive-group orders in ``orders`` at the given area prices (contract id -> EUR/MWh).
+    exclusive-group orders in ``orders`` (an ``OrdersFile``) at the given area prices (contract id -> EUR/MWh).
 
     Every contract with a price is in the result (0 where nothing clears); a contract an order
     uses without a price raises KeyError.

@@ -1,4 +1,10 @@
-"""Connecting to an existing Dask cluster (``--scheduler ADDRESS``), failing fast and on one line.
+"""Dask: running named tasks in parallel (``run_parallel``) and connecting to an existing cluster
+(``--scheduler ADDRESS``), failing fast and on one line.
+
+``run_parallel`` runs named tasks (a function and its arguments, e.g. the strategy and the
+perfect-foresight chain of one backtest, or the jobs of a sweep) on a local cluster of ``workers``
+single-threaded processes, or on an existing cluster at ``scheduler``; results come back by name,
+so the outcome does not depend on which task finished first.
 
 ``check_address`` runs before anything is read or written: an address that is not
 ``scheme://HOST:PORT`` (schemes Dask knows: tcp, tls, ws, wss, ucx, inproc), a host that does not
@@ -122,3 +128,57 @@ def quiet_logs() -> Iterator[None]:
     finally:
         for h in handlers:
             h.removeFilter(drop)
+
+
+def _client(workers: int, scheduler: str | None):
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return connect(scheduler), None
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def run_parallel(tasks: dict[str, tuple], workers: int = 2, scheduler: str | None = None,
+                 progress: bool = False) -> dict:
+    """{name: fn(*args)} for ``tasks`` = {name: (fn, *args)}, computed on Dask workers. A task Dask
+    gives up on (scheduler lost, too many of its workers died) is an ``InputError`` (``cluster.lost``)."""
+    with quiet_logs():
+        return _run(tasks, workers, scheduler, progress)
+
+
+def _run(tasks, workers, scheduler, progress) -> dict:
+    from concurrent.futures import CancelledError
+
+    from dask.distributed import KilledWorker, as_completed
+
+    client, cluster = _client(workers, scheduler)
+    try:
+        futures = {client.submit(t[0], *t[1:], key=f"bidopt-{name}-{id(tasks)}", pure=False): name
+                   for name, t in tasks.items()}
+        results = {}
+        bar = _bar(progress, len(futures))
+        for fut in as_completed(list(futures)):
+            try:
+                results[futures[fut]] = fut.result()  # re-raises a task's error (InputError keeps its exit code)
+            except (CancelledError, KilledWorker) as e:
+                raise lost(scheduler, futures[fut], e) from None
+            if bar:
+                bar[0].advance(bar[1])
+        if bar:
+            bar[0].stop()
+        return {name: results[name] for name in tasks}
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    p = Progress(TextColumn("tasks"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+    p.start()
+    return p, p.add_task("tasks", total=total)
