@@ -92,6 +92,8 @@ def with_state(case: Case, day=None, soc: dict | None = None, peaks_so_far=None)
         peak = [i for i, t in enumerate(tariffs) if t.kind == PEAK_KIND]
         if not peak:
             raise InputError(case.label, "peaks_so_far", "the case has no peak_power tariff to take peaks so far")
+        if day is not None:
+            day = btime.DeliveryDay.parse(day, case.case.timezone)  # once, for every row's check
         if isinstance(peaks_so_far, str | Path):
             hourly = read_peaks_csv(peaks_so_far, case, day)
         elif isinstance(peaks_so_far, pd.Series):
@@ -121,7 +123,7 @@ def _weighted_values(values) -> list[float]:
 
 def _month_bounds(case: Case, day) -> tuple[pd.Timestamp, pd.Timestamp]:
     """UTC start of ``day``'s local month and UTC start of ``day``."""
-    d = btime.as_date(day)
+    d = btime.day_of(day)
     first = btime.day_bounds_utc(dt.date(d.year, d.month, 1), case.case.timezone)[0]
     return first, btime.day_bounds_utc(d, case.case.timezone)[0]
 
@@ -145,7 +147,7 @@ def _check_row(ts: pd.Timestamp, value: float, earlier, case: Case, day, file, w
     if day is not None:
         first, start = _month_bounds(case, day)
         if not first <= ts < start:
-            raise InputError(file, where, f"hour {ts:%Y-%m-%dT%H:%M}Z is not in the local month of {btime.as_date(day)} "
+            raise InputError(file, where, f"hour {ts:%Y-%m-%dT%H:%M}Z is not in the local month of {btime.day_of(day)} "
                              f"before that day ({first:%Y-%m-%dT%H:%M}Z .. {start:%Y-%m-%dT%H:%M}Z)")
 
 
@@ -181,6 +183,8 @@ def _read_rows(path: str | Path) -> tuple[list[str], list[tuple[int, list[str]]]
 def read_peaks_csv(path: str | Path, case: Case, day=None) -> pd.Series:
     """A peaks-so-far CSV (module docstring) as MW by UTC hour start; InputError naming the file and
     ``line N`` (or the missing column)."""
+    if day is not None:
+        day = btime.DeliveryDay.parse(day, case.case.timezone)
     header, rows = _read_rows(path)
     cols = {c.strip().lower(): i for i, c in enumerate(header)}
     if "timestamp_utc" not in cols:

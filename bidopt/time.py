@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import zoneinfo
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,11 +24,13 @@ PLAN_MTU_MINUTES = (15, 60)  # MTU lengths of a plan or bid: the day-ahead marke
 
 
 def as_date(day: str | dt.date | pd.Timestamp, field: str = "day") -> dt.date:
-    """Parse a delivery day given as 'YYYY-MM-DD', a date or a timestamp.
+    """Parse a delivery day given as 'YYYY-MM-DD', a date or a timestamp (a ``DeliveryDay``: its date).
 
     Anything else is bad input: ``InputError`` naming ``field`` (the argument's name)."""
     if day is pd.NaT or day is None:
         pass
+    elif isinstance(day, DeliveryDay):
+        return day.date
     elif isinstance(day, dt.datetime):  # pd.Timestamp too
         return check_day_range(day.date(), field)
     elif isinstance(day, dt.date):
@@ -41,6 +44,56 @@ def as_date(day: str | dt.date | pd.Timestamp, field: str = "day") -> dt.date:
     raise InputError(None, field, f"{day!r} is not a date (YYYY-MM-DD)")
 
 
+@dataclass(frozen=True)
+class DeliveryDay:
+    """A local delivery day, parsed once at the edge (``parse``) and passed down typed.
+
+    ``date`` is the local calendar day, ``tz`` the zone it is local to (the case's
+    ``[case] timezone``). The helpers give its UTC bounds and MTU index (23, 24 or 25 hours) without
+    parsing anything again; every function of this module that takes a ``day`` takes one as it is."""
+
+    date: dt.date
+    tz: str = STOCKHOLM
+
+    @classmethod
+    def parse(cls, day: str | dt.date | pd.Timestamp | DeliveryDay, tz: str = STOCKHOLM,
+              field: str = "day") -> DeliveryDay:
+        """The edge: 'YYYY-MM-DD', a date or a timestamp (``as_date``; bad input is an
+        ``InputError`` naming ``field``); a ``DeliveryDay`` of the same zone is returned as it is."""
+        if isinstance(day, DeliveryDay):
+            return day if day.tz == tz else cls(day.date, tz)
+        return cls(as_date(day, field), tz)
+
+    def __str__(self) -> str:
+        return self.date.isoformat()
+
+    def __format__(self, spec: str) -> str:
+        return format(self.date, spec)
+
+    def bounds_utc(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """UTC start (inclusive) and end (exclusive) of the day."""
+        return day_bounds_utc(self.date, self.tz)
+
+    def index(self, mtu_minutes: int = 60) -> pd.DatetimeIndex:
+        """UTC MTU starts of the day (``delivery_index``)."""
+        return delivery_index(self.date, mtu_minutes, self.tz)
+
+    def shifted(self, days: int) -> DeliveryDay:
+        """The delivery day ``days`` later (earlier if negative), in the same zone."""
+        return DeliveryDay(self.date + dt.timedelta(days=days), self.tz)
+
+
+def day_of(day: DeliveryDay | dt.date | str) -> dt.date:
+    """The date of a delivery day. A ``DeliveryDay`` or a date is already typed and is used as it is
+    (no parsing: the pipeline below ``plan``/``bid``/``backtest`` passes these); anything else is
+    parsed by ``as_date`` (direct callers of a helper: scripts, tests)."""
+    if isinstance(day, DeliveryDay):
+        return day.date
+    if type(day) is dt.date:
+        return day
+    return as_date(day)
+
+
 def check_mtu(mtu_minutes, field: str = "mtu_minutes", allowed: tuple[int, ...] = VALID_MTU_MINUTES) -> int:
     """``mtu_minutes`` as an int if it is one of ``allowed``; otherwise ``InputError`` naming ``field``."""
     if isinstance(mtu_minutes, bool) or mtu_minutes not in allowed:
@@ -49,9 +102,11 @@ def check_mtu(mtu_minutes, field: str = "mtu_minutes", allowed: tuple[int, ...] 
     return int(mtu_minutes)
 
 
-def day_bounds_utc(day, tz: str = STOCKHOLM) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """UTC start (inclusive) and end (exclusive) of a local delivery day."""
-    d = as_date(day)
+def day_bounds_utc(day, tz: str | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """UTC start (inclusive) and end (exclusive) of a local delivery day; ``tz`` None: a
+    ``DeliveryDay``'s own zone, else Europe/Stockholm."""
+    d = day_of(day)
+    tz = tz or (day.tz if isinstance(day, DeliveryDay) else STOCKHOLM)
     start = pd.Timestamp(d).tz_localize(tz)
     end = pd.Timestamp(d + dt.timedelta(days=1)).tz_localize(tz)
     return start.tz_convert("UTC"), end.tz_convert("UTC")
@@ -98,13 +153,13 @@ def mtu_index(start_utc: pd.Timestamp, end_utc: pd.Timestamp, mtu_minutes: int) 
     return pd.date_range(start_utc, end_utc, freq=f"{mtu_minutes}min", inclusive="left", name="timestamp_utc")
 
 
-def delivery_index(day, mtu_minutes: int = 60, tz: str = STOCKHOLM) -> pd.DatetimeIndex:
+def delivery_index(day, mtu_minutes: int = 60, tz: str | None = None) -> pd.DatetimeIndex:
     """UTC index of MTU starts of one local delivery day (23/24/25 h)."""
     start, end = day_bounds_utc(day, tz)
     return mtu_index(start, end, mtu_minutes)
 
 
-def horizon_index(first_day, last_day, mtu_minutes: int = 60, tz: str = STOCKHOLM) -> pd.DatetimeIndex:
+def horizon_index(first_day, last_day, mtu_minutes: int = 60, tz: str | None = None) -> pd.DatetimeIndex:
     """UTC index of MTU starts from the first through the last local delivery day (inclusive)."""
     start, _ = day_bounds_utc(first_day, tz)
     _, end = day_bounds_utc(last_day, tz)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bidopt.bids.orders import ContractInfo
-from bidopt.time import STOCKHOLM, as_date, delivery_index
+from bidopt.time import STOCKHOLM, day_of, delivery_index
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def auction_and_contracts(product_id: str, day, tz: str = STOCKHOLM) -> AuctionC
         product = PRODUCTS[product_id]
     except KeyError:
         raise ValueError(f"unknown product '{product_id}' (known: {', '.join(PRODUCTS)})") from None
-    d = as_date(day)
+    d = day_of(day)
     close = d - dt.timedelta(days=product.close_days_before)
     auction_id = f"{product_id}-{close:%Y%m%d}"
     idx = delivery_index(d, product.mtu_minutes, tz)
@@ -113,7 +113,7 @@ DAYAHEAD_PRODUCTS = {60: "NOR_H_DA_1", 15: "NOR_QH_DA_1"}  # day-ahead product p
 
 def exists_on(product: Product, day) -> bool:
     """Whether ``product`` is traded for delivery day ``day``."""
-    d = as_date(day)
+    d = day_of(day)
     return not ((product.first_delivery and d < product.first_delivery)
                 or (product.last_delivery and d > product.last_delivery))
 
@@ -124,7 +124,7 @@ def dayahead_mtu(day) -> int:
     for pid in DAYAHEAD_PRODUCTS.values():
         if exists_on(PRODUCTS[pid], day):
             return PRODUCTS[pid].mtu_minutes
-    raise ValueError(f"no day-ahead product is known for delivery day {as_date(day)}")
+    raise ValueError(f"no day-ahead product is known for delivery day {day_of(day)}")
 
 
 def dayahead_mtu_note(day) -> str:
@@ -151,7 +151,7 @@ def dayahead_product(day, mtu_minutes: int) -> str:
     Raises ValueError when that product does not exist on ``day`` (hourly auction after
     2025-09-30, quarter-hour auction before 2025-10-01) or for another MTU length.
     """
-    d = as_date(day)
+    d = day_of(day)
     pid = DAYAHEAD_PRODUCTS.get(mtu_minutes)
     if pid is None:
         raise ValueError(f"no day-ahead product is known for {mtu_minutes}-minute MTUs")

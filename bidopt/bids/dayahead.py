@@ -148,7 +148,7 @@ def curve_order_file(product: str, day, zone: str, portfolio: str,
                      curves: dict[int, list[tuple[float, float]]]) -> tuple[OrdersFile, ExchangeRules]:
     """An orders file with one curve order: per MTU contract the curve through ``curves[t]``."""
     rules = ExchangeRules()
-    lo, hi = rules.price_limits(btime.as_date(day))
+    lo, hi = rules.price_limits(btime.day_of(day))
     orders = empty_orders(product, day, area=zone)
     if len(orders.contracts) != len(curves):
         raise RuntimeError(f"{len(orders.contracts)} contracts for {len(curves)} MTUs")
@@ -171,8 +171,9 @@ def fcr_price_scenarios(case, day, n: int, st: BiddingSettings) -> dict[str, np.
     D-1 00:30 from 1 Jun 2023, D-2 15:00 before; ``bidopt.forecast.baseline.fcr_price_scenarios``)."""
     from bidopt.forecast import baseline
 
-    first = pd.Timestamp(btime.as_date(day)) - pd.Timedelta(days=st.fcr_lookback_days + 8)
-    hist = btime.horizon_index(first.date(), btime.as_date(day), 60, case.case.timezone)
+    d = btime.day_of(day)
+    first = pd.Timestamp(d) - pd.Timedelta(days=st.fcr_lookback_days + 8)
+    hist = btime.horizon_index(first.date(), d, 60, case.case.timezone)
     out = {}
     for p in fcr.offered(case):
         try:
@@ -217,21 +218,24 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     ``bidopt.bids.lot_check``), ``warnings`` and ``notes`` (``bidopt.notes``), probability-weighted
     over the scenarios. ``tails``: close each curve with its floor and ceiling tail points
     (``bidopt.bids.tails``); False exports the model's points only, flat beyond them to the price
-    limits (the ``expected`` backtest strategy's price-independent volumes)."""
+    limits (the ``expected`` backtest strategy's price-independent volumes).
+
+    ``day``: 'YYYY-MM-DD', a date, a timestamp or a ``bidopt.time.DeliveryDay``: parsed here once
+    into a ``DeliveryDay`` (the case's time zone) that the steps below take as it is."""
     from bidopt import notes
     from bidopt.bids.lot_check import curve_lot_rounding
     from bidopt.model import check_solver_options, solver_warnings
     from bidopt.state import initial_state, with_state
 
     check_solver_options(time_limit_s, mip_gap)  # before the scenarios and the model are built
+    day = btime.DeliveryDay.parse(day, case.case.timezone)  # the edge: parsed once, typed below
     if soc or peaks_so_far is not None:
         case = with_state(case, day, soc=soc, peaks_so_far=peaks_so_far)
-    day = btime.as_date(day)
     explicit = mtu_minutes is not None
     mtu = btime.check_mtu(mtu_minutes, allowed=btime.PLAN_MTU_MINUTES) if explicit else case.case.mtu_minutes
     st = settings(case)
     product = product_for(case, day, mtu, explicit)
-    horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
+    horizon = Horizon(day.index(mtu), case.case.timezone)
     cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
     fcr_cube = None
     if fcr.offered(case) and st.fcr_bids == "stepped":
@@ -243,7 +247,7 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()
     limits = ExchangeRules()
-    curves = bm.order_curves(limits.price_limits(day), limits.max_curve_points) if tails else result.curves
+    curves = bm.order_curves(limits.price_limits(day.date), limits.max_curve_points) if tails else result.curves
     orders, rules = curve_order_file(product, day, case.case.zone, st.portfolio, curves)
     orders.block_orders, orders.linked_exclusive_group_orders = block_model.block_orders(
         bm, orders, st.portfolio, case.case.zone, rules)

@@ -33,7 +33,7 @@ from bidopt.bids.orders import Curve, CurvePoint, OrdersFile
 from bidopt.bids.rules import CONTINUOUS_COLUMNS, FCR_COLUMNS, ExchangeRules
 from bidopt.errors import InputError
 from bidopt.output import clean_numbers, file_mode
-from bidopt.time import STOCKHOLM, as_date
+from bidopt.time import STOCKHOLM, day_of
 
 # --------------------------------------------------------------------------------------------------
 # files
@@ -170,7 +170,7 @@ def empty_orders(product_id: str, day, area: str | None = None, *, make_ids: IdM
     """
     from bidopt.bids.contracts import PRODUCTS
 
-    d = as_date(day)
+    d = day_of(day)
     ids = (make_ids or auction_and_contracts)(product_id, d)
     product = PRODUCTS.get(product_id)
     return OrdersFile(

@@ -88,7 +88,7 @@ def publication_time(index, at: dt.time = DA_PUBLICATION, tz: str = btime.STOCKH
 
 def gate_time(day, at: dt.time = DA_GATE, tz: str = btime.STOCKHOLM, days_before: int = 1) -> pd.Timestamp:
     """The gate for delivery day ``day``: ``at`` local time ``days_before`` days before it, in UTC."""
-    d = btime.as_date(day) - dt.timedelta(days=days_before)
+    d = btime.day_of(day) - dt.timedelta(days=days_before)
     return pd.Timestamp(dt.datetime.combine(d, at)).tz_localize(tz).tz_convert("UTC")
 
 
@@ -260,7 +260,7 @@ def _scenarios(history, day, n, mtu_minutes, seed, gate_utc, lookback, tz, metho
         raise InputError(None, "n_scenarios", f"need at least one scenario, got {n}")
     if int(lookback) < 1:
         raise InputError(None, "lookback_days", f"need at least one day, got {lookback}")
-    D = btime.as_date(day)
+    D = btime.day_of(day)
     gate = _utc(gate_utc)
     index = btime.delivery_index(D, mtu_minutes, tz)
 

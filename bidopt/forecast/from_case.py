@@ -44,7 +44,7 @@ def dayahead_scenarios(case, day, mtu_minutes: int, st) -> xr.DataArray:
     """The day's price scenarios from the case's history, by ``st.forecaster`` (module docstring)."""
     from bidopt.forecast import baseline
 
-    D = btime.as_date(day)
+    D = btime.day_of(day)
     need = history_days(st)
     hist_index = btime.horizon_index(D - dt.timedelta(days=need), D, 60, case.case.timezone)
     what = f"bidding needs {need} days of history for the {st.forecaster} forecaster"
