@@ -110,7 +110,8 @@ class PeakSampler:
 
 
 def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None) -> dict:
-    from bidopt.bids.fleet import fleet_bid, home_sites
+    from bidopt.bids.fleet import fleet_bid
+    from bidopt.data.demo_sites import home_sites
 
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -171,17 +172,19 @@ def _kind(case) -> str:
 def profile_one(day: str, seed: int, top: int = 25) -> str:
     """cProfile of one site's bid per kind (after one warm-up site): the top entries by cumulative time."""
     from bidopt.bids.dayahead import price_scenarios, settings
-    from bidopt.bids.fleet import _solve_chunk, home_sites, price_points
+    from bidopt.bids.fleet import price_points
+    from bidopt.bids.fleet_sites import solve_chunk
+    from bidopt.data.demo_sites import home_sites
 
     cases = home_sites(10, seed=seed, day=day)
     cube = price_scenarios(cases[0], day, 60, settings(cases[0]))
     pts = price_points(cube)
-    _solve_chunk(cases[:1], day, 60, cube, pts, None, None)  # warm-up: imports, first-call caches
+    solve_chunk(cases[:1], day, 60, cube, pts, None, None)  # warm-up: imports, first-call caches
     out = io.StringIO()
     for i in (2, 1, 3):  # a battery, a heat pump and an EV home
         prof = cProfile.Profile()
         prof.enable()
-        _solve_chunk(cases[i : i + 1], day, 60, cube, pts, None, None)
+        solve_chunk(cases[i : i + 1], day, 60, cube, pts, None, None)
         prof.disable()
         out.write(
             f"\n### site {cases[i].case.name} ({_kind(cases[i])}, tariffs: "

@@ -8,8 +8,9 @@ import pytest
 import bidopt
 from bidopt import time as btime
 from bidopt.bids.dayahead import price_scenarios, settings
-from bidopt.bids.fleet import fleet_bid, home_site_data, home_sites, price_points, sum_curves
+from bidopt.bids.fleet import fleet_bid, price_points, sum_curves
 from bidopt.bids.rules import validate
+from bidopt.data.demo_sites import home_site_data, home_sites
 from bidopt.errors import BidoptError, InputError
 from bidopt.forecast.scenarios import make_scenarios
 from bidopt.horizon import Horizon
