@@ -1,10 +1,12 @@
-"""Exchange rules and the validator for order files and FCR bids.
+"""The validator for order files, and the one import for every exchange check.
 
-``ExchangeRules`` holds the parameters (dated where they change over time); its defaults come from
-``bidopt/defaults/exchange_rules.toml`` with their sources. ``validate(orders)`` checks an
+``ExchangeRules`` (``bidopt.bids.exchange_rules``) holds the parameters (dated where they change
+over time); its defaults come from ``bidopt/defaults/exchange_rules.toml`` with their sources.
+``validate(orders)`` (here) checks an
 ``OrdersFile`` against them and returns one human-readable line per problem (empty list = valid);
 ``validate_fcr_bids(df)`` does the same for Svenska kraftnät FCR capacity bids and
-``validate_continuous_orders(df)`` for continuous intraday orders (``intraday_orders.csv``).
+``validate_continuous_orders(df)`` for continuous intraday orders (``intraday_orders.csv``), both in
+``bidopt.bids.csv_rules``.
 ``bidopt.bids.files`` tells which of them (or the schedule and summary checks) a file needs.
 
 Checked for day-ahead / intraday-auction orders (MARKET_RULES 1.3-1.6, 2.2):
@@ -31,125 +33,34 @@ Checked for day-ahead / intraday-auction orders (MARKET_RULES 1.3-1.6, 2.2):
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
-import tomllib
 from collections import Counter, defaultdict
-from functools import cache
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
-from pydantic import ConfigDict, Field, ValidationError
 
 from bidopt.bids.contracts import PRODUCTS, IdMaker, Product, auction_and_contracts
+from bidopt.bids.csv_rules import validate_continuous_orders, validate_fcr_bids
+from bidopt.bids.exchange_rules import (
+    CONTINUOUS_COLUMNS,
+    FCR_COLUMNS,
+    GRID_TOL,
+    RULES_FILE,
+    ExchangeRules,
+    first_and_count,
+    fmt,
+    load_rules,
+    nearly_equal,
+    on_grid,
+)
 from bidopt.bids.orders import Block, BlockOrder, Curve, CurveOrder, OrdersFile
-from bidopt.case import DEFAULTS_DIR, Dated, Strict, dated_value
 from bidopt.errors import InputError
 from bidopt.time import day_bounds_utc
-
-RULES_FILE = DEFAULTS_DIR / "exchange_rules.toml"
-GRID_TOL = 1e-9  # a value is on a tick/lot grid if it is within this of a multiple
-FCR_COLUMNS = ("product", "auction", "hour_start_utc", "volume_mw", "price_eur_per_mw_h")
-CONTINUOUS_COLUMNS = ("timestamp_utc", "side", "volume_mw", "limit_price_eur_per_mwh")  # intraday_orders.csv
-
-
-@cache
-def _defaults() -> dict[str, Any]:
-    with open(RULES_FILE, "rb") as f:
-        return tomllib.load(f)
-
-
-def _default(key: str):
-    return lambda: _defaults()[key]
-
-
-class ExchangeRules(Strict):
-    """Exchange parameters; every default is read from ``defaults/exchange_rules.toml``."""
-
-    model_config = ConfigDict(validate_default=True)
-
-    dayahead_price_min_eur_per_mwh: list[Dated] = Field(default_factory=_default("dayahead_price_min_eur_per_mwh"), min_length=1)
-    dayahead_price_max_eur_per_mwh: list[Dated] = Field(default_factory=_default("dayahead_price_max_eur_per_mwh"), min_length=1)
-    intraday_auction_price_min_eur_per_mwh: list[Dated] = Field(
-        default_factory=_default("intraday_auction_price_min_eur_per_mwh"), min_length=1)
-    intraday_auction_price_max_eur_per_mwh: list[Dated] = Field(
-        default_factory=_default("intraday_auction_price_max_eur_per_mwh"), min_length=1)
-    intraday_continuous_price_min_eur_per_mwh: list[Dated] = Field(
-        default_factory=_default("intraday_continuous_price_min_eur_per_mwh"), min_length=1)
-    intraday_continuous_price_max_eur_per_mwh: list[Dated] = Field(
-        default_factory=_default("intraday_continuous_price_max_eur_per_mwh"), min_length=1)
-    intraday_continuous_product_start_minutes: int = Field(
-        default_factory=_default("intraday_continuous_product_start_minutes"), gt=0)
-    tick_eur_per_mwh: float = Field(default_factory=_default("tick_eur_per_mwh"), gt=0)
-    lot_mw: float = Field(default_factory=_default("lot_mw"), gt=0)
-    min_curve_points: int = Field(default_factory=_default("min_curve_points"), ge=2)
-    max_curve_points: int = Field(default_factory=_default("max_curve_points"), ge=2)
-    max_block_volume_mw: float = Field(default_factory=_default("max_block_volume_mw"), gt=0)
-    max_linked_eg_orders_per_portfolio: int = Field(
-        default_factory=_default("max_linked_eg_orders_per_portfolio"), ge=0)
-    fcr_min_volume_mw: float = Field(default_factory=_default("fcr_min_volume_mw"), ge=0)
-    fcr_step_mw: float = Field(default_factory=_default("fcr_step_mw"), gt=0)
-    fcr_products: list[str] = Field(default_factory=_default("fcr_products"))
-    fcr_auctions: list[int] = Field(default_factory=_default("fcr_auctions"))
-
-    def price_limits(self, day, market: str = "dayahead") -> tuple[float, float]:
-        """(min, max) clearing price in force for delivery ``day`` in ``market``
-        ("dayahead", "intraday_auction" or "intraday_continuous"). Raises InputError if no limit
-        holds yet on that day."""
-        d = pd.Timestamp(day).date()
-        lo = getattr(self, f"{market}_price_min_eur_per_mwh")
-        hi = getattr(self, f"{market}_price_max_eur_per_mwh")
-        return (dated_value(lo, d, f"{market}_price_min_eur_per_mwh"),
-                dated_value(hi, d, f"{market}_price_max_eur_per_mwh"))
-
-    def latest_price_limits(self, market: str = "dayahead") -> tuple[float, float]:
-        lo = getattr(self, f"{market}_price_min_eur_per_mwh")
-        hi = getattr(self, f"{market}_price_max_eur_per_mwh")
-        return (max(lo, key=lambda e: e.valid_from).value, max(hi, key=lambda e: e.valid_from).value)
-
-
-def load_rules(path: str | Path | None = None) -> ExchangeRules:
-    """Rules from a TOML file with any subset of the keys of the defaults file (others default)."""
-    if path is None:
-        return ExchangeRules()
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise InputError(path, None, f"cannot read exchange rules: {e}") from None
-    try:
-        return ExchangeRules(**data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise InputError(path, ".".join(map(str, err["loc"])), err["msg"]) from None
-
-
-# --------------------------------------------------------------------------------------------------
-# helpers
-
-
-def _fmt(x: float) -> str:
-    return format(x, ".10g")
-
-
-def on_grid(x: float, step: float, tol: float = GRID_TOL) -> bool:
-    """True if ``x`` is a multiple of ``step`` within ``tol`` (never for a number too large to say)."""
-    q = x / step
-    return math.isfinite(q) and abs(x - round(q) * step) <= tol
-
-
-def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= GRID_TOL * max(1.0, abs(a), abs(b))
 
 
 def _order_label(kind: str, i: int, order: CurveOrder | BlockOrder) -> str:
     return f"{kind} {i + 1} (portfolio '{order.portfolio}', area '{order.area_code}')"
 
-
-def _first_and_count(bad: list[str]) -> str:
-    return bad[0] if len(bad) == 1 else f"{bad[0]} (and {len(bad) - 1} more)"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -265,9 +176,9 @@ class _Validator:
             if seconds is not None and length != seconds:
                 wrong_len.append(f"'{c.contract_id}' lasts {length:g} s")
         if outside:
-            self.add(f"contracts outside delivery day {self.day} ({o.time_zone}): {_first_and_count(outside)}")
+            self.add(f"contracts outside delivery day {self.day} ({o.time_zone}): {first_and_count(outside)}")
         if wrong_len:
-            self.add(f"contracts not one MTU ({seconds} s) long: {_first_and_count(wrong_len)}")
+            self.add(f"contracts not one MTU ({seconds} s) long: {first_and_count(wrong_len)}")
 
     def check_order_header(self, label: str, order: CurveOrder | BlockOrder) -> None:
         if order.auction_id != self.o.auction_id:
@@ -315,41 +226,41 @@ class _Validator:
         n = len(pts)
         if n < r.min_curve_points:
             self.add(f"{where}: has {n} point(s); at least {r.min_curve_points} are needed "
-                     f"(at the minimum {_fmt(self.pmin)} and maximum {_fmt(self.pmax)} EUR/MWh)")
+                     f"(at the minimum {fmt(self.pmin)} and maximum {fmt(self.pmax)} EUR/MWh)")
         if n > r.max_curve_points:
             self.add(f"{where}: has {n} points; at most {r.max_curve_points} are allowed")
         increasing = True
         for k in range(1, n):
             if not prices[k] > prices[k - 1]:
                 self.add(f"{where}: prices must strictly increase along the curve "
-                         f"(point {k + 1}: {_fmt(prices[k])} after {_fmt(prices[k - 1])} EUR/MWh)")
+                         f"(point {k + 1}: {fmt(prices[k])} after {fmt(prices[k - 1])} EUR/MWh)")
                 increasing = False
                 break
         below = [p for p in prices if p < self.pmin - GRID_TOL]
         above = [p for p in prices if p > self.pmax + GRID_TOL]
         if below:
-            self.add(f"{where}: price {_fmt(min(below))} EUR/MWh is below the minimum price {_fmt(self.pmin)}")
+            self.add(f"{where}: price {fmt(min(below))} EUR/MWh is below the minimum price {fmt(self.pmin)}")
         if above:
-            self.add(f"{where}: price {_fmt(max(above))} EUR/MWh is above the maximum price {_fmt(self.pmax)}")
-        if n and not below and not _close(min(prices), self.pmin):
-            self.add(f"{where}: the curve must have a point at the minimum price {_fmt(self.pmin)} EUR/MWh "
-                     f"(lowest is {_fmt(min(prices))})")
-        if n and not above and not _close(max(prices), self.pmax):
-            self.add(f"{where}: the curve must have a point at the maximum price {_fmt(self.pmax)} EUR/MWh "
-                     f"(highest is {_fmt(max(prices))})")
-        off_tick = [_fmt(p) for p in prices if not on_grid(p, r.tick_eur_per_mwh)]
+            self.add(f"{where}: price {fmt(max(above))} EUR/MWh is above the maximum price {fmt(self.pmax)}")
+        if n and not below and not nearly_equal(min(prices), self.pmin):
+            self.add(f"{where}: the curve must have a point at the minimum price {fmt(self.pmin)} EUR/MWh "
+                     f"(lowest is {fmt(min(prices))})")
+        if n and not above and not nearly_equal(max(prices), self.pmax):
+            self.add(f"{where}: the curve must have a point at the maximum price {fmt(self.pmax)} EUR/MWh "
+                     f"(highest is {fmt(max(prices))})")
+        off_tick = [fmt(p) for p in prices if not on_grid(p, r.tick_eur_per_mwh)]
         if off_tick:
-            self.add(f"{where}: price {_first_and_count(off_tick)} is not a multiple of the tick "
-                     f"{_fmt(r.tick_eur_per_mwh)} EUR/MWh")
-        off_lot = [_fmt(v) for v in vols if not on_grid(v, r.lot_mw)]
+            self.add(f"{where}: price {first_and_count(off_tick)} is not a multiple of the tick "
+                     f"{fmt(r.tick_eur_per_mwh)} EUR/MWh")
+        off_lot = [fmt(v) for v in vols if not on_grid(v, r.lot_mw)]
         if off_lot:
-            self.add(f"{where}: volume {_first_and_count(off_lot)} MW is not a multiple of the lot {_fmt(r.lot_mw)} MW")
+            self.add(f"{where}: volume {first_and_count(off_lot)} MW is not a multiple of the lot {fmt(r.lot_mw)} MW")
         if increasing:
             for k in range(1, n):
                 if vols[k] > vols[k - 1] + GRID_TOL:
                     self.add(f"{where}: volume must not increase with price (positive = buy): "
-                             f"{_fmt(vols[k])} MW at {_fmt(prices[k])} EUR/MWh after "
-                             f"{_fmt(vols[k - 1])} MW at {_fmt(prices[k - 1])} EUR/MWh")
+                             f"{fmt(vols[k])} MW at {fmt(prices[k])} EUR/MWh after "
+                             f"{fmt(vols[k - 1])} MW at {fmt(prices[k - 1])} EUR/MWh")
                     break
 
     # ---- block orders
@@ -391,12 +302,12 @@ class _Validator:
         if not b.name.strip():
             self.add(f"{where}: block name is empty")
         if b.price < self.pmin - GRID_TOL or b.price > self.pmax + GRID_TOL:
-            self.add(f"{where}: price {_fmt(b.price)} EUR/MWh is outside the limits "
-                     f"[{_fmt(self.pmin)}, {_fmt(self.pmax)}]")
+            self.add(f"{where}: price {fmt(b.price)} EUR/MWh is outside the limits "
+                     f"[{fmt(self.pmin)}, {fmt(self.pmax)}]")
         if not on_grid(b.price, r.tick_eur_per_mwh):
-            self.add(f"{where}: price {_fmt(b.price)} is not a multiple of the tick {_fmt(r.tick_eur_per_mwh)} EUR/MWh")
+            self.add(f"{where}: price {fmt(b.price)} is not a multiple of the tick {fmt(r.tick_eur_per_mwh)} EUR/MWh")
         if not 0 < b.minimum_acceptance_ratio <= 1:
-            self.add(f"{where}: minimumAcceptanceRatio {_fmt(b.minimum_acceptance_ratio)} is not in (0, 1]")
+            self.add(f"{where}: minimumAcceptanceRatio {fmt(b.minimum_acceptance_ratio)} is not in (0, 1]")
         if b.exclusive_group is not None and not b.exclusive_group.strip():
             self.add(f"{where}: exclusiveGroup is empty (use null for no group)")
         if b.linked_to is not None and not b.linked_to.strip():
@@ -412,14 +323,14 @@ class _Validator:
             pos = sorted({self.contract_pos[p.contract_id] for p in b.periods})
             if pos[-1] - pos[0] + 1 != len(pos):
                 self.add(f"{where}: periods are not consecutive contracts (a block spans consecutive MTUs)")
-        too_big = [f"{_fmt(p.volume)} MW in '{p.contract_id}'" for p in b.periods
+        too_big = [f"{fmt(p.volume)} MW in '{p.contract_id}'" for p in b.periods
                    if abs(p.volume) > r.max_block_volume_mw + GRID_TOL]
         if too_big:
-            self.add(f"{where}: volume {_first_and_count(too_big)} exceeds the maximum block volume "
-                     f"{_fmt(r.max_block_volume_mw)} MW")
-        off_lot = [_fmt(p.volume) for p in b.periods if not on_grid(p.volume, r.lot_mw)]
+            self.add(f"{where}: volume {first_and_count(too_big)} exceeds the maximum block volume "
+                     f"{fmt(r.max_block_volume_mw)} MW")
+        off_lot = [fmt(p.volume) for p in b.periods if not on_grid(p.volume, r.lot_mw)]
         if off_lot:
-            self.add(f"{where}: volume {_first_and_count(off_lot)} MW is not a multiple of the lot {_fmt(r.lot_mw)} MW")
+            self.add(f"{where}: volume {first_and_count(off_lot)} MW is not a multiple of the lot {fmt(r.lot_mw)} MW")
         if all(abs(p.volume) <= GRID_TOL for p in b.periods):
             self.add(f"{where}: all period volumes are zero (no zero-volume blocks)")
 
@@ -479,118 +390,6 @@ class _Validator:
                              f"'{parent.exclusive_group}'")
 
 
-# --------------------------------------------------------------------------------------------------
-# FCR bids
-
-
-def validate_fcr_bids(df: pd.DataFrame, rules: ExchangeRules | None = None) -> list[str]:
-    """Problems of FCR capacity bids, one line each (empty: valid). Rows are numbered from 1.
-
-    Columns: product (fcr_n, fcr_d_up, fcr_d_down), auction (1 or 2), hour_start_utc (UTC, on the
-    hour), volume_mw (>= 0.1, in 0.1 MW steps), price_eur_per_mw_h (>= 0). MARKET_RULES 3.2.
-    """
-    r = rules or ExchangeRules()
-    missing = [c for c in FCR_COLUMNS if c not in df.columns]
-    if missing:
-        return [f"fcr bids: missing column(s) {', '.join(missing)} (need {', '.join(FCR_COLUMNS)})"]
-    out: list[str] = []
-    for i, row in enumerate(df[list(FCR_COLUMNS)].itertuples(index=False), start=1):
-        where = f"fcr bid row {i}"
-        product, auction, hour, volume, price = row
-        if product not in r.fcr_products:
-            out.append(f"{where}: product '{product}' is not one of {', '.join(r.fcr_products)}")
-        a = _number(auction)
-        if a is None or a != int(a) or int(a) not in r.fcr_auctions:
-            out.append(f"{where}: auction '{auction}' is not one of {', '.join(map(str, r.fcr_auctions))}")
-        ts = _utc(hour)
-        if ts is None:
-            out.append(f"{where}: hour_start_utc '{hour}' is not a UTC time (e.g. 2024-03-14T10:00:00Z)")
-        elif ts != ts.floor("h"):
-            out.append(f"{where}: hour_start_utc {ts:%Y-%m-%dT%H:%M:%SZ} is not on the hour (FCR products are hourly)")
-        v = _number(volume)
-        if v is None:
-            out.append(f"{where}: volume_mw '{volume}' is not a number")
-        else:
-            if v < r.fcr_min_volume_mw - GRID_TOL:
-                out.append(f"{where}: volume {_fmt(v)} MW is below the minimum bid {_fmt(r.fcr_min_volume_mw)} MW")
-            elif not on_grid(v, r.fcr_step_mw):
-                out.append(f"{where}: volume {_fmt(v)} MW is not a multiple of {_fmt(r.fcr_step_mw)} MW")
-        p = _number(price)
-        if p is None:
-            out.append(f"{where}: price_eur_per_mw_h '{price}' is not a number")
-        elif p < 0:
-            out.append(f"{where}: price {_fmt(p)} EUR/MW/h is negative")
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# continuous intraday orders
-
-
-def validate_continuous_orders(df: pd.DataFrame, rules: ExchangeRules | None = None,
-                               tz: str = "Europe/Stockholm") -> list[str]:
-    """Problems of continuous intraday orders (``intraday_orders.csv``), one line each (empty:
-    valid). Rows are numbered from 1.
-
-    Columns: timestamp_utc (UTC start of the product, on the quarter-hour), side (buy or sell),
-    volume_mw (> 0, on the 0.1 MW lot), limit_price_eur_per_mwh (on the 0.01 tick, within the SIDC
-    limits of the delivery day in ``tz``). MARKET_RULES 2.1-2.2.
-    """
-    r = rules or ExchangeRules()
-    missing = [c for c in CONTINUOUS_COLUMNS if c not in df.columns]
-    if missing:
-        return [f"intraday orders: missing column(s) {', '.join(missing)} (need {', '.join(CONTINUOUS_COLUMNS)})"]
-    out: list[str] = []
-    step = r.intraday_continuous_product_start_minutes
-    for i, row in enumerate(df[list(CONTINUOUS_COLUMNS)].itertuples(index=False), start=1):
-        where = f"intraday order row {i}"
-        stamp, side, volume, price = row
-        ts = _utc(stamp)
-        if ts is None:
-            out.append(f"{where}: timestamp_utc '{stamp}' is not a UTC time (e.g. 2025-11-12T10:15:00Z)")
-        elif ts != ts.floor(f"{step}min"):
-            out.append(f"{where}: timestamp_utc {ts:%Y-%m-%dT%H:%M:%SZ} is not the start of a product "
-                       f"(continuous intraday products start every {step} minutes)")
-        if str(side).strip().lower() not in ("buy", "sell"):
-            out.append(f"{where}: side '{side}' is not buy or sell")
-        v = _number(volume)
-        if v is None:
-            out.append(f"{where}: volume_mw '{volume}' is not a number")
-        elif v <= GRID_TOL:
-            out.append(f"{where}: volume {_fmt(v)} MW is not positive (the side says buy or sell)")
-        elif not on_grid(v, r.lot_mw):
-            out.append(f"{where}: volume {_fmt(v)} MW is not a multiple of the lot {_fmt(r.lot_mw)} MW")
-        p = _number(price)
-        if p is None:
-            out.append(f"{where}: limit_price_eur_per_mwh '{price}' is not a number")
-            continue
-        if not on_grid(p, r.tick_eur_per_mwh):
-            out.append(f"{where}: limit price {_fmt(p)} is not a multiple of the tick {_fmt(r.tick_eur_per_mwh)} EUR/MWh")
-        if ts is not None:
-            day = ts.tz_convert(tz).date()
-            try:
-                lo, hi = r.price_limits(day, "intraday_continuous")
-            except InputError as e:
-                out.append(f"{where}: no intraday price limits known for delivery day {day}: {e.message}")
-                continue
-            if not lo - GRID_TOL <= p <= hi + GRID_TOL:
-                out.append(f"{where}: limit price {_fmt(p)} EUR/MWh is outside the limits [{_fmt(lo)}, {_fmt(hi)}]")
-    return out
-
-
-def _number(x) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-def _utc(x) -> pd.Timestamp | None:
-    try:
-        ts = pd.Timestamp(x)
-    except (TypeError, ValueError):
-        return None
-    if ts is pd.NaT or ts.tzinfo is None:
-        return None
-    return ts.tz_convert("UTC")
+# the names other modules import from here: the rules and the file checks live in their own modules
+__all__ = ["CONTINUOUS_COLUMNS", "FCR_COLUMNS", "GRID_TOL", "RULES_FILE", "ExchangeRules", "load_rules", "on_grid",
+           "validate", "validate_continuous_orders", "validate_fcr_bids"]
