@@ -2,9 +2,11 @@
 built onto a Pyomo block.
 
 The deterministic planner builds one ``Site`` on its model; the stochastic bidding model builds one
-per price scenario, all sharing the first-stage decisions (bid curves, FCR capacity). Asset
+per price scenario, all sharing the first-stage decisions (bid curves, reserve capacity). Asset
 profiles are prepared once and shared; the price stack (import cost, export value per MTU) is the
-site's own.
+site's own. Market products come from the registry (``bidopt.markets``): the site builds (or is
+given) each offered product's capacity, sums the headroom every product asks of an asset and
+passes it to the asset once, and reports each product's streams; it names no product.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 
+from bidopt import markets
 from bidopt.assets import grid as grid_connection
 from bidopt.assets.base import values
 from bidopt.horizon import Horizon
-from bidopt.markets import dayahead, fcr
+from bidopt.markets import dayahead
 from bidopt.params import data_objects
 from bidopt.tariffs import retail, tax_reduction
 
-ZERO_STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance")
-STREAM_ORDER = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
+STREAM_ORDER = markets.listed_streams()  # the streams every revenue dict lists, in order (the registry's)
 
 
 def price_stack(case, horizon: Horizon, spot: np.ndarray) -> dict:
@@ -63,7 +65,12 @@ class Site:
     def __init__(self, case, horizon: Horizon, data: dict, spot: np.ndarray, blk: pyo.Block, T: pyo.Set,
                  fcr_capacity: pyo.Block | None = None, binaries: tuple[bool, bool] | None = None,
                  position_mw: np.ndarray | None = None, adjustments: dict | None = None,
-                 fcr_prices: dict | None = None):
+                 fcr_prices: dict | None = None, capacities: dict | None = None,
+                 scenario_prices: dict | None = None):
+        """``capacities`` {product name: capacity block}: first-stage capacity built elsewhere and
+        shared (else the site builds its own); ``scenario_prices`` {product name: {stream: price
+        per hour}}: this path's own clearing prices for stepped bids (the bids decide volumes).
+        ``fcr_capacity`` / ``fcr_prices``: the same for product ``fcr``."""
         self.case, self.horizon, self.data, self.blk = case, horizon, data, blk
         self.spot = np.asarray(spot, dtype=float)
         ps = price_stack(case, horizon, self.spot)
@@ -75,10 +82,15 @@ class Site:
         self.vat_factor = retail.vat_factor(case, horizon)
         self.position_mw = None if position_mw is None else np.asarray(position_mw, dtype=float)
         self.adjustments = dict(adjustments or {})
-        self.fcr_prices = fcr_prices  # this path's own FCR clearing prices (stepped bids decide volumes)
-        self._build(T, fcr_capacity)
+        self.capacities = dict(capacities or {})
+        self.scenario_prices = dict(scenario_prices or {})
+        if fcr_capacity is not None:
+            self.capacities["fcr"] = fcr_capacity
+        if fcr_prices is not None:
+            self.scenario_prices["fcr"] = fcr_prices
+        self._build(T)
 
-    def _build(self, T, fcr_capacity) -> None:
+    def _build(self, T) -> None:
         case, h, blk = self.case, self.horizon, self.blk
         self.asset_blocks = {}
         for a in case.assets:
@@ -98,22 +110,9 @@ class Site:
             tax_reduction.build(blk.tax_reduction, T, h, case, blk.grid,
                                 tax_reduction.renewable_sources(case, self.asset_blocks), self.tax_reduction)
             market_value = market_value + blk.tax_reduction.value_eur
-        self.fcr_capacity = fcr_capacity
-        self.owns_fcr_capacity = False
-        if fcr.offered(case):
-            assets = {a.name: a for a in case.assets}
-            if fcr_capacity is None:
-                blk.fcr = pyo.Block()
-                fcr.build_capacity(blk.fcr, h, case, assets, prices=self.fcr_prices,
-                                   continuous=self.fcr_prices is not None)
-                self.fcr_capacity, self.owns_fcr_capacity = blk.fcr, True
-                if self.fcr_prices is None:
-                    market_value = market_value + sum(blk.fcr.capacity_value_eur[p] for p in blk.fcr.P)
-                else:
-                    market_value = market_value + self._build_fcr_accepted(blk.fcr)
-            blk.fcr_site = pyo.Block()
-            fcr.build_site_terms(self.fcr_capacity, blk.fcr_site, T, h, case, assets, self.asset_blocks, self.spot)
-            market_value = market_value + blk.fcr_site.activation_value_eur
+        products = self._build_products(T)
+        if products is not None:
+            market_value = market_value + products
         if self.position_mw is not None:
             market_value = market_value + self._build_position(T)
         self.tariff_blocks = {}
@@ -130,13 +129,60 @@ class Site:
         blk.fixed_cost = pyo.Param(initialize=self.fixed_cost_eur, mutable=True)
         blk.value_eur = pyo.Expression(expr=market_value - blk.vat * (tariff_cost + blk.fixed_cost) - asset_cost)
 
+    def _build_products(self, T):
+        """Each offered product's capacity (built here unless given), its site terms and the headroom
+        it asks of the assets, summed per asset (``_hold_headroom``). Returns the value (EUR), None
+        without products."""
+        case, h, blk = self.case, self.horizon, self.blk
+        markets.check_asset_choices(case)
+        assets = {a.name: a for a in case.assets}
+        self.owned, self.market_terms = set(), {}
+        value, asked = None, {}
+        for prod in markets.capacity_products(case):
+            name, cap, sp = prod.name, self.capacities.get(prod.name), self.scenario_prices.get(prod.name)
+            if cap is None:
+                cap = pyo.Block()
+                blk.add_component(name, cap)
+                prod.build_capacity(cap, h, case, assets, prices=sp, continuous=sp is not None)
+                self.capacities[name] = cap
+                self.owned.add(name)
+                v = sum(cap.capacity_value_eur[p] for p in cap.P) if sp is None else self._build_accepted(name, cap)
+                value = v if value is None else value + v
+            terms = pyo.Block()
+            blk.add_component(f"{name}_site", terms)
+            for a, hr in prod.headroom(cap, terms, T, h, case, assets).items():
+                asked.setdefault(a, []).append(hr)
+            v = prod.site_value(cap, terms, T, h, case, self.spot)
+            if not (isinstance(v, float) and v == 0.0):
+                value = v if value is None else value + v
+            self.market_terms[name] = terms
+        self._hold_headroom(T, asked, assets)
+        return value
+
+    def _hold_headroom(self, T, asked: dict, assets: dict) -> None:
+        """Pass each asset the headroom of every product it provides, summed (one product: as is)."""
+        def at(e, t):
+            return e[t] if hasattr(e, "__getitem__") else e
+
+        for a, parts in asked.items():
+            hr = parts[0]
+            if len(parts) > 1:
+                rb = pyo.Block()
+                self.blk.add_component(f"reserve_{a}", rb)
+                for k in ("up_mw", "down_mw", "up_mwh", "down_mwh", "expected_up_mw"):
+                    terms = [getattr(x, k) for x in parts if getattr(x, k) is not None]
+                    if terms:
+                        rb.add_component(k, pyo.Expression(T, rule=lambda b, t, ts=terms: sum(at(e, t) for e in ts)))
+                hr = markets.Headroom(*(rb.component(k) for k in markets.Headroom._fields))
+            assets[a].add_reserve_headroom(self.asset_blocks[a], T, self.horizon, *hr)
+
     def refresh(self, case, horizon: Horizon, data: dict, spot: np.ndarray, stack: dict | None = None) -> bool:
         """Put a new horizon of the same length (a next day) with its case, data and prices into the
         built block: every asset and tariff sets its Params (``refresh``). False when something
-        needs a different structure (binaries, asset or tariff shape, FCR or a held position, which
+        needs a different structure (binaries, asset or tariff shape, reserve capacity or a held position, which
         are not refreshed): the caller rebuilds. ``stack``: ``price_stack(case, horizon, spot)`` if
         the caller has it already."""
-        if horizon.n != self.horizon.n or fcr.offered(case) or self.position_mw is not None:
+        if horizon.n != self.horizon.n or markets.capacity_products(case) or self.position_mw is not None:
             return False
         if [(a.name, a.kind) for a in case.assets] != [(a.name, a.kind) for a in self.case.assets]:
             return False
@@ -172,14 +218,13 @@ class Site:
         blk.fixed_cost.set_value(self.fixed_cost_eur)
         return True
 
-    def _build_fcr_accepted(self, cap):
-        """Stepped FCR bids (``bidopt.bids.fcr_steps``): ``cap`` (``blk.fcr``) holds the headroom
+    def _build_accepted(self, name: str, cap):
+        """Stepped bids (``bidopt.bids.fcr_steps``): ``cap`` (``blk.<name>``) holds the headroom
         for every volume the bids may get accepted (the top of each bid ladder); this path earns its
-        own clearing price on ``fcr_accepted.mw``, the volume its prices accept (MW per product and
+        own clearing price on ``<name>_accepted.mw``, the volume its prices accept (MW per stream and
         hour, tied to the ladder by the bidding model). Returns the value (EUR)."""
-        blk = self.blk
-        blk.fcr_accepted = pyo.Block()
-        fa = blk.fcr_accepted
+        fa = pyo.Block()
+        self.blk.add_component(f"{name}_accepted", fa)
         fa.mw = pyo.Var(cap.P, cap.H, bounds=(0, None))
         fa.value_eur = pyo.Expression(cap.P, rule=lambda b, p: sum(cap.price[p, h] * b.mw[p, h] for h in cap.H))
         return sum(fa.value_eur[p] for p in cap.P)
@@ -233,8 +278,8 @@ class Site:
         self.spot = np.asarray(spot, dtype=float)
         self.coefs, self.import_cost, self.export_value = ps["coefs"], ps["import_cost"], ps["export_value"]
         dayahead.update(self.blk.dayahead, self.import_cost, self.export_value)
-        if hasattr(self.blk, "fcr_site"):
-            fcr.update_spot(self.blk.fcr_site, self.spot)
+        for name, terms in self.market_terms.items():
+            markets.product(name).update_spot(terms, self.spot)
         return True
 
     # --- results ----------------------------------------------------------------------------------
@@ -264,8 +309,8 @@ class Site:
         }
         for a in self.case.assets:
             cols.update(a.schedule(self.asset_blocks[a.name], self.horizon))
-        if self.fcr_capacity is not None:
-            cols.update(fcr.schedule(self.fcr_capacity, self.horizon))
+        for name in self.market_terms:
+            cols.update(markets.product(name).schedule(self.capacities[name], self.horizon))
         cols["price_eur_per_mwh"] = self.spot
         df = pd.DataFrame(cols, index=self.horizon.index)
         df.index.name = "timestamp_utc"
@@ -304,9 +349,9 @@ class Site:
                 out += detail(b)
         return out
 
-    def revenue(self, include_fcr_capacity: bool | None = None) -> dict[str, float]:
-        """Result per stream in EUR (costs negative); sums to ``value_eur`` (plus first-stage FCR
-        capacity value when the capacity is shared and ``include_fcr_capacity``)."""
+    def revenue(self, include_capacity: bool | None = None) -> dict[str, float]:
+        """Result per stream in EUR (costs negative); sums to ``value_eur`` (plus the first-stage
+        capacity value when the capacity is shared and ``include_capacity``)."""
         g, dt_h = self.blk.grid, self.horizon.dt_h
         imp, exp = values(g.import_mw), values(g.export_mw)
         out = {s: float(np.sum(c_exp * exp - c_imp * imp) * dt_h) for s, (c_imp, c_exp) in self.coefs.items()}
@@ -319,8 +364,9 @@ class Site:
         out["degradation"] = 0.0
         for a in self.case.assets:
             out[a.cost_stream] = out.get(a.cost_stream, 0.0) - a.cost_eur(self.asset_blocks[a.name])
-        for s in ZERO_STREAMS:
-            out[s] = 0.0
+        order = markets.stream_order(self.case)
+        for s in order:
+            out.setdefault(s, 0.0)
         if self.position_mw is not None:
             b = self.blk
             for n in b.ADJ:
@@ -329,13 +375,19 @@ class Site:
                 sell = np.array([b.adj_sell[n, t].value or 0.0 for t in b.position])
                 out[n] = out.get(n, 0.0) - float(np.sum(buy * buy_p - sell * sell_p) * dt_h)
                 out["dayahead"] += float(np.sum((buy - sell) * self.spot) * dt_h)  # dayahead: the position only
-        if self.fcr_capacity is not None:
-            with_capacity = self.owns_fcr_capacity if include_fcr_capacity is None else include_fcr_capacity
-            accepted = self.blk.component("fcr_accepted")  # stepped bids: the accepted volume earns
-            held = self.fcr_capacity if with_capacity and accepted is None else None
-            for p, v in fcr.revenue(held, self.blk.fcr_site).items():
-                out[p] = out.get(p, 0.0) + v
-            if with_capacity and accepted is not None:
-                for p in self.fcr_capacity.P:
-                    out[p] = out.get(p, 0.0) + float(pyo.value(accepted.value_eur[p]))
-        return {**{k: out[k] for k in STREAM_ORDER}, **{k: v for k, v in out.items() if k not in STREAM_ORDER}}
+        for name, terms in self.market_terms.items():
+            self._product_revenue(out, name, terms, include_capacity)
+        return {**{k: out[k] for k in order}, **{k: v for k, v in out.items() if k not in order}}
+
+    def _product_revenue(self, out: dict, name: str, terms, include_capacity: bool | None) -> None:
+        """Add product ``name``'s streams to ``out``: its site terms, and its capacity value when the
+        site owns the capacity (or ``include_capacity``); stepped bids earn on the accepted volume."""
+        cap = self.capacities[name]
+        with_capacity = (name in self.owned) if include_capacity is None else include_capacity
+        accepted = self.blk.component(f"{name}_accepted")
+        held = cap if with_capacity and accepted is None else None
+        for p, v in markets.product(name).revenue(held, terms).items():
+            out[p] = out.get(p, 0.0) + v
+        if with_capacity and accepted is not None:
+            for p in cap.P:
+                out[p] = out.get(p, 0.0) + float(pyo.value(accepted.value_eur[p]))

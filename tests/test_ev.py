@@ -12,6 +12,7 @@ import bidopt
 from bidopt import time as btime
 from bidopt.data.ev_sessions import read_sessions
 from bidopt.horizon import Horizon
+from bidopt.markets import provided_by
 from tests.conftest import REPO, SHARED_DATA, write_prices
 
 DAY = "2024-03-14"  # local day = 2024-03-13T23:00Z .. 2024-03-14T23:00Z
@@ -236,7 +237,7 @@ def test_fcr_d_headroom(tmp_path, ler):
     case = ev_case(tmp_path, prices=night_prices(tmp_path), sessions=car, offer_reserves=True,
                    extra_prices={"fcr_d_up": "fcr_d_up.csv", "fcr_d_down": "fcr_d_down.csv"},
                    markets={"fcr": {"step_mw": 0.0}}, **({} if ler is None else {"ler": ler}))
-    assert case.assets[0].reserve_products() == {"fcr_d_up", "fcr_d_down"}
+    assert provided_by(case.assets[0]) == {"fcr_d_up", "fcr_d_down"}
     assert case.assets[0].limited_energy_reservoir() is bool(ler)
     res = bidopt.plan(case, DAY)
     s = res.schedule

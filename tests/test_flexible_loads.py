@@ -15,6 +15,7 @@ from bidopt.assets.curtailable_load import CurtailableLoad, default_voll_eur_per
 from bidopt.assets.shiftable_load import ShiftableLoad
 from bidopt.errors import InfeasibleError, InputError
 from bidopt.horizon import Horizon
+from bidopt.markets import provided_by
 from tests.conftest import write_prices
 
 DAY = "2024-03-14"  # local day = 2024-03-13T23:00Z .. 2024-03-14T23:00Z (CET, 24 h)
@@ -263,12 +264,12 @@ def test_curtailable_validation(fields, field):
 
 
 def test_reserve_products_only_when_offered():
-    assert ShiftableLoad(name="a", energy_mwh=1, max_power_mw=1, window_start="1:00", window_end="5:00"
-                         ).reserve_products() == set()
-    assert ShiftableLoad(name="a", energy_mwh=1, max_power_mw=1, window_start="1:00", window_end="5:00",
-                         offer_reserves=True).reserve_products() == {"fcr_d_up", "fcr_d_down"}
-    assert CurtailableLoad(name="c", offer_reserves=True).reserve_products() == {"fcr_d_up", "fcr_d_down"}
-    assert CurtailableLoad(name="c").reserve_products() == set()
+    assert provided_by(ShiftableLoad(name="a", energy_mwh=1, max_power_mw=1, window_start="1:00",
+                                     window_end="5:00")) == set()
+    assert provided_by(ShiftableLoad(name="a", energy_mwh=1, max_power_mw=1, window_start="1:00", window_end="5:00",
+                                     offer_reserves=True)) == {"fcr_d_up", "fcr_d_down"}
+    assert provided_by(CurtailableLoad(name="c", offer_reserves=True)) == {"fcr_d_up", "fcr_d_down"}
+    assert provided_by(CurtailableLoad(name="c")) == set()
 
 
 def _max_reserve(asset, horizon, data, direction, endurance_h, objective_t=None):

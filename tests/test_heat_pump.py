@@ -19,6 +19,7 @@ from bidopt.assets.heat_pump import (
 )
 from bidopt.data import synthetic
 from bidopt.horizon import Horizon
+from bidopt.markets import provided_by
 from bidopt.model import PortfolioModel
 from bidopt.time import delivery_index, horizon_index
 from tests.conftest import REPO, SHARED_DATA, write_prices
@@ -233,11 +234,11 @@ def test_hot_water_tank_serves_the_hot_water_column(orebro):
 
 def test_reserves_interface_keeps_comfort_margin():
     spec = HeatPump.model_validate(rc_pump())
-    assert spec.reserve_products() == set()
+    assert provided_by(spec) == set()
     data = site("synthetic", rc_pump(offer_reserves=True, outdoor_temp=-2.0))
     case = bidopt.case_from_dict(data)
     hp = case.assets[0]
-    assert hp.reserve_products() == {"fcr_d_up", "fcr_d_down"}
+    assert provided_by(hp) == {"fcr_d_up", "fcr_d_down"}  # asked through the product registry
     h = Horizon(delivery_index("2024-01-17", 60))
     pm = PortfolioModel(case, h)
     m, blk = pm.m, pm.asset_blocks["hp"]

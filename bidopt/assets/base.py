@@ -9,7 +9,7 @@ Assets know nothing of markets or tariffs.
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 import pyomo.environ as pyo
@@ -20,6 +20,23 @@ from bidopt.errors import InputError
 from bidopt.expr_value import linear_value
 from bidopt.horizon import Horizon
 from bidopt.params import data_objects
+
+
+class Flexibility(NamedTuple):
+    """What an asset can do on top of its schedule, whichever product asks (MW, seconds).
+
+    ``up``: raise output or cut consumption; ``down``: the other way; ``up_limit_mw`` /
+    ``down_limit_mw``: the most capacity it is prequalified for in that direction (None: no cap);
+    ``continuous``: it can follow a continuous two-way signal around its schedule (storage can;
+    loads switched on an event cannot); ``response_s``: how fast it reaches full activation (None:
+    not declared, i.e. not a fast responder)."""
+
+    up: bool = True
+    down: bool = True
+    up_limit_mw: float | None = None
+    down_limit_mw: float | None = None
+    continuous: bool = False
+    response_s: float | None = None
 
 
 class AssetBase(AssetSpec):
@@ -78,18 +95,24 @@ class AssetBase(AssetSpec):
         return None
 
     # --- reserves: the small interface every asset that can provide reserves implements ----------
-    def reserve_products(self) -> set[str]:
-        """Reserve products this asset may provide ("fcr_n", "fcr_d_up", "fcr_d_down"); none by default."""
-        return set()
+    def flexibility(self) -> Flexibility | None:
+        """The up/down flexibility the asset offers to reserve products (``bidopt.markets`` asks it);
+        None by default: it offers none."""
+        return None
+
+    def reserve_choice(self) -> list[str] | None:
+        """The reserve streams the user restricted this asset to (a case field), None = any it can."""
+        return None
+
+    def offers(self, stream: str) -> bool:
+        """Whether the user lets the asset sell reserve ``stream`` (a name a product passes)."""
+        choice = self.reserve_choice()
+        return choice is None or stream in choice
 
     def limited_energy_reservoir(self) -> bool:
         """Whether the asset is a limited energy reservoir: its ``ler`` field, else the kind's default
         (batteries yes; loads, heat pumps and one-way EV charging no)."""
         return self.ler_default if self.ler is None else bool(self.ler)
-
-    def reserve_limit_mw(self, product: str) -> float | None:
-        """The most capacity of ``product`` the asset is prequalified for (MW), or None for no cap."""
-        return None
 
     def add_reserve_headroom(
         self, blk: pyo.Block, T: pyo.Set, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None
@@ -102,9 +125,9 @@ class AssetBase(AssetSpec):
 
         ``expected_up_mw[t]`` is the expected net activation (MW, + = upward), which moves the energy
         of a storage asset. Arguments are Pyomo expressions indexed by ``T``, built by the market module from the sold
-        capacities and the product rules (e.g. the LER multipliers). Called only when
-        ``reserve_products()`` is not empty. Markets never look inside the asset; assets never
-        know which product asked.
+        capacities and the product rules (e.g. the LER multipliers), summed over every product the
+        asset provides. Called only when ``flexibility()`` is not None. Markets never look inside the
+        asset; assets never know which product asked.
         """
         raise NotImplementedError
 

@@ -11,8 +11,10 @@ Charge/discharge exclusivity needs a binary u_t (c_t <= P_c u_t, d_t <= P_d (1 -
 burning energy in round-trip losses can pay: when a MWh can have a negative value (negative import
 cost or export value). ``exclusive = "auto"`` adds them exactly then; true/false force it.
 
-Reserves: a battery is a limited energy reservoir (``ler = true`` by default): FCR capacity keeps
-the LER reservation of ``bidopt.markets.fcr`` (1.34 / 0.20 power factors, 1 h / 1/3 h energy).
+Reserves: a battery offers flexibility both ways, continuous and fast (``flexibility``), up to its
+rated power per direction or ``prequalified_mw``; ``reserves`` restricts which reserve streams it
+sells. It is a limited energy reservoir (``ler = true`` by default), which the reserve products'
+own rules read. The headroom the products ask for is held by ``add_reserve_headroom``.
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ import numpy as np
 import pyomo.environ as pyo
 from pydantic import Field, model_validator
 
-from bidopt.assets.base import AssetBase, values
+from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.case import register_asset
 from bidopt.errors import InfeasibleError
 from bidopt.horizon import Horizon
+
+FAST_RESPONSE_S = 0.5  # s to full activation declared for a battery inverter (typical; UNVERIFIED)
 
 
 @register_asset
@@ -46,10 +50,9 @@ class Battery(AssetBase):
     degradation_eur_per_mwh: float = Field(0.0, ge=0)
     max_cycles_per_day: float | None = Field(None, gt=0)
     exclusive: Literal["auto", True, False] = "auto"
-    prequalified_mw: float | None = Field(None, ge=0)  # FCR capacity cap per product; default rated power
-    reserves: list[Literal["fcr_n", "fcr_d_up", "fcr_d_down"]] = Field(
-        default_factory=lambda: ["fcr_n", "fcr_d_up", "fcr_d_down"]
-    )
+    prequalified_mw: float | None = Field(None, ge=0)  # reserve capacity cap per direction; default rated power
+    # reserve streams the battery may sell (names checked against bidopt.markets); None: any it can
+    reserves: list[str] | None = None
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -168,15 +171,17 @@ class Battery(AssetBase):
         blk.soc_initial.set_value(self.soc_start)
         return True
 
-    def reserve_products(self) -> set[str]:
-        return set(self.reserves)
+    def reserve_choice(self) -> list[str] | None:
+        return self.reserves
 
-    def reserve_limit_mw(self, product: str) -> float | None:
-        """Prequalified capacity: the rated power in the product's direction (a charging position may
-        add headroom, but not capacity beyond what the unit is prequalified for)."""
-        if self.prequalified_mw is not None:
-            return self.prequalified_mw
-        return self.p_charge if product == "fcr_d_down" else self.p_discharge
+    def flexibility(self) -> Flexibility:
+        """Both ways, continuous, fast (an inverter: FAST_RESPONSE_S). Prequalified capacity: the rated
+        power in each direction (a charging position may add headroom, but not capacity beyond what
+        the unit is prequalified for), or ``prequalified_mw``."""
+        q = self.prequalified_mw
+        return Flexibility(up=True, down=True, up_limit_mw=self.p_discharge if q is None else q,
+                           down_limit_mw=self.p_charge if q is None else q, continuous=True,
+                           response_s=FAST_RESPONSE_S)
 
     def add_reserve_headroom(self, blk, T, horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None) -> None:
         """LER headroom on top of the schedule. Power: stopping a charge and discharging up to P_d

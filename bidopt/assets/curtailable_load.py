@@ -38,7 +38,7 @@ import numpy as np
 import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
-from bidopt.assets.base import AssetBase, values
+from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.assets.load import demand_profile
 from bidopt.case import DEFAULTS_DIR, register_asset
 from bidopt.errors import InputError
@@ -144,8 +144,9 @@ class CurtailableLoad(AssetBase):
         for t in blk.curtailed:
             blk.curtailed[t].fix(0.0)
 
-    def reserve_products(self) -> set[str]:
-        return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
+    def flexibility(self) -> Flexibility | None:
+        """Both ways when ``offer_reserves``: a cut or a raise on an event, not a continuous signal."""
+        return Flexibility(up=True, down=True) if self.offer_reserves else None
 
     def add_reserve_headroom(self, blk, T, horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None) -> None:
         """Power headroom only (see the module docstring); ``up_mwh``/``down_mwh`` bind nothing."""

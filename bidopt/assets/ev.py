@@ -75,7 +75,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from bidopt.assets.base import AssetBase
+from bidopt.assets.base import AssetBase, Flexibility
 from bidopt.case import Strict, register_asset
 from bidopt.data import ev_sessions
 from bidopt.errors import InfeasibleError, InputError
@@ -340,8 +340,9 @@ class EV(AssetBase):
                 blk.S, rule=lambda b, s: pyo.quicksum(into_car(b, k) for k in by_s[pos[s]]) + short(s) == need[s])
 
     # --- reserves -----------------------------------------------------------------------------------
-    def reserve_products(self) -> set[str]:
-        return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
+    def flexibility(self) -> Flexibility | None:
+        """Both ways when ``offer_reserves``: a cut or a raise on an event, not a continuous signal."""
+        return Flexibility(up=True, down=True) if self.offer_reserves else None
 
     def limited_energy_reservoir(self) -> bool:
         """``ler`` when given, else ``v2g`` (a car battery feeding back is a LER; one-way charging is not)."""

@@ -95,7 +95,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, field_validator, model_validator
 
-from bidopt.assets.base import AssetBase, values
+from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.case import register_asset
 from bidopt.data import prices as price_files
 from bidopt.data import sources, synthetic
@@ -738,8 +738,9 @@ class HeatPump(AssetBase):
                     level[t].fix(start)
 
     # --- reserves ---------------------------------------------------------------------------------
-    def reserve_products(self) -> set[str]:
-        return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
+    def flexibility(self) -> Flexibility | None:
+        """Both ways when ``offer_reserves``: a cut or a raise on an event, not a continuous signal."""
+        return Flexibility(up=True, down=True) if self.offer_reserves else None
 
     def add_reserve_headroom(
         self, blk, T, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None

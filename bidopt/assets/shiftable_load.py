@@ -56,7 +56,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, field_validator, model_validator
 
-from bidopt.assets.base import AssetBase, values
+from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.case import Strict, register_asset
 from bidopt.errors import InfeasibleError
 from bidopt.horizon import Horizon
@@ -316,8 +316,9 @@ class ShiftableLoad(AssetBase):
         for key, p in self.unmanaged_power_mw(horizon, data).items():
             blk.job_power[key].fix(p)
 
-    def reserve_products(self) -> set[str]:
-        return {"fcr_d_up", "fcr_d_down"} if self.offer_reserves else set()
+    def flexibility(self) -> Flexibility | None:
+        """Both ways when ``offer_reserves``: a cut or a raise on an event, not a continuous signal."""
+        return Flexibility(up=True, down=True) if self.offer_reserves else None
 
     def add_reserve_headroom(self, blk, T, horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None) -> None:
         """Power and energy headroom of the module docstring."""

@@ -449,7 +449,7 @@ def replace_fcr_capacity(rev: dict[str, float], site, settled: pd.DataFrame) -> 
     (``settle_fcr``). FCR-N activation energy stays as the re-plan valued it."""
     import pyomo.environ as pyo
 
-    cap = getattr(site, "fcr_capacity", None)
+    cap = site.capacities.get("fcr")
     model = {p: float(pyo.value(cap.capacity_value_eur[p])) for p in cap.P} if cap is not None else {}
     paid = fcr_capacity_by_product(settled)
     for p in sorted(set(model) | set(paid)):

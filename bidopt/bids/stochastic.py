@@ -33,6 +33,7 @@ import pandas as pd
 import pyomo.environ as pyo
 import xarray as xr
 
+from bidopt import markets
 from bidopt.assets.base import values
 from bidopt.bids import tails
 from bidopt.horizon import Horizon
@@ -109,13 +110,15 @@ class BiddingModel:
         )
         tails.cap_constraints(m, self.points, self.must_run_by_sign, self.max_buy_price, self.min_sell_price)
         first_stage = 0.0
-        cap = None
         stepped = bool(self.fcr_scenarios) and bool(fcr.offered(case))
-        if fcr.offered(case) and not stepped:
-            m.fcr = pyo.Block()
-            fcr.build_capacity(m.fcr, h, case, {a.name: a for a in case.assets})
-            cap = m.fcr
-            first_stage = sum(m.fcr.capacity_value_eur[p] for p in m.fcr.P)
+        self.capacities = {}  # first-stage capacity of each offered market product, shared by the scenarios
+        for prod in markets.capacity_products(case):
+            if stepped and prod.name == "fcr":
+                continue  # stepped FCR bids: each scenario holds its own accepted volume
+            cap = self.capacities[prod.name] = pyo.Block()
+            m.add_component(prod.name, cap)
+            prod.build_capacity(cap, h, case, {a.name: a for a in case.assets})
+            first_stage = first_stage + sum(cap.capacity_value_eur[p] for p in cap.P)
         # accepted block volume per (scenario, MTU), MW (+ = buy); 0 without block candidates
         block_volume = lambda s, t: 0.0  # noqa: E731
         if self.block_candidates:
@@ -127,7 +130,8 @@ class BiddingModel:
         self.sites = []
         for s in range(S):
             fcr_prices = {p: np.asarray(v)[s] for p, v in self.fcr_scenarios.items()} if stepped else None
-            site = Site(case, h, self.data, self.prices[s], m.site[s], m.T, fcr_capacity=cap, fcr_prices=fcr_prices)
+            site = Site(case, h, self.data, self.prices[s], m.site[s], m.T, capacities=self.capacities,
+                        fcr_prices=fcr_prices)
             self.sites.append(site)
             g = m.site[s].grid
             m.site[s].follows_curve = pyo.Constraint(
@@ -205,8 +209,8 @@ class BiddingModel:
         per = self.scenario_results()
         streams = [c for c in per.columns if c not in ("probability", "value_eur")]
         rev = {k: float((per[k] * per["probability"]).sum()) for k in streams}
-        if hasattr(self.m, "fcr"):
-            for p, v in fcr.revenue(self.m.fcr, None).items():
+        for name, cap in self.capacities.items():
+            for p, v in markets.product(name).revenue(cap, None).items():
                 rev[p] = rev.get(p, 0.0) + v
         rev = {**{k: rev.get(k, 0.0) for k in STREAM_ORDER}, **{k: v for k, v in rev.items() if k not in STREAM_ORDER}}
         return {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyomo.environ as pyo
 
+from bidopt.markets.base import Product, register_product
 from bidopt.params import set_values
 
 
@@ -29,3 +30,14 @@ def update(blk, import_cost: np.ndarray, export_value: np.ndarray) -> None:
     """Set new prices on a built model (for re-solving)."""
     set_values(blk.import_cost, import_cost)
     set_values(blk.export_value, export_value)
+
+
+@register_product
+class DayAhead(Product):
+    """Day-ahead energy: the ``dayahead`` stream (built by the site from the price stack; no table)."""
+
+    name = "dayahead"
+    streams = ("dayahead",)
+    order = 0
+    always_listed = True
+    has_table = False

@@ -24,7 +24,7 @@ physics turns into constraints, or none where it has no reservoir):
 with e_N, e_D = 1 h, 1/3 h unless ``non_ler_fcr_n_energy_h`` / ``non_ler_fcr_d_energy_h`` say
 otherwise (e.g. 2 h, the endurance that makes a reservoir non-LER). The factors are configurable
 (``[markets.fcr]``); the asset turns them into constraints on its own schedule
-(``AssetBase.add_reserve_headroom``). Expected activation (a frequency series, or the documented
+(``AssetBase.add_reserve_headroom``, summed with other products' by the site). Expected activation (a frequency series, or the documented
 default of no net activation) shifts the asset's energy by alpha_{p,t} * cap per MTU; FCR-N
 activation energy is paid at the day-ahead price (MARKET_RULES 3.2: FCR-D energy is not paid).
 
@@ -52,6 +52,7 @@ from bidopt import time as btime
 from bidopt.case import DEFAULTS_DIR, Strict
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+from bidopt.markets.base import Headroom, Product, register_product
 
 PRODUCTS = ("fcr_n", "fcr_d_up", "fcr_d_down")
 RULES_FILE = DEFAULTS_DIR / "fcr_rules.toml"
@@ -251,6 +252,21 @@ def offered(case) -> list[str]:
     return [p for p in PRODUCTS if getattr(case.prices, p, None)]
 
 
+def provides(asset, product: str) -> bool:
+    """FCR-N asks for flexibility both ways that follows a continuous signal; FCR-D up (down) for
+    upward (downward) flexibility; and the asset's user must allow the product."""
+    f = asset.flexibility()
+    if f is None or not asset.offers(product):
+        return False
+    return {"fcr_n": f.up and f.down and f.continuous, "fcr_d_up": f.up, "fcr_d_down": f.down}[product]
+
+
+def limit_mw(asset, product: str) -> float | None:
+    """Prequalified capacity in the product's direction (FCR-N: the upward one), None = no cap."""
+    f = asset.flexibility()
+    return f.down_limit_mw if product == "fcr_d_down" else f.up_limit_mw
+
+
 def activation_fractions(frequency_hz: pd.Series, index: pd.DatetimeIndex) -> pd.DataFrame:
     """Mean activation per MTU as a share of capacity, signed (+ = upward, more power to the grid).
 
@@ -290,67 +306,40 @@ def reserve_prices(case, product: str, horizon: Horizon) -> np.ndarray:
     return sources.reserve_prices(case, product, horizon.hour_starts)
 
 
-def build_capacity(blk, horizon: Horizon, case, assets: dict, prices: dict | None = None,
-                   continuous: bool = False) -> None:
-    """FCR capacity on ``blk``: lots per product and hour, split over the providing assets, and
-    ``capacity_value_eur[p]`` (EUR) at the case's FCR prices or the given ``prices`` {product: per
-    hour}. ``continuous``: volumes are set elsewhere in lots (the stepped bids of the bidding model)."""
-    r = rules(case, horizon.first_day)
-    H = pyo.RangeSet(0, len(horizon.hour_starts) - 1)
-    blk.H = H
-    providers = {p: [a for a in assets if p in assets[a].reserve_products()] for p in offered(case)}
-    products = [p for p in providers if providers[p]]
-    blk.P = pyo.Set(initialize=products)
-    price = {p: (reserve_prices(case, p, horizon) if prices is None else np.asarray(prices[p])) for p in products}
-    blk.price = pyo.Param(blk.P, H, initialize={(p, h): float(price[p][h]) for p in products for h in H}, mutable=True)
-    if r.step_mw > 0 and not continuous:
-        # integer lots: bids clear whole (MARKET_RULES 3.2); the relaxation would sell fractions
-        blk.lots = pyo.Var(blk.P, H, within=pyo.NonNegativeIntegers)
-        blk.total_mw = pyo.Expression(blk.P, H, rule=lambda b, p, h: r.step_mw * b.lots[p, h])
-    else:
-        blk.total_mw = pyo.Var(blk.P, H, bounds=(0, None))
-    pairs = [(a, p) for p in products for a in providers[p]]
-    blk.AP = pyo.Set(initialize=pairs, dimen=2)
-    blk.cap = pyo.Var(blk.AP, H, bounds=(0, None))
-    blk.split = pyo.Constraint(
-        blk.P, H, rule=lambda b, p, h: sum(b.cap[a, p, h] for a in providers[p]) == b.total_mw[p, h]
-    )
-    limits = {(a, p): assets[a].reserve_limit_mw(p) for a, p in pairs}
-    for (a, p), lim in limits.items():
-        if lim is not None:
-            for h in H:
-                blk.cap[a, p, h].setub(lim)
-    blk.capacity_value_eur = pyo.Expression(blk.P, rule=lambda b, p: sum(b.price[p, h] * b.total_mw[p, h] for h in H))
-
-
-def build_site_terms(cap, blk, T, horizon: Horizon, case, assets: dict, asset_blocks: dict, spot: np.ndarray) -> None:
-    """Per price path: headroom on each providing asset for the capacities in ``cap`` (the LER
-    reservation for limited energy reservoirs, the sold capacity for the others), and
-    ``blk.activation_value_eur`` (FCR-N activation energy at the day-ahead price)."""
+def headroom(cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
+    """Per providing asset, the headroom for the capacities in ``cap``: the LER reservation for
+    limited energy reservoirs, the sold capacity for the others (``_headroom``), on ``blk``."""
     r = rules(case, horizon.first_day)
     alpha = _expected_activation(case, r, horizon)
+    blk._fcr_alpha = alpha  # plain data for site_value
     hour_of = horizon.hour_group
 
     def c(a, p, t):
         return cap.cap[a, p, hour_of[t]] if (a, p) in cap.AP else 0.0
 
+    out = {}
     for a in sorted({a for a, _ in cap.AP}):
         ab = pyo.Block()
         blk.add_component(f"headroom_{a}", ab)
         _headroom(ab, T, lambda p, t, a=a: c(a, p, t), r, alpha, ler=assets[a].limited_energy_reservoir())
-        assets[a].add_reserve_headroom(
-            asset_blocks[a], T, horizon, ab.up_mw, ab.down_mw, ab.up_mwh, ab.down_mwh, ab.expected_up_mw
-        )
+        out[a] = Headroom(ab.up_mw, ab.down_mw, ab.up_mwh, ab.down_mwh, ab.expected_up_mw)
+    return out
+
+
+def site_value(cap, blk, T, horizon: Horizon, spot: np.ndarray):
+    """``blk.activation_value_eur``: FCR-N activation energy at the day-ahead price (EUR)."""
+    hour_of = horizon.hour_group
     n_providers = [a for a, p in cap.AP if p == "fcr_n"]
     blk.spot = pyo.Param(T, initialize=dict(enumerate(np.asarray(spot, float))), mutable=True)
     dt_h = horizon.dt_h
-    alpha_n = alpha["fcr_n"].to_numpy()
+    alpha_n = blk._fcr_alpha["fcr_n"].to_numpy()
     blk.activation_value_eur = pyo.Expression(
         expr=sum(
             float(alpha_n[t]) * dt_h * blk.spot[t] * cap.cap[a, "fcr_n", hour_of[t]]
             for a in n_providers for t in T if alpha_n[t] != 0.0
         )
     )
+    return blk.activation_value_eur
 
 
 def update_spot(blk, spot: np.ndarray) -> None:
@@ -387,11 +376,42 @@ def revenue(cap, site_terms) -> dict[str, float]:
     return out
 
 
-def schedule(blk, horizon: Horizon) -> dict[str, np.ndarray]:
-    """Per asset and product, the capacity sold in each MTU's hour (MW)."""
-    hour_of = horizon.hour_group
-    cols = {}
-    for a, p in blk.AP:
-        per_hour = np.array([blk.cap[a, p, h].value or 0.0 for h in blk.H])
-        cols[f"{a}_{p}_mw"] = per_hour[hour_of]
-    return cols
+@register_product
+class Fcr(Product):
+    """FCR-N, FCR-D up and FCR-D down capacity as a registered product (the functions above)."""
+
+    name = "fcr"
+    streams = PRODUCTS
+    order = 10
+    always_listed = True
+
+    def rules(self, case) -> FcrRules:
+        return rules(case)
+
+    def offered(self, case) -> list[str]:
+        return offered(case)
+
+    def provides(self, asset, stream: str, case=None) -> bool:
+        return stream in PRODUCTS and provides(asset, stream)
+
+    def limit_mw(self, asset, stream: str) -> float | None:
+        return limit_mw(asset, stream)
+
+    def prices(self, case, stream: str, horizon: Horizon) -> np.ndarray:
+        return reserve_prices(case, stream, horizon)
+
+    def lot_mw(self, case, horizon: Horizon) -> float:
+        """Bids clear whole in lots (MARKET_RULES 3.2): ``[markets.fcr] step_mw`` or the lot in force."""
+        return rules(case, horizon.first_day).step_mw
+
+    def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
+        return headroom(cap, blk, T, horizon, case, assets)
+
+    def site_value(self, cap, blk, T, horizon: Horizon, case, spot: np.ndarray):
+        return site_value(cap, blk, T, horizon, spot)
+
+    def update_spot(self, blk, spot: np.ndarray) -> None:
+        update_spot(blk, spot)
+
+    def revenue(self, cap, blk) -> dict[str, float]:
+        return revenue(cap, blk)

@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 
 from bidopt.case import Strict
 from bidopt.errors import InputError
+from bidopt.markets.base import Product, register_product
 
 Model = Literal["auto", "single", "two_price", "one_and_half"]
 MODELS: tuple[str, ...] = get_args(Model)
@@ -41,3 +42,16 @@ def rules(case) -> ImbalanceRules:
         raise InputError(case.label, "markets.imbalance." + ".".join(map(str, err["loc"])), err["msg"]) from None
 
 
+
+
+@register_product
+class Imbalance(Product):
+    """``[markets.imbalance]`` and the ``imbalance`` stream (adjustments of a held position; no capacity)."""
+
+    name = "imbalance"
+    streams = ("imbalance",)
+    order = 90
+    always_listed = True
+
+    def rules(self, case) -> ImbalanceRules:
+        return rules(case)

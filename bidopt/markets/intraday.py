@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError
 
 from bidopt.case import Strict
 from bidopt.errors import InputError
+from bidopt.markets.base import Product, register_product
 
 
 class IntradayRules(Strict):
@@ -36,3 +37,16 @@ def adjustments(spot, intraday_price, r: IntradayRules, allowed=None) -> dict:
     pen = r.imbalance_penalty_eur_per_mwh
     return {"intraday": (intraday_price + r.fee_eur_per_mwh, intraday_price - r.fee_eur_per_mwh, allowed),
             "imbalance": (spot + pen, spot - pen, None)}
+
+
+@register_product
+class Intraday(Product):
+    """``[markets.intraday]`` and the ``intraday`` stream (adjustments of a held position; no capacity)."""
+
+    name = "intraday"
+    streams = ("intraday",)
+    order = 80
+    always_listed = True
+
+    def rules(self, case) -> IntradayRules:
+        return rules(case)

@@ -1,0 +1,168 @@
+"""The market-product seam: what one product module declares, and the registry of products.
+
+A product is a class derived from ``Product`` and registered with ``@register_product``; importing
+``bidopt.markets`` imports every module of the package, so the registration is all a new product
+needs (``docs/adding-a-market-product.md``). The site (``bidopt.site``), the ``[markets]`` check
+(``bidopt.model.MARKET_RULES``) and the revenue streams iterate over the registry.
+
+Units: capacity in MW, capacity prices in EUR/MW/h (one value per UTC hour), energy in MWh, money
+in EUR. A capacity product's decision is the capacity sold per stream and hour (``total_mw[p, h]``),
+split over the providing assets (``cap[a, p, h]``); it reserves power and energy headroom per
+direction through the product-neutral asset interface (``Headroom``, summed over products by the
+site and passed to ``AssetBase.add_reserve_headroom``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+import pyomo.environ as pyo
+from pydantic import ValidationError
+
+from bidopt.errors import InputError
+from bidopt.horizon import Horizon
+
+
+class Headroom(NamedTuple):
+    """What one product asks of one asset per MTU t (Pyomo expressions or numbers indexed by t):
+    power up / down (MW), energy up / down (MWh) and the expected net activation (MW, + = up)."""
+
+    up_mw: object
+    down_mw: object
+    up_mwh: object
+    down_mwh: object
+    expected_up_mw: object
+
+
+class Product:
+    """Defaults for a market product; a capacity product overrides the capacity hooks."""
+
+    name: ClassVar[str]  # registry key and [markets.<name>] table
+    streams: ClassVar[tuple[str, ...]] = ()  # revenue streams (summary.json, daily.csv <stream>_eur)
+    order: ClassVar[int] = 50  # position of the streams among the products'
+    always_listed: ClassVar[bool] = False  # streams listed (as 0) even when the case does not offer it
+    has_table: ClassVar[bool] = True  # whether [markets.<name>] exists
+
+    # --- the [markets.<name>] table ---------------------------------------------------------------
+    def rules(self, case):
+        """The validated ``[markets.<name>]`` table (errors name ``markets.<name>.<field>``)."""
+        return None
+
+    def validate(self, model_cls, case):
+        """``model_cls`` validated from ``[markets.<name>]``, as an InputError naming the field."""
+        raw = case.markets.get(self.name, {})
+        if isinstance(raw, model_cls):  # validated when the case was loaded
+            return raw
+        try:
+            return model_cls.model_validate(raw)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise InputError(case.label, f"markets.{self.name}." + ".".join(map(str, err["loc"])), err["msg"]) from None
+
+    # --- capacity: what the case offers and who provides it ----------------------------------------
+    def offered(self, case) -> list[str]:
+        """The capacity streams the case offers (their price inputs are given); [] = no capacity."""
+        return []
+
+    def provides(self, asset, stream: str, case=None) -> bool:
+        """Whether ``asset`` can provide ``stream`` (asks ``asset.flexibility()``) under ``case``'s
+        rules (None: the product's default rules)."""
+        return False
+
+    def limit_mw(self, asset, stream: str) -> float | None:
+        """The most capacity of ``stream`` ``asset`` is prequalified for (MW), None = no cap."""
+        return None
+
+    def prices(self, case, stream: str, horizon: Horizon) -> np.ndarray:
+        """Capacity price per UTC hour of the horizon (EUR/MW/h)."""
+        raise NotImplementedError
+
+    def lot_mw(self, case, horizon: Horizon) -> float:
+        """The bid lot (MW): volumes are whole lots; 0 = continuous volumes."""
+        return 0.0
+
+    def open_hours(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
+        """Per UTC hour of the horizon, whether ``stream`` is procured (a seasonal or daily window);
+        None = every hour. Capacity in a closed hour is 0."""
+        return None
+
+    def build_capacity(self, blk, horizon: Horizon, case, assets: dict, prices: dict | None = None,
+                       continuous: bool = False) -> None:
+        """Capacity per stream p and UTC hour h on ``blk``: ``total_mw[p, h]`` (``lot_mw`` times
+        integer ``lots[p, h]``: bids clear whole, the relaxation would sell fractions; a Var when the
+        lot is 0 or ``continuous``, i.e. volumes set elsewhere in lots, the stepped bids of the
+        bidding model), split over the providing assets as ``cap[a, p, h]`` (each up to
+        ``limit_mw``, 0 outside ``open_hours``), ``price[p, h]`` (the case's, or ``prices`` {stream:
+        per hour}) and ``capacity_value_eur[p]`` = sum_h price * total_mw * 1 h (EUR)."""
+        lot = self.lot_mw(case, horizon)
+        H = pyo.RangeSet(0, len(horizon.hour_starts) - 1)
+        blk.H = H
+        providers = {p: [a for a in assets if self.provides(assets[a], p, case)] for p in self.offered(case)}
+        products = [p for p in providers if providers[p]]
+        blk.P = pyo.Set(initialize=products)
+        price = {p: (self.prices(case, p, horizon) if prices is None else np.asarray(prices[p])) for p in products}
+        blk.price = pyo.Param(blk.P, H, initialize={(p, h): float(price[p][h]) for p in products for h in H}, mutable=True)
+        if lot > 0 and not continuous:
+            blk.lots = pyo.Var(blk.P, H, within=pyo.NonNegativeIntegers)
+            blk.total_mw = pyo.Expression(blk.P, H, rule=lambda b, p, h: lot * b.lots[p, h])
+        else:
+            blk.total_mw = pyo.Var(blk.P, H, bounds=(0, None))
+        pairs = [(a, p) for p in products for a in providers[p]]
+        blk.AP = pyo.Set(initialize=pairs, dimen=2)
+        blk.cap = pyo.Var(blk.AP, H, bounds=(0, None))
+        blk.split = pyo.Constraint(
+            blk.P, H, rule=lambda b, p, h: sum(b.cap[a, p, h] for a in providers[p]) == b.total_mw[p, h]
+        )
+        window = {p: self.open_hours(case, p, horizon) for p in products}
+        for a, p in pairs:
+            lim = self.limit_mw(assets[a], p)
+            for h in H:
+                ub = 0.0 if window[p] is not None and not window[p][h] else lim
+                if ub is not None:
+                    blk.cap[a, p, h].setub(ub)
+        blk.capacity_value_eur = pyo.Expression(blk.P, rule=lambda b, p: sum(b.price[p, h] * b.total_mw[p, h] for h in H))
+
+    def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
+        """Per providing asset, the headroom ``cap``'s capacities ask of it (built on ``blk``)."""
+        return {}
+
+    def site_value(self, cap, blk, T, horizon: Horizon, case, spot: np.ndarray):
+        """Value (EUR) one price path earns besides the capacity value (e.g. activation energy)."""
+        return 0.0
+
+    def update_spot(self, blk, spot: np.ndarray) -> None:
+        """New spot prices on the terms ``site_value`` built on ``blk``."""
+
+    def revenue(self, cap, blk) -> dict[str, float]:
+        """EUR per stream: the capacity value (when ``cap`` is given) plus ``site_value``'s terms."""
+        return {p: float(pyo.value(cap.capacity_value_eur[p])) for p in cap.P} if cap is not None else {}
+
+    def schedule(self, cap, horizon: Horizon) -> dict[str, np.ndarray]:
+        """Per asset and stream, the capacity sold in each MTU's hour (MW): ``<asset>_<stream>_mw``."""
+        hour_of = horizon.hour_group
+        cols = {}
+        for a, p in cap.AP:
+            per_hour = np.array([cap.cap[a, p, h].value or 0.0 for h in cap.H])
+            cols[f"{a}_{p}_mw"] = per_hour[hour_of]
+        return cols
+
+
+_PRODUCTS: dict[str, Product] = {}
+
+
+def register_product(cls):
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    if cls.name in _PRODUCTS and type(_PRODUCTS[cls.name]) is not cls:
+        raise ValueError(f"market product {cls.name!r} registered twice")
+    _PRODUCTS[cls.name] = cls()
+    return cls
+
+
+def registered() -> list[Product]:
+    """Every registered product, in stream order."""
+    return sorted(_PRODUCTS.values(), key=lambda p: (p.order, p.name))
+
+
+def product(name: str) -> Product:
+    return _PRODUCTS[name]
