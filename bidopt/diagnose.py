@@ -18,11 +18,9 @@ with them kept. A fixed variable outside its own bounds is named as such.
 from __future__ import annotations
 
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.results import SolutionStatus
-from pyomo.contrib.solver.solvers.highs import Highs
 
+from bidopt import solver
 from bidopt.errors import InfeasibleError
-from bidopt.highs_direct import use_threads
 
 TOL = 1e-6
 
@@ -67,11 +65,10 @@ def _bent_constraints(model, integers: bool, physical_only: bool) -> list[tuple[
         lower, body, upper = c.lower, c.body, c.upper
         c.set_value((lower, body + m._diagnose_plus[i] - m._diagnose_minus[i], upper))
     m._diagnose_total = pyo.Objective(expr=sum(m._diagnose_plus[i] + m._diagnose_minus[i] for i in range(len(cons))))
-    use_threads(None)  # HiGHS's default count, whatever earlier solves in this thread asked for
-    res = Highs().solve(m, load_solutions=False, raise_exception_on_nonoptimal_result=False)
-    if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
+    # Pyomo's HiGHS interface, HiGHS's default thread count; the values are loaded when feasible
+    res = solver.solve_pyomo(m)
+    if res.solution_status not in (solver.SolutionStatus.optimal, solver.SolutionStatus.feasible):
         return None
-    res.solution_loader.load_vars()
     bent = []
     for i, c in enumerate(cons):
         used = (m._diagnose_plus[i].value or 0.0) + (m._diagnose_minus[i].value or 0.0)

@@ -16,71 +16,50 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
-from pyomo.contrib.solver.solvers.highs import Highs
 
-from bidopt import highs_direct, highs_persistent
+from bidopt import markets, solver
 from bidopt import time as btime
 from bidopt.case import Case, SolverOptions
 from bidopt.data import sources
 from bidopt.errors import InputError, SolverError
 from bidopt.horizon import Horizon
-from bidopt.markets import fcr, imbalance, intraday
 from bidopt.site import Site
 
-MARKET_RULES = {"fcr": fcr.rules, "intraday": intraday.rules, "imbalance": imbalance.rules}  # [markets.<name>] tables and the function validating each
+MARKET_RULES = markets.tables()  # [markets.<name>] tables and the function validating each: the registered products'
 
 
 def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:
     """Solve ``owner.m`` with HiGHS under the case's solver options; load the solution. Infeasible
-    models are diagnosed (``owner._diagnose``) and raised as InfeasibleError.
+    models are diagnosed (``bidopt.diagnose``) and raised as InfeasibleError.
 
     ``[solver] interface``: ``"matrix"`` (default) compiles the model to arrays and hands them to
-    HiGHS in one call (``bidopt.highs_direct``); ``"pyomo"`` goes through Pyomo's HiGHS interface.
-    A model the matrix path cannot compile (not linear) goes through Pyomo's interface."""
+    HiGHS in one call (``bidopt.solver``; through ``owner.persistent`` when the model is kept for
+    re-solves); ``"pyomo"`` goes through Pyomo's HiGHS interface, as do models the matrix path
+    cannot compile (not linear)."""
     opts = owner.case.solver
     check_solver_options(time_limit_s, mip_gap)
     time_limit = time_limit_s if time_limit_s is not None else opts.time_limit_s
     rel_gap = mip_gap if mip_gap is not None else opts.mip_gap
     t0 = _time.perf_counter()
-    res = None
-    if getattr(opts, "interface", "matrix") == "matrix":
-        persistent = getattr(owner, "persistent", None)
-        try:
-            if persistent is not None and persistent.m is owner.m:
-                res = persistent.solve(time_limit, rel_gap, opts.threads, load_solution=True)
-            else:
-                res = highs_direct.solve(owner.m, time_limit, rel_gap, opts.threads, load_solution=True)
-        except highs_direct.NotMatrixCompatible:
-            res = None
-    if res is None:
-        cfg = {"load_solutions": False, "raise_exception_on_nonoptimal_result": False,
-               "time_limit": time_limit, "rel_gap": rel_gap}
-        if opts.threads:
-            cfg["threads"] = opts.threads
-        highs_direct.use_threads(opts.threads)  # HiGHS's scheduler outlives solves (see use_threads)
-        res = Highs().solve(owner.m, **cfg)
+    res = solver.solve(owner.m, time_limit, rel_gap, opts.threads, persistent=getattr(owner, "persistent", None),
+                       interface=getattr(opts, "interface", "matrix"))
     seconds = _time.perf_counter() - t0
     tc = res.termination_condition
-    if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded,
-              TerminationCondition.locallyInfeasible):
+    TC = solver.TerminationCondition
+    if tc in (TC.provenInfeasible, TC.infeasibleOrUnbounded, TC.locallyInfeasible):
         from bidopt.diagnose import explain_infeasibility
 
         raise explain_infeasibility(owner)
-    if tc == TerminationCondition.unbounded:
+    if tc == TC.unbounded:
         raise SolverError("model is unbounded: a price or rate rewards unlimited energy or power; check the case")
-    if res.solution_status not in (SolutionStatus.optimal, SolutionStatus.feasible):
+    if res.solution_status not in (solver.SolutionStatus.optimal, solver.SolutionStatus.feasible):
         raise SolverError(f"solver stopped without a solution: {tc.name}")
-    if isinstance(res, highs_direct.DirectResult):
-        is_mip = res.is_mip  # the solution is loaded already
-    else:
-        res.solution_loader.load_vars()
-        is_mip = has_integers(owner.m)
+    is_mip = res.is_mip  # the solution is loaded already
     gap = 0.0
     if is_mip and res.incumbent_objective is not None and res.objective_bound is not None:
         inc, bnd = res.incumbent_objective, res.objective_bound
         gap = abs(bnd - inc) / max(abs(inc), 1e-9)
-    converged = tc == TerminationCondition.convergenceCriteriaSatisfied
+    converged = tc == TC.convergenceCriteriaSatisfied
     status = "optimal" if converged else tc.name
     default_gap = SolverOptions.model_fields["mip_gap"].default
     proven = converged and (not is_mip or rel_gap <= default_gap or gap <= default_gap)
@@ -188,7 +167,7 @@ class PortfolioModel:
         up to ``adjustments``: {market: (buy price, sell price, allowed MTUs or None)} in EUR/MWh,
         e.g. intraday trades or imbalance settled at its price (see ``Site``).
 
-        ``reuse``: keep the compiled model between solves (``highs_persistent.Persistent``), for models
+        ``reuse``: keep the compiled model between solves (``bidopt.solver.Persistent``), for models
         that are re-solved after ``refresh`` or ``set_prices``. ``data``: the assets' prepared data
         (``prepare_assets``) when the caller has it already."""
         self._position, self._adjustments, self.reuse = position_mw, adjustments, reuse
@@ -243,7 +222,7 @@ class PortfolioModel:
         self.site = Site(self.case, self.horizon, self.data, spot, m, m.T,
                          position_mw=self._position, adjustments=self._adjustments)
         m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
-        self.persistent = highs_persistent.Persistent(m) if self.reuse else None
+        self.persistent = solver.Persistent(m) if self.reuse else None
         return m
 
     # the site's parts, under the names the planner has always had
@@ -296,6 +275,7 @@ def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | 
          mip_gap: float | None = None, replanner=None, soc: dict | None = None, peaks_so_far=None) -> PlanResult:
     """Plan one local delivery day with the case's prices as known.
 
+    ``day``: 'YYYY-MM-DD', a date, a timestamp or a ``bidopt.time.DeliveryDay`` (parsed here once).
     ``replanner`` (``bidopt.Replanner``): take the model from it, a model built for an earlier plan
     of the same shape refreshed with this day's numbers, instead of building one (the same result;
     for callers that plan many times in one process). ``res.model`` is then the replanner's and is
@@ -312,10 +292,11 @@ def plan(case: Case, day, mtu_minutes: int | None = None, time_limit_s: float | 
     from bidopt.state import initial_state, with_state
 
     check_solver_options(time_limit_s, mip_gap)
+    day = btime.DeliveryDay.parse(day, case.case.timezone)  # the edge: parsed once, typed below
     if soc or peaks_so_far is not None:
         case = with_state(case, day, soc=soc, peaks_so_far=peaks_so_far)
     mtu = case.case.mtu_minutes if mtu_minutes is None else btime.check_mtu(mtu_minutes, allowed=btime.PLAN_MTU_MINUTES)
-    horizon = Horizon(btime.delivery_index(day, mtu, case.case.timezone), case.case.timezone)
+    horizon = Horizon(day.index(mtu), case.case.timezone)
     pm = PortfolioModel(case, horizon) if replanner is None else replanner.model(case, horizon)
     pm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     schedule = pm.schedule()

@@ -1,4 +1,4 @@
-"""The matrix path to HiGHS (bidopt.highs_direct) against Pyomo's HiGHS interface.
+"""The matrix path to HiGHS (bidopt.solver) against Pyomo's HiGHS interface.
 
 The same models solved both ways give the same objective (LPs to 1e-9 relative, MIPs within the
 MIP gap), the same diagnosis of infeasible cases, and the same values on a small model with a
@@ -16,7 +16,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 import bidopt
-from bidopt import highs_direct as hd
+from bidopt import solver as hd
 from bidopt import time as btime
 from bidopt.errors import InfeasibleError, InputError, SolverError
 from bidopt.horizon import Horizon
@@ -88,7 +88,7 @@ def tiny():
 
 def test_tiny_model_matches_pyomo():
     a, b = tiny(), tiny()
-    res = hd.solve(a, mip_rel_gap=0.0)
+    res = hd.solve_matrix(a, mip_rel_gap=0.0)
     ref = pyomo_solve(b, rel_gap=0.0)
     assert res.termination_condition == ref.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
     assert res.is_mip
@@ -106,18 +106,18 @@ def test_tiny_model_matches_pyomo():
 def test_mutable_params_and_fixed_values_are_read_at_each_solve():
     m = tiny()
     m.ranged.deactivate()
-    hd.solve(m)
+    hd.solve_matrix(m)
     assert m.x.value == pytest.approx(5.0)  # 2x + 2 <= 12
     m.p.value = 2.0  # 2x + 2 <= 8
-    hd.solve(m)
+    hd.solve_matrix(m)
     assert m.x.value == pytest.approx(3.0)
     m.z.fix(0.0)  # 2x <= 8
-    hd.solve(m)
+    hd.solve_matrix(m)
     assert m.x.value == pytest.approx(4.0)
     m.z.unfix()  # z becomes a free column: 2x + z <= 8 and x - y >= -z; z free makes y, x grow
     m.z.setlb(0)
     m.z.setub(1)
-    res = hd.solve(m)
+    res = hd.solve_matrix(m)
     ref_m = tiny()
     ref_m.ranged.deactivate()
     ref_m.p.value = 2.0
@@ -131,7 +131,7 @@ def test_mutable_params_and_fixed_values_are_read_at_each_solve():
 def test_constant_constraint_that_cannot_hold_is_infeasible():
     m = tiny()
     m.bad = pyo.Constraint(expr=m.z >= 3)
-    res = hd.solve(m)
+    res = hd.solve_matrix(m)
     assert res.termination_condition == TerminationCondition.provenInfeasible
     assert res.solution_status == SolutionStatus.noSolution
 
@@ -141,7 +141,7 @@ def test_empty_and_unbounded_models():
     m.x = pyo.Var()
     m.x.fix(1.0)
     m.obj = pyo.Objective(expr=3 * m.x + 2, sense=pyo.maximize)
-    res = hd.solve(m)
+    res = hd.solve_matrix(m)
     assert res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
     assert res.incumbent_objective == pytest.approx(5.0)
 
@@ -149,7 +149,7 @@ def test_empty_and_unbounded_models():
     u.x = pyo.Var(bounds=(0, None))
     u.c = pyo.Constraint(expr=u.x >= 1)
     u.obj = pyo.Objective(expr=u.x, sense=pyo.maximize)
-    assert hd.solve(u).termination_condition == pyomo_solve(u.clone()).termination_condition
+    assert hd.solve_matrix(u).termination_condition == pyomo_solve(u.clone()).termination_condition
 
 
 def test_nonlinear_model_is_refused():
@@ -186,7 +186,7 @@ def test_demo_day(demo, day, mtu, mip):
     h = Horizon(btime.delivery_index(day, mtu, demo.case.timezone), demo.case.timezone)
     pm = bidopt.PortfolioModel(demo, h)
     assert_same_matrix(pm.m)
-    res = hd.solve(pm.m, mip_rel_gap=demo.solver.mip_gap)
+    res = hd.solve_matrix(pm.m, mip_rel_gap=demo.solver.mip_gap)
     ref = pyomo_solve(pm.m, rel_gap=demo.solver.mip_gap)
     assert res.incumbent_objective == pytest.approx(ref.incumbent_objective, rel=tol, abs=1e-7)
     if not mip:

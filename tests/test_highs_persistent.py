@@ -1,4 +1,4 @@
-"""``highs_persistent.Persistent``: a model compiled once and re-solved in place after its mutable
+"""``bidopt.solver.Persistent``: a model compiled once and re-solved in place after its mutable
 values change gives what a fresh compile gives (objective and values), and compiles again when
 its structure changed in a way it can see."""
 
@@ -12,10 +12,10 @@ import pytest
 from pyomo.contrib.solver.common.results import TerminationCondition
 
 import bidopt
-from bidopt import highs_direct as hd
+from bidopt import solver as hd
 from bidopt import time as btime
-from bidopt.highs_persistent import Persistent
 from bidopt.horizon import Horizon
+from bidopt.solver import Persistent
 from tests.conftest import REPO
 
 
@@ -45,7 +45,7 @@ def values(m):
 
 
 def fresh(m):
-    r = hd.solve(m)
+    r = hd.solve_matrix(m)
     return r, values(m)
 
 

@@ -1,4 +1,4 @@
-"""``highs_tape``: the arithmetic of re-read rows recorded once and replayed with numpy gives the
+"""``bidopt.solver.tape``: the arithmetic of re-read rows recorded once and replayed with numpy gives the
 arrays a fresh compile gives, bit for bit, for any values of the Params; and what the tape cannot
 stand for (a replaced expression, a division by zero, a node only Pyomo's visitor reads) goes
 through a walk or a compile instead."""
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bidopt import highs_direct as hd
-from bidopt.highs_persistent import Persistent
+from bidopt import solver as hd
+from bidopt.solver import Persistent
 from tests.test_highs_persistent import assert_same_arrays
 
 PARAMS = ("a", "b", "c", "d", "s", "lo", "hi")

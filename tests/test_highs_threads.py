@@ -1,7 +1,7 @@
 """HiGHS's thread scheduler outlives a solve: solves with different ``threads`` in one process.
 
 HiGHS keeps one task scheduler per OS thread, sized by the first run in that thread. Before
-``highs_direct.use_threads`` a solve asking for another thread count was refused ("solver stopped
+``bidopt.solver.use_threads`` a solve asking for another thread count was refused ("solver stopped
 without a solution: unknown"): ``bidopt.plan`` with the default count, then ``fleet_bid`` (homes on
 one thread) failed in one process with highspy 1.16. Each scenario here runs in a new OS thread, so
 it starts from a scheduler no earlier test sized (the state a fresh process has).
@@ -15,9 +15,9 @@ import pyomo.environ as pyo
 import pytest
 
 import bidopt
-from bidopt import highs_direct as hd
+from bidopt import solver as hd
 from bidopt.bids.fleet import fleet_bid, home_sites
-from bidopt.highs_persistent import Persistent
+from bidopt.solver import Persistent
 from tests.conftest import REPO
 from tests.test_fcr import ALONE, ler_case
 
@@ -54,7 +54,7 @@ def test_direct_solves_with_changing_thread_counts():
     def run():
         out = []
         for threads in (None, 1, 2, 1, None, 2, None):
-            res = hd.solve(small_mip(), threads=threads)
+            res = hd.solve_matrix(small_mip(), threads=threads)
             out.append((res.solution_status.name, round(res.incumbent_objective, 9)))
         return out
 
@@ -66,7 +66,7 @@ def test_persistent_solves_after_another_thread_count():
         m = small_mip()
         p = Persistent(m)
         out = [p.solve(threads=1).incumbent_objective]
-        out.append(hd.solve(small_mip(), threads=2).incumbent_objective)  # a scheduler of two threads
+        out.append(hd.solve_matrix(small_mip(), threads=2).incumbent_objective)  # a scheduler of two threads
         m.p = 4.0
         out.append(p.solve(threads=1).incumbent_objective)  # the kept Highs object, one thread again
         out.append(p.solve().incumbent_objective)

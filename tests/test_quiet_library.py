@@ -29,10 +29,10 @@ def test_plan_prints_nothing_in_a_fresh_process():
 
 def test_plan_prints_nothing(capfd):
     import bidopt
-    from bidopt import highs_direct
+    from bidopt import solver
 
     bidopt.plan(bidopt.load_case(REPO / "cases" / "demo"), "2024-03-15")
-    flag = highs_direct.new_highs().getOptionValue("output_flag")
+    flag = solver.new_highs().getOptionValue("output_flag")
     assert (flag[1] if isinstance(flag, tuple) else flag) is False  # (status, value) in highspy 1.16
     out, err = capfd.readouterr()
     assert out == "" and "Running HiGHS" not in err

@@ -1,6 +1,8 @@
 """One Pyomo model compiled to HiGHS arrays once and re-solved as its mutable values change.
 
-Numbers are the model's own (bidopt's rows are in MW, MWh and EUR). See ``Persistent``.
+Numbers are the model's own (bidopt's rows are in MW, MWh and EUR). See ``Persistent``. Part of the
+solver adapter (``bidopt.solver``): reads Pyomo's private attributes (``VarData._lb``/``_ub``,
+``ParamData._value``).
 """
 
 from __future__ import annotations
@@ -12,21 +14,10 @@ from pyomo.common.gc_manager import PauseGC
 from pyomo.common.numeric_types import native_types
 from pyomo.core.base.param import ParamData
 
-from bidopt.highs_direct import (
-    INF,
-    DirectResult,
-    MatrixModel,
-    _bounds,
-    _constant_infeasible,
-    _drop_zeros,
-    _Reader,
-    _violated,
-    build_highs,
-    compile_model,
-    pass_model,
-    run,
-)
-from bidopt.highs_tape import CannotRecord, Recording
+from bidopt.solver.compile import INF, MatrixModel, Reader, bounds_of, compile_model, drop_zeros, is_violated
+from bidopt.solver.highs import DirectResult, build_highs, constant_infeasible, pass_model, run
+from bidopt.solver.structure import Structure
+from bidopt.solver.tape import CannotRecord, Recording
 
 _FIXED = attrgetter("fixed")
 
@@ -40,7 +31,7 @@ class Persistent:
     whose bounds are Params. The other rows keep their arrays.
 
     The first refresh records the arithmetic the compile did on those rows and the objective
-    (``highs_tape``); later refreshes replay it with numpy on the new values instead of walking the
+    (``tape``); later refreshes replay it with numpy on the new values instead of walking the
     expressions again. Rows the tape cannot record (a node only Pyomo's visitor reads) are walked
     again every time, as before recording existed.
 
@@ -52,12 +43,12 @@ class Persistent:
     drops the previous model, basis and solution; ``tests/test_replan.py`` compares chained LP and
     MIP days with models solved by new objects, bit for bit).
 
-    A change of structure it can see (a column fixed or a fixed variable freed, a re-read row's or
-    the objective's expression replaced, a named expression's content replaced, a new or vanished
-    variable in a re-read row, a re-read row losing all its coefficients or both bounds, a re-read
-    constraint or the objective deactivated) makes it compile again. It cannot see constraints
-    added, or deactivated or activated outside the re-read rows, or a changed domain: after such
-    changes make a new ``Persistent`` (bidopt rebuilds its models for those). ``compiles``,
+    A change of structure makes it compile again: a column fixed or a fixed variable freed, a
+    re-read row's or the objective's expression replaced, a new or vanished variable in a re-read
+    row, a re-read row losing all its coefficients or both bounds, and anything
+    ``structure.Structure`` notes (constraints or objectives added, deactivated or activated again,
+    any constraint's expression or a named expression's content replaced, a variable's domain or
+    constant bound changed, blocks deactivated or activated). ``compiles``,
     ``refreshes`` and ``replays`` count what the solves did."""
 
     def __init__(self, m):
@@ -68,11 +59,12 @@ class Persistent:
         self._recording: Recording | bool | None = None  # False: cannot record, walk again
         self._param_bounds: _ParamBounds | None = None
         self._highs: tuple | None = None  # (options, highspy.Highs) kept for the next solve
+        self._structure: Structure | None = None
 
     def solve(self, time_limit_s: float | None = None, mip_rel_gap: float | None = None,
               threads: int | None = None, load_solution: bool = True) -> DirectResult:
         mm = None
-        if self.mm is not None:
+        if self.mm is not None and self._structure.same():
             with PauseGC():
                 if self._refresh():
                     mm = self.mm
@@ -81,8 +73,9 @@ class Persistent:
             mm = self.mm = compile_model(self.m)
             self.compiles += 1
             self._layout = self._recording = self._param_bounds = None
+            self._structure = Structure(self.m, mm.columns, mm.named)
         if mm.violated:
-            return _constant_infeasible(mm)
+            return constant_infeasible(mm)
         options = (time_limit_s, mip_rel_gap, threads)
         if self._highs is not None and self._highs[0] == options:
             h = self._highs[1]
@@ -130,22 +123,9 @@ class Persistent:
         if new is None:
             return False
         cost, offset, new_values, lo, hi = new
-        violated = []
-        if mm.touched_const:
-            reader = _Reader(mm.recorder)
-            n_before = len(mm.recorder.var_map)
-            for con in mm.touched_const:
-                if not con.active:
-                    return False
-                r = reader.row(con)
-                if r is None:
-                    continue
-                lb, ub, lin, const = r
-                if (lin and any(lin.values())) or len(mm.recorder.var_map) != n_before:
-                    return False
-                if _violated(lb, ub, const):
-                    violated.append(con)
-
+        violated = self._constant_rows()
+        if violated is None:
+            return False
         full_start, full_index, full_value = mm.full
         full_value = full_value.copy()
         full_value[self._layout[1]] = new_values
@@ -157,11 +137,33 @@ class Persistent:
                 self._param_bounds = _ParamBounds(mm)
             if not self._param_bounds.renew(mm):
                 cols = mm.columns
-                mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = _bounds(
+                mm.col_lower[mm.param_cols], mm.col_upper[mm.param_cols] = bounds_of(
                     [cols[j] for j in mm.param_cols.tolist()])
         mm.full = (full_start, full_index, full_value)
-        mm.start, mm.index, mm.value = _drop_zeros(full_start, full_index, full_value)
+        mm.start, mm.index, mm.value = drop_zeros(full_start, full_index, full_value)
         return True
+
+    def _constant_rows(self) -> list | None:
+        """The constraints without variables that hold mutable values and cannot hold now; None
+        when one of them was deactivated or gained a variable (the structure changed)."""
+        mm = self.mm
+        violated = []
+        if not mm.touched_const:
+            return violated
+        reader = Reader(mm.recorder)
+        n_before = len(mm.recorder.var_map)
+        for con in mm.touched_const:
+            if not con.active:
+                return None
+            r = reader.row(con)
+            if r is None:
+                continue
+            lb, ub, lin, const = r
+            if (lin and any(lin.values())) or len(mm.recorder.var_map) != n_before:
+                return None
+            if is_violated(lb, ub, const):
+                violated.append(con)
+        return violated
 
     def _replayed(self):
         """(cost, offset, coefficients, row lower, row upper) by replaying the recorded arithmetic,
@@ -190,7 +192,7 @@ class Persistent:
         rec = mm.recorder
         order = rec.order
         n_before = len(rec.var_map)
-        reader = _Reader(rec)
+        reader = Reader(rec)
         cost = np.zeros(mm.n_cols)
         offset = 0.0
         if mm.objective is not None:

@@ -1,6 +1,6 @@
 """The arithmetic a compile does on a model's mutable numbers, recorded once and replayed with numpy.
 
-A compiled row's coefficients and bounds, and the objective's costs, are made by ``_FastLinear``
+A compiled row's coefficients and bounds, and the objective's costs, are made by ``FastLinear``
 from constants and mutable inputs: Params, expressions without variables and fixed variables. When
 only those inputs change, walking the Pyomo expressions again repeats the same arithmetic on new
 numbers. ``Tape.record`` walks the re-read rows and the objective once with a reader whose mutable
@@ -15,7 +15,10 @@ The results equal a new walk's bit for bit: numpy's float64 ``multiply``, ``divi
 in the same grouping. Two operations are skipped when recording because they cannot change a
 number: ``1.0 * x`` (exactly ``x``) and ``x + 0.0`` (exactly ``x``, except that ``-0.0 + 0.0`` is
 ``+0.0``; equal as numbers). Values are not checked here; ``Persistent`` checks what structure a
-replay depends on (see ``bidopt.highs_persistent``).
+replay depends on (see ``bidopt.solver.persistent``).
+
+Part of the solver adapter (``bidopt.solver``): reads Pyomo's private attributes (``_args_``,
+``ParamData._value``).
 
 No units: these are the model's own numbers (bidopt's rows are in MW, MWh and EUR).
 """
@@ -27,7 +30,8 @@ from pyomo.common.numeric_types import native_types, value
 from pyomo.core.base.param import ParamData
 from pyomo.core.expr.numeric_expr import NPV_DivisionExpression, NPV_NegationExpression, NPV_ProductExpression
 
-from bidopt.highs_direct import INF, _FastLinear, _Reader, _Recorder, _Unsupported
+from bidopt.solver.compile import INF, Reader
+from bidopt.solver.linear import FastLinear, Recorder, Unsupported
 
 _MUL, _DIV, _ADD, _SUB, _NEG = range(5)
 _UFUNC = {_MUL: np.multiply, _DIV: np.divide, _ADD: np.add, _SUB: np.subtract, _NEG: np.negative}
@@ -180,10 +184,10 @@ class Tape:
         return R
 
 
-class _RecordingLinear(_FastLinear):
-    """``_FastLinear`` whose mutable inputs are the tape's symbols."""
+class RecordingLinear(FastLinear):
+    """``FastLinear`` whose mutable inputs are the tape's symbols."""
 
-    def __init__(self, rec: _Recorder, tape: Tape):
+    def __init__(self, rec: Recorder, tape: Tape):
         super().__init__(rec)
         self.tape = tape
 
@@ -215,12 +219,12 @@ class _RecordingLinear(_FastLinear):
         return self.tape.input(v, self.tape.fixed)
 
 
-class _RecordingReader(_Reader):
-    """``_Reader`` without the fallback to Pyomo's visitor (whose arithmetic cannot be recorded)."""
+class RecordingReader(Reader):
+    """``Reader`` without the fallback to Pyomo's visitor (whose arithmetic cannot be recorded)."""
 
-    def __init__(self, rec: _Recorder, tape: Tape):
+    def __init__(self, rec: Recorder, tape: Tape):
         super().__init__(rec)
-        self.fast = _RecordingLinear(rec, tape)
+        self.fast = RecordingLinear(rec, tape)
 
     def linear(self, expr, owner):
         return self.fast.collect(expr)
@@ -234,7 +238,7 @@ class Recording:
         order = rec.order
         n_before = len(rec.var_map)
         tape = self.tape = Tape()
-        reader = _RecordingReader(rec, tape)
+        reader = RecordingReader(rec, tape)
         try:
             self.objective_expr = None
             cost_cols, cost_regs, offset = [], [], 0.0
@@ -256,7 +260,7 @@ class Recording:
                 coef.extend(tape.reg(c) for c in lin.values())
                 lo.append(tape.reg(-INF if lb is None else lb - const))
                 hi.append(tape.reg(INF if ub is None else ub - const))
-        except _Unsupported as exc:
+        except Unsupported as exc:
             raise CannotRecord("a row needs Pyomo's visitor") from exc
         if len(rec.var_map) != n_before:
             raise CannotRecord("the objective or a row holds variables that were not compiled")
