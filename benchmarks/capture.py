@@ -79,16 +79,18 @@ def make_case(zone: str, bidding: dict | None = None, backtest: dict | None = No
 
     case = bidopt.load_case(CASE)
     upd = {"case": case.case.model_copy(update={"zone": zone, "name": f"capture_{zone.lower()}"})}
-    upd["bidding"] = {**(case.bidding or {}), **(bidding or {})}
+    upd["bidding"] = type(case.bidding).model_validate({**case.bidding.model_dump(exclude_unset=True), **(bidding or {})})
     if backtest:
-        upd["backtest"] = {**(getattr(case, "backtest", None) or {}), **backtest}
+        upd["backtest"] = type(case.backtest).model_validate({**case.backtest.model_dump(exclude_unset=True), **backtest})
     if markets:
-        m = {k: dict(v) for k, v in (case.markets or {}).items()}
+        m = {k: v.model_dump(exclude_unset=True) if hasattr(v, "model_dump") else dict(v) for k, v in case.markets.items()}
         for dotted, value in markets.items():
             table, _, key = dotted.partition(".")
             m.setdefault(table, {})[key] = value
-        upd["markets"] = m
-    return case.model_copy(update=upd)
+    out = case.model_copy(update=upd)
+    if markets:
+        out.markets = m  # validated on assignment: the registered tables become their models
+    return out
 
 
 def oracle_file(case, first: dt.date, last: dt.date, folder: Path) -> Path:

@@ -12,59 +12,20 @@ whose keys it inherits and may override.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from bidopt import numbers
+from bidopt.case_base import DEFAULTS_DIR, Dated, Strict, dated_value, default_dated  # noqa: F401 (re-exported)
+from bidopt.case_tables import BacktestSettings, BiddingSettings, market_tables
 from bidopt.errors import InputError, excerpt, short_name
 
 _ASSET_KINDS: dict[str, type[AssetSpec]] = {}
 _TARIFF_KINDS: dict[str, type[TariffSpec]] = {}
-DEFAULTS_DIR = Path(__file__).parent / "defaults"
-
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors (a typo must not pass silently); numbers are finite, typed (no
-    ``true`` or ``"2"`` for a number) and within the ranges of ``bidopt.numbers``."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before", check_fields=False)
-    @classmethod
-    def _typed_numbers(cls, v: Any, info) -> Any:
-        field = cls.model_fields.get(info.field_name)
-        return numbers.check_type(v, field.annotation) if field is not None else v
-
-    @field_validator("*", mode="after", check_fields=False)
-    @classmethod
-    def _numbers_in_range(cls, v: Any, info) -> Any:
-        return numbers.check_range(v, info.field_name)
-
-
-class Dated(Strict):
-    """A value that holds from a date on (until the next entry's date); ``source`` cites where the
-    figure comes from (free text, not read by the model)."""
-
-    valid_from: dt.date
-    value: float
-    source: str | None = None
-
-
-def dated_value(entries: list[Dated], day: dt.date, what: str = "value") -> float:
-    """The value in force on ``day``: the entry with the latest ``valid_from`` <= day."""
-    best = None
-    for e in entries:
-        if e.valid_from <= day and (best is None or e.valid_from >= best.valid_from):
-            best = e
-    if best is None:
-        raise InputError(None, what, f"no rate in force on {day} (first holds from {min(e.valid_from for e in entries)})")
-    return best.value
 
 
 class AssetSpec(Strict):
@@ -149,12 +110,6 @@ class Grid(Strict):
     export_limit_mw: float = Field(ge=0)
 
 
-def _default_dated(file: str, key: str) -> list[Dated]:
-    with open(DEFAULTS_DIR / file, "rb") as f:
-        data = tomllib.load(f)
-    return [Dated(**e) for e in data[key]]
-
-
 class ExportPolicy(Strict):
     """What one exported kWh earns. ``spot``: spot price - handling fee (+ grid benefit, + the
     micro-production tax reduction on renewable export where eligible: ``bidopt.tariffs.tax_reduction``).
@@ -165,14 +120,14 @@ class ExportPolicy(Strict):
     grid_benefit_sek_per_kwh: float = 0.0
     tax_reduction: bool = False
     tax_reduction_sek_per_kwh: list[Dated] = Field(
-        default_factory=lambda: _default_dated("se_taxes.toml", "micro_production_tax_reduction_sek_per_kwh")
+        default_factory=lambda: default_dated("se_taxes.toml", "micro_production_tax_reduction_sek_per_kwh")
     )
     # reducible export capped by the renewable output of each local day ("day") or of each MTU ("mtu")
     tax_reduction_basis: Literal["day", "mtu"] = "day"
     # kWh of the year's reduction base left when the horizon starts; None: the yearly cap below
     tax_reduction_remaining_kwh: float | None = Field(None, ge=0)
     tax_reduction_cap_kwh_per_year: list[Dated] = Field(
-        default_factory=lambda: _default_dated("se_taxes.toml", "micro_production_tax_reduction_cap_kwh_per_year")
+        default_factory=lambda: default_dated("se_taxes.toml", "micro_production_tax_reduction_cap_kwh_per_year")
     )
 
 
@@ -182,10 +137,10 @@ class Retail(Strict):
     supplier_fee_sek_per_kwh: float = 0.0
     pays_energy_tax: bool = False
     energy_tax_sek_per_kwh: list[Dated] = Field(
-        default_factory=lambda: _default_dated("se_taxes.toml", "energy_tax_sek_per_kwh")
+        default_factory=lambda: default_dated("se_taxes.toml", "energy_tax_sek_per_kwh")
     )
     pays_vat: bool = False
-    vat_rate: list[Dated] = Field(default_factory=lambda: _default_dated("se_taxes.toml", "vat_rate"))
+    vat_rate: list[Dated] = Field(default_factory=lambda: default_dated("se_taxes.toml", "vat_rate"))
     export: ExportPolicy = Field(default_factory=ExportPolicy)
 
 
@@ -211,9 +166,11 @@ class Case(Strict):
     tariffs: list[TariffSpec] = Field(default_factory=list)
     solver: SolverOptions = Field(default_factory=SolverOptions)
     synthetic: Synthetic = Field(default_factory=Synthetic)
-    markets: dict[str, dict[str, Any]] = Field(default_factory=dict)  # per product, validated by its module
-    bidding: dict[str, Any] = Field(default_factory=dict)  # [bidding], validated by bidopt.bids.dayahead
-    backtest: dict[str, Any] = Field(default_factory=dict)  # [backtest], validated by bidopt.backtest.engine
+    # [markets.<product>]: the model its product registered (bidopt.case_tables.register_market_table);
+    # a table no product registered stays a dict (rejected by bidopt.model.prepare_assets)
+    markets: dict[str, Any] = Field(default_factory=dict)
+    bidding: BiddingSettings = Field(default_factory=BiddingSettings)
+    backtest: BacktestSettings = Field(default_factory=BacktestSettings)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     source: Path | None = Field(None, exclude=True)
 
@@ -226,6 +183,22 @@ class Case(Strict):
     @classmethod
     def _tariffs(cls, v: Any) -> list:
         return [_dispatch(item, _TARIFF_KINDS, "tariff") for item in v or []]
+
+    @field_validator("markets", mode="before")
+    @classmethod
+    def _markets(cls, v: Any) -> dict:
+        if not isinstance(v, dict):
+            raise ValueError("must be a table of [markets.<product>] tables")
+        tables = market_tables()
+        out = {}
+        for name, table in v.items():
+            try:
+                out[name] = tables[name].model_validate(table) if name in tables else table
+            except ValidationError as e:  # name the product: markets.<name>.<field>
+                raise ValidationError.from_exception_data(e.title, [
+                    {"type": x["type"], "loc": (name, *x["loc"]), "input": x["input"],
+                     **({"ctx": x["ctx"]} if "ctx" in x else {})} for x in e.errors()]) from None
+        return out
 
     @model_validator(mode="after")
     def _unique_names(self) -> Case:
@@ -312,7 +285,7 @@ def _merge_templates(table: dict, base_dir: Path, file: Path, where: str, depth:
 # The packages whose modules register asset and tariff kinds (``register_asset``/``register_tariff``).
 # They sit above the case in the layers (they build on its specs), so the case names them instead
 # of importing them: a plug-in list, loaded on first use; importing a package registers its kinds.
-KIND_PACKAGES = ["bidopt.assets", "bidopt.tariffs"]
+KIND_PACKAGES = ["bidopt.assets", "bidopt.tariffs", "bidopt.markets"]  # each registers its kinds / tables
 
 
 def _register_builtin_kinds() -> None:
@@ -344,7 +317,7 @@ def case_from_dict(data: dict, base_dir: Path | str = ".", source: Path | str | 
         case = Case.model_validate({**data, "base_dir": base_dir, "source": source})
     except ValidationError as e:
         err = e.errors()[0]
-        raise InputError(label, _field_path(err["loc"]) or None, _msg(err)) from None
+        raise InputError(label, _field_name(err["loc"]), _msg(err)) from None
     if confine:
         _check_confined(case)
     return case
@@ -426,6 +399,18 @@ def _msg(err: dict, quote: bool = True) -> str:
             and not isinstance(err["input"], dict | list):
         msg = f"{msg} (got {excerpt(err['input'])})"
     return msg
+
+
+_DOTTED = ("bidding", "backtest", "markets")  # tables named the way their readers always named them
+
+
+def _field_name(loc: tuple) -> str | None:
+    """The field an error of ``Case`` names: ``grid.import_limit_mw``, ``retail.vat_rate[0].value``;
+    in ``[bidding]``, ``[backtest]`` and ``[markets.*]`` dotted all through (``bidding.blocks.0.side``,
+    the form their errors have always had)."""
+    if loc and loc[0] in _DOTTED:
+        return ".".join(map(str, loc))
+    return _field_path(loc) or None
 
 
 def _field_path(loc: tuple) -> str:

@@ -253,9 +253,14 @@ def test_every_field_of_every_table_changes_the_fingerprint(table, which, field)
         value = _perturb(item.model_dump(mode="json", serialize_as_any=True)[field])
         items[which] = item.model_copy(update={field: value})  # unvalidated: the dump is what counts
     elif table == "markets":
-        case.markets[which][field] = _perturb(case.markets[which][field])
-    else:
-        getattr(case, table)[field] = _perturb(getattr(case, table)[field])
+        t = case.markets[which]
+        if isinstance(t, dict):
+            t[field] = _perturb(t[field])
+        else:  # a registered table: its model (bidopt.case_tables)
+            case.markets[which] = t.model_copy(update={field: _perturb(t.model_dump(mode="json")[field])})
+    else:  # [bidding], [backtest]: typed tables, changed unvalidated (the dump is what counts)
+        t = getattr(case, table)
+        setattr(case, table, t.model_copy(update={field: _perturb(t.model_dump(mode="json")[field])}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydantic warns when it serialises an unvalidated value
         assert _fp(case) != before

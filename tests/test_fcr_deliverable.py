@@ -226,7 +226,7 @@ def _toml(case, bat: dict, products) -> str:
     lines += [f'{p} = "{p}.csv"' for p in products]
     lines += ['[grid]', 'import_limit_mw = 1.0', 'export_limit_mw = 1.0', '[[assets]]']
     lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in bat.items()]
-    lines += ['[bidding]'] + [f'{k} = {v}' for k, v in case.bidding.items()]
+    lines += ['[bidding]'] + [f'{k} = {v}' for k, v in case.bidding.model_dump(exclude_unset=True).items()]
     lines += ['[solver]', f'mip_gap = {case.solver.mip_gap}']
     return "\n".join(lines) + "\n"
 

@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bidopt"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     # time and case, with the small helpers every layer uses (errors, number parsing, output files,
     # the plug-in registry, today's state, the Dask connection)
-    ("base", ("bidopt.time", "bidopt.horizon", "bidopt.case", "bidopt.state", "bidopt.errors",
-              "bidopt.numbers", "bidopt.registry", "bidopt.output", "bidopt.cluster")),
+    ("base", ("bidopt.time", "bidopt.horizon", "bidopt.case", "bidopt.case_base", "bidopt.case_tables",
+              "bidopt.state", "bidopt.errors", "bidopt.numbers", "bidopt.registry", "bidopt.output", "bidopt.cluster")),
     # the solver adapter sits beside the model and imports nothing above the base (it knows Pyomo and
     # highspy, not bidopt); who may call it is the next rule
     ("solver adapter", ("bidopt.solver", "bidopt.highs_direct", "bidopt.highs_tape", "bidopt.highs_persistent",

@@ -89,12 +89,9 @@ def persistence_cube(case, day, mtu_minutes: int) -> xr.DataArray:
 
 def without_blocks(case):
     """``case`` without block candidates: persistence submits curve volumes only."""
-    bidding = dict(getattr(case, "bidding", None) or {})
-    if not bidding.get("blocks"):
+    if not case.bidding.blocks:
         return case
-    bidding.pop("blocks", None)
-    bidding.pop("max_blocks", None)
-    return case.model_copy(update={"bidding": bidding})
+    return case.model_copy(update={"bidding": case.bidding.model_copy(update={"blocks": [], "max_blocks": {}})})
 
 
 def flat_orders(case, day, bids):

@@ -30,7 +30,6 @@ import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -40,26 +39,13 @@ from bidopt import notes, output
 from bidopt import time as btime
 from bidopt.backtest.state import EMPTY
 from bidopt.bids.contracts import dayahead_mtu_note
-from bidopt.case import Case, Strict
+from bidopt.case import Case
+from bidopt.case_tables import STRATEGIES, BacktestSettings  # noqa: F401 (STRATEGIES: re-exported)
 from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.site import STREAM_ORDER
 
-STRATEGIES = ("bid", "expected", "persistence", "no_flex", "perfect_foresight")
 CHAINS = ("strategy", "perfect_foresight")
-
-
-class BacktestSettings(Strict):
-    """``[backtest]`` in a case file."""
-
-    strategy: Literal["bid", "expected", "persistence", "no_flex", "perfect_foresight"] = "bid"
-    # a baseline chain run beside the strategy: summary.json baseline_eur and value_added_eur
-    baseline: Literal["persistence", "no_flex"] | None = None
-    # intraday trades at delivery: "auto" = only with an intraday price series ([prices] intraday);
-    # with the day-ahead price as proxy, intraday would re-optimise the day at known prices for the
-    # fee and hide what the day-ahead bid was worth
-    intraday: Literal["auto", "on", "off"] = "auto"
-    report_week: str | None = None  # first day (YYYY-MM-DD) of the week the report plots
 
 
 def intraday_on(case) -> bool:

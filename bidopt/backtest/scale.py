@@ -22,62 +22,14 @@ from bidopt.errors import InputError
 
 
 def read_sweep(path: Path) -> list[dict]:
-    """Jobs of a sweep file: ``cases = [paths]``, ``strategies = [...]``, ``[[periods]] start, end``.
+    """Jobs of a sweep file (``bidopt.backtest.sweep_file``: ``cases = [paths]``, ``strategies =
+    [...]``, ``[[periods]] start, end``), case paths resolved against the sweep file's folder.
 
     Every problem is an ``InputError`` naming the sweep file and the key (``strategies[1]``,
     ``periods[0].end``), found before any backtest runs."""
-    import datetime as dt
+    from bidopt.backtest import sweep_file
 
-    from bidopt.backtest.engine import STRATEGIES
-    from bidopt.case import read_toml
-    from bidopt.time import check_day_range
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, None, "file not found")
-    data = read_toml(path)
-    for key in ("cases", "periods"):
-        if not data.get(key):
-            raise InputError(path, key, "missing or empty")
-    unknown = set(data) - {"cases", "strategies", "periods"}
-    if unknown:
-        raise InputError(path, sorted(unknown)[0], "unknown key; known: cases, strategies, periods")
-    strategies = data.get("strategies", ["bid"])
-    for key, values in (("cases", data["cases"]), ("strategies", strategies), ("periods", data["periods"])):
-        if not isinstance(values, list) or not values:
-            raise InputError(path, key, "must be a non-empty array")
-    for i, c in enumerate(data["cases"]):
-        if not isinstance(c, str) or not c.strip():
-            raise InputError(path, f"cases[{i}]", "must be the path of a case file or folder (a string)")
-    for i, st in enumerate(strategies):
-        if st not in STRATEGIES:
-            raise InputError(path, f"strategies[{i}]", f"unknown strategy; known: {', '.join(STRATEGIES)}")
-    periods = []
-    for i, p in enumerate(data["periods"]):
-        if not isinstance(p, dict) or "start" not in p or "end" not in p:
-            raise InputError(path, f"periods[{i}]", "needs start and end")
-        if set(p) - {"start", "end"}:
-            raise InputError(path, f"periods[{i}].{sorted(set(p) - {'start', 'end'})[0]}", "unknown key; known: start, end")
-        days = {}
-        for k in ("start", "end"):
-            v = p[k]
-            try:
-                d = v if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else dt.date.fromisoformat(v)
-                days[k] = check_day_range(d, f"periods[{i}].{k}")
-            except InputError as e:
-                raise InputError(path, e.field, e.message) from None
-            except (TypeError, ValueError):
-                raise InputError(path, f"periods[{i}].{k}", "must be a date (YYYY-MM-DD)") from None
-        if days["end"] < days["start"]:
-            raise InputError(path, f"periods[{i}].end", f"{days['end']} is before start {days['start']}")
-        periods.append(days)
-    jobs = []
-    for c in data["cases"]:
-        cp = Path(c) if Path(c).is_absolute() else path.parent / c
-        for st in strategies:
-            for days in periods:
-                jobs.append({"case": cp, "strategy": st, "start": str(days["start"]), "end": str(days["end"])})
-    return jobs
+    return sweep_file.read(path).jobs(Path(path).parent)
 
 
 def _sweep_job(job: dict, out_dir: Path) -> dict:

@@ -50,84 +50,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pyomo.environ as pyo
-from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from bidopt.bids.export import snap
 from bidopt.bids.orders import Block, BlockOrder, BlockPeriod, OrdersFile
 from bidopt.bids.rules import ExchangeRules
-from bidopt.case import Strict
+from bidopt.case_tables import BlockCandidate
 from bidopt.errors import InputError
 
 KINDS = ("regular", "profile", "curtailable")
 EQ_TOL = 1e-9  # EUR/MWh: a block price this close to the average price counts as in the money
 SCORE_DECIMALS = 6  # surplus scores are compared rounded to this many decimals (ties: listed first)
 SUBMIT_COST_EUR = 0.01  # tie-break cost per submitted block (``finish``)
-
-
-class BlockCandidate(Strict):
-    """One block the model may submit (``[[bidding.blocks]]`` in a case file)."""
-
-    name: str = Field(min_length=1)
-    side: Literal["buy", "sell"]
-    kind: Literal["regular", "profile", "curtailable"] = "regular"
-    start_hour: int | None = Field(None, ge=0, le=23)  # local hour of the delivery day (first day of the horizon)
-    end_hour: int | None = Field(None, ge=1, le=24)  # exclusive
-    mtus: list[int] | None = Field(None, min_length=1)  # or explicit MTU positions (0-based, consecutive)
-    price_eur_per_mwh: float | Literal["expected"] = "expected"
-    max_volume_mw: float = Field(gt=0)
-    minimum_acceptance_ratio: float = Field(1.0, gt=0, le=1)
-    linked_to: str | None = None  # the parent candidate's name
-    exclusive_group: str | None = None
-
-    @field_validator("name", "linked_to", "exclusive_group")
-    @classmethod
-    def _not_blank(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise ValueError("must not be blank")
-        return v
-
-    @field_validator("end_hour")
-    @classmethod
-    def _after_start(cls, v: int | None, info: ValidationInfo) -> int | None:
-        start = info.data.get("start_hour")
-        if v is not None and start is not None and v <= start:
-            raise ValueError(f"end_hour ({v}) must be after start_hour ({start})")
-        return v
-
-    @field_validator("mtus")
-    @classmethod
-    def _consecutive(cls, v: list[int] | None) -> list[int] | None:
-        if v is None:
-            return v
-        if any(p < 0 for p in v):
-            raise ValueError("MTU positions must be >= 0")
-        pos = sorted(v)
-        if len(set(pos)) != len(pos) or pos[-1] - pos[0] + 1 != len(pos):
-            raise ValueError("MTU positions must be consecutive and distinct (a block spans consecutive MTUs)")
-        return pos
-
-    @field_validator("minimum_acceptance_ratio")
-    @classmethod
-    def _mar_for_kind(cls, v: float, info: ValidationInfo) -> float:
-        kind = info.data.get("kind")
-        if kind in ("regular", "profile") and v != 1:
-            raise ValueError(f"must be 1 for a {kind} block (only curtailable blocks have a ratio below 1)")
-        return v
-
-    @model_validator(mode="after")
-    def _when(self) -> BlockCandidate:
-        hours = self.start_hour is not None or self.end_hour is not None
-        if hours and self.mtus is not None:
-            raise ValueError("give start_hour and end_hour, or mtus, not both")
-        if not hours and self.mtus is None:
-            raise ValueError("give start_hour and end_hour (local hours) or mtus (MTU positions)")
-        if hours and (self.start_hour is None or self.end_hour is None):
-            raise ValueError("start_hour and end_hour go together")
-        return self
 
 
 @dataclass

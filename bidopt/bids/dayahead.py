@@ -19,71 +19,31 @@ exclusive-group orders.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
 import xarray as xr
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from bidopt import time as btime
 from bidopt.bids import blocks as block_model
-from bidopt.bids.blocks import BlockCandidate
 from bidopt.bids.contracts import dayahead_mtu, dayahead_mtu_note, dayahead_product
 from bidopt.bids.export import empty_orders, snap
 from bidopt.bids.orders import Curve, CurveOrder, CurvePoint, OrdersFile
 from bidopt.bids.rules import ExchangeRules, validate
 from bidopt.bids.stochastic import BiddingModel, BidResult, RiskSettings
 from bidopt.bids.tails import responsive_count
-from bidopt.case import Strict
+from bidopt.case_tables import BiddingSettings
 from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
 
 
-class BiddingSettings(Strict):
-    """``[bidding]`` in a case file."""
-
-    n_scenarios: int = Field(20, ge=1, le=198)  # a curve holds at most 200 points with its two ends
-    seed: int = 0
-    lookback_days: int = Field(56, ge=7)
-    scenarios: str | None = None  # CSV/Parquet scenario file (bidopt.forecast.scenarios formats)
-    portfolio: str = "bidopt"
-    risk_beta: float = Field(0.0, ge=0)
-    risk_alpha: float = Field(0.95, gt=0, lt=1)
-    blocks: list[BlockCandidate] = Field(default_factory=list)  # block candidates (bidopt.bids.blocks)
-    max_blocks: dict[Literal["regular", "profile", "curtailable"], Annotated[int, Field(ge=0)]] = Field(
-        default_factory=dict)  # at most this many submitted blocks per kind (a kind not listed: no limit)
-    # FCR bids: "stepped" = price steps over FCR price scenarios forecast before auction 1 (no
-    # look-ahead); "price_taking" = the volume worth selling at the case's FCR prices, bid at 0
-    fcr_bids: Literal["stepped", "price_taking"] = "stepped"
-    fcr_lookback_days: int = Field(28, ge=7)
-    # day-ahead price forecaster when no scenario file is given (bidopt.forecast.from_case)
-    forecaster: Literal["blend", "lear"] = "blend"
-    lear_lookback_days: int = Field(364, ge=120)
-    lear_refit_days: int = Field(7, ge=1, le=28)
-    lear_residual_days: int = Field(28, ge=7)
-    forecast_zones: list[str] = Field(default_factory=list)  # other zones of the price file as LEAR features
-    # never buy above / sell below these prices beyond the must-run volume (bidopt.bids.tails)
-    max_buy_price_eur_per_mwh: float | None = None
-    min_sell_price_eur_per_mwh: float | None = None
-
-    @field_validator("max_buy_price_eur_per_mwh", "min_sell_price_eur_per_mwh")
-    @classmethod
-    def _within_price_limits(cls, v: float | None) -> float | None:
-        if v is None:
-            return v
-        r = ExchangeRules()
-        lo = min(e.value for e in r.dayahead_price_min_eur_per_mwh)
-        hi = max(e.value for e in r.dayahead_price_max_eur_per_mwh)
-        if not lo <= v <= hi:
-            raise ValueError(f"must lie within the day-ahead price limits {lo:g} .. {hi:g} EUR/MWh")
-        return v
-
-
 def settings(case) -> BiddingSettings:
+    """The case's ``[bidding]`` table (``bidopt.case_tables.BiddingSettings``, validated when the case
+    was loaded; a dict put on a case copy is validated here, errors naming ``bidding.<field>``)."""
     try:
         return BiddingSettings.model_validate(case.bidding)
     except ValidationError as e:
