@@ -13,7 +13,7 @@ import pytest
 
 import bidopt
 from bidopt.assets.load import demand_profile
-from bidopt.data import sources, synthetic
+from bidopt.data import preload, sources, synthetic
 from bidopt.horizon import Horizon
 from bidopt.time import delivery_index, horizon_index
 
@@ -123,7 +123,7 @@ def test_outside_scope_and_outside_range_generate_per_call(monkeypatch):
         assert calls == [24]
     sources.dayahead_prices(case, day)
     assert gen[-1] == 24 and p.hits == 0
-    assert sources._ACTIVE.get() == ()
+    assert preload._ACTIVE.get() == ()
 
 
 def test_field_not_preloadable_falls_back():
@@ -182,11 +182,11 @@ def test_plain_preload_nesting_and_threads():
         sources.dayahead_prices(case, june)
         sources.dayahead_prices(case, july)  # not in the inner range: the outer one serves it
         seen = []
-        t = threading.Thread(target=lambda: seen.append(sources._ACTIVE.get()))
+        t = threading.Thread(target=lambda: seen.append(preload._ACTIVE.get()))
         t.start()
         t.join()
     assert (inner.hits, inner.misses, outer.hits) == (1, 1, 1)
     assert seen == [()]  # a new thread starts without preloads
-    assert sources._ACTIVE.get() == (outer,)
+    assert preload._ACTIVE.get() == (outer,)
     sources.clear_preload()
-    assert sources._ACTIVE.get() == ()
+    assert preload._ACTIVE.get() == ()

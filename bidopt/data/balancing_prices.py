@@ -48,7 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bidopt.data.prices import MTU_STEPS, TIMESTAMP, _numbers, _parse_utc, _read_table, _row, check_series
+from bidopt.data.prices import _read_table
+from bidopt.data.series import MTU_STEPS, TIMESTAMP, check_series, number_text, parse_utc, row_label
 from bidopt.errors import InputError, data_labels
 
 IMBALANCE = "imbalance_price_eur_per_mwh"
@@ -116,11 +117,11 @@ def _read_plain(df: pd.DataFrame, lower: dict, file, dec: bool) -> pd.DataFrame:
         missing = UP if not has[0] else DOWN
         raise InputError(file, missing, f"give both {UP} and {DOWN}, or neither (then both equal {IMBALANCE})")
     rows = np.arange(1, len(df) + 1)
-    idx = _parse_utc(df[lower[TIMESTAMP]], file, TIMESTAMP, rows)
+    idx = parse_utc(df[lower[TIMESTAMP]], file, TIMESTAMP, rows)
     cols = {}
     for name in PRICE_COLUMNS:
         if name in lower:
-            s = pd.Series(_numbers(df[lower[name]], dec).to_numpy(dtype=object), index=idx)
+            s = pd.Series(number_text(df[lower[name]], dec).to_numpy(dtype=object), index=idx)
             cols[name] = check_series(s, file, name, rows=rows)
     out = pd.DataFrame(cols)
     for name in (UP, DOWN):
@@ -159,7 +160,7 @@ def _read_energinet(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.Data
             found_area = areas[0]
     if len(df) == 0:
         raise InputError(file, tcol, "no data rows")
-    idx = _parse_utc(df[tcol], file, tcol, rows)
+    idx = parse_utc(df[tcol], file, tcol, rows)
     # newest first by design: sort by UTC, keep the file's row numbers for messages
     order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
     idx, rows, df = idx[order], rows[order], df.iloc[order]
@@ -167,7 +168,7 @@ def _read_energinet(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.Data
     dup = np.r_[False, np.diff(ns) == 0]
     if dup.any():
         i = int(np.argmax(dup))
-        raise InputError(file, _row(rows, i, idx), f"duplicate {tcol} (same as row {rows[i - 1]})")
+        raise InputError(file, row_label(rows, i, idx), f"duplicate {tcol} (same as row {rows[i - 1]})")
 
     columns = {**_ENERGINET_PRICES, **{k: v for k, v in _ENERGINET_VOLUMES.items() if k in lower}}
     values = {out: _to_float(df[lower[src]], file, lower[src], rows, idx, dec) for src, out in columns.items()}
@@ -195,13 +196,13 @@ def _read_energinet(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.Data
 
 def _to_float(text: pd.Series, file, column: str, rows, idx, dec: bool) -> np.ndarray:
     """Cells -> floats; an empty cell is NaN (filled later), other text is an error."""
-    cells = _numbers(text.fillna(""), dec).astype(str).str.strip()
+    cells = number_text(text.fillna(""), dec).astype(str).str.strip()
     empty = cells.eq("").to_numpy()
     values = pd.to_numeric(cells.where(~empty), errors="coerce").to_numpy(dtype=float)
     bad = (~empty) & ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i, idx), f"{column}: not a number")
+        raise InputError(file, row_label(rows, i, idx), f"{column}: not a number")
     return values
 
 
@@ -217,7 +218,7 @@ def _step(ns: np.ndarray, file, column: str, rows, idx) -> int:
     off = d % step != 0
     if off.any():
         i = int(np.argmax(off)) + 1
-        raise InputError(file, _row(rows, i, idx), f"{column}: not on the file's {step / 60e9:g}-min grid")
+        raise InputError(file, row_label(rows, i, idx), f"{column}: not on the file's {step / 60e9:g}-min grid")
     return step
 
 

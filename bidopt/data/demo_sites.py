@@ -41,65 +41,14 @@ def home_sites(n: int, seed: int = 0, zone: str = "SE3", day="2024-01-17", n_sce
 def home_site_data(i: int, seed: int = 0, zone: str = "SE3", day="2024-01-17", n_scenarios: int = 5) -> dict:
     """Site ``i`` of ``home_sites(n, seed, zone, day, n_scenarios)`` as a case dict (the parsed TOML)."""
     d = pd.Timestamp(btime.as_date(day))
-    tz = "Europe/Stockholm"
     rng = np.random.default_rng([seed, i])
     kind = _MIX[i % len(_MIX)]
     fuse = float(rng.choice([0.011, 0.014, 0.017]))
     assets: list[dict] = [{"kind": "load", "name": "house", "profile": "synthetic",
                            "peak_mw": round(float(rng.uniform(0.002, 0.005)), 5)}]
-    if kind == "battery":
-        e = round(float(rng.uniform(0.005, 0.015)), 4)
-        assets += [
-            {"kind": "battery", "name": "battery", "power_mw": round(e / 2, 5), "energy_mwh": e,
-             "charge_efficiency": 0.96, "discharge_efficiency": 0.96, "soc_min_mwh": round(0.1 * e, 6),
-             "soc_max_mwh": round(0.9 * e, 6), "soc_initial_mwh": round(0.5 * e, 6),
-             "soc_final_mwh": round(0.5 * e, 6), "max_cycles_per_day": 1.0, "degradation_eur_per_mwh": 10.0},
-            {"kind": "pv", "name": "pv", "capacity_mw": round(float(rng.uniform(0.003, 0.010)), 4),
-             "curtailable": True},
-        ]
-    elif kind == "heat_pump":
-        ua = float(rng.uniform(0.00012, 0.00025))  # MW/K: a house losing 120-250 W/K
-        assets.append({
-            "kind": "heat_pump", "name": "heat_pump", "mode": "rc",
-            "max_power_mw": round(float(rng.uniform(0.002, 0.004)), 5), "aux_max_mw": 0.006,
-            "cop_at_0c": round(float(rng.uniform(2.6, 3.4)), 2), "cop_slope_per_k": 0.08, "cop_min": 1.5,
-            "cop_max": 5.0, "outdoor_temp": "synthetic",
-            "thermal_capacity_mwh_per_k": round(ua * float(rng.uniform(40.0, 90.0)), 6),  # 40-90 h
-            "heat_loss_mw_per_k": round(ua, 6), "internal_gain_mw": 0.0005,
-            "comfort_min_c": 20.0, "comfort_max_c": 23.0,
-            "comfort_min_by_hour": {str(h): 18.5 for h in (22, 23, 0, 1, 2, 3, 4, 5)},
-            "indoor_initial_c": 20.5,
-        })
-    else:
-        power = float(rng.choice([0.0037, 0.0074, 0.011]))
-        sessions = []
-        for k, start in enumerate((d - pd.Timedelta(days=1), d)):
-            arr = pd.Timestamp(start + pd.Timedelta(hours=float(rng.uniform(16.5, 20.0)))).tz_localize(tz)
-            dep = pd.Timestamp(start + pd.Timedelta(days=1, hours=float(rng.uniform(6.0, 8.0)))).tz_localize(tz)
-            hours = (dep - arr).total_seconds() / 3600
-            energy = min(float(rng.uniform(0.004, 0.025)), 0.9 * power * 0.95 * hours)
-            sessions.append({"id": f"night{k}", "arrival": arr.tz_convert("UTC").isoformat(),
-                             "departure": dep.tz_convert("UTC").isoformat(), "energy_mwh": round(energy, 5)})
-        assets.append({"kind": "ev", "name": "ev", "charger_power_mw": power, "charger_efficiency": 0.95,
-                       "sessions": sessions})
-    tariff_kind = rng.choice(["peak", "tou", "flat"], p=[0.5, 0.3, 0.2])
-    if tariff_kind == "peak":
-        tariffs = [{"kind": "peak_power", "name": "power_charge", "n_peaks": 3, "one_per_day": True,
-                    "includes_vat": True, "hour_weights": {str(h): 0.5 for h in (22, 23, 0, 1, 2, 3, 4, 5)},
-                    "rates": [{"valid_from": "2014-01-01",
-                               "sek_per_kw_month": round(float(rng.uniform(40.0, 130.0)), 2)}]},
-                   {"kind": "energy_fee", "name": "transfer", "includes_vat": True,
-                    "rates": [{"valid_from": "2014-01-01", "sek_per_kwh": round(float(rng.uniform(0.05, 0.1)), 4)}]}]
-    elif tariff_kind == "tou":
-        high = round(float(rng.uniform(0.3, 0.6)), 4)
-        tariffs = [{"kind": "energy_fee", "name": "transfer_tou", "includes_vat": True, "rates": [{
-            "valid_from": "2014-01-01", "sek_per_kwh": round(float(rng.uniform(0.08, 0.15)), 4),
-            "windows": [{"months": [1, 2, 3, 11, 12], "weekdays": [0, 1, 2, 3, 4], "hours": list(range(6, 22)),
-                         "sek_per_kwh": high}]}]}]
-    else:
-        tariffs = [{"kind": "energy_fee", "name": "transfer", "includes_vat": True,
-                    "rates": [{"valid_from": "2014-01-01", "sek_per_kwh": round(float(rng.uniform(0.2, 0.4)), 4)}]}]
-    data = {
+    assets += _battery(rng) if kind == "battery" else _heat_pump(rng) if kind == "heat_pump" else _ev(rng, d)
+    tariffs = _tariffs(rng)
+    return {
         "case": {"name": f"home_{i:05d}", "zone": zone, "mtu_minutes": 60},
         "prices": {"dayahead": "synthetic"},
         "synthetic": {"seed": int(rng.integers(0, 2**31 - 1))},
@@ -112,7 +61,70 @@ def home_site_data(i: int, seed: int = 0, zone: str = "SE3", day="2024-01-17", n
         "solver": {"threads": 1},
         "bidding": {"n_scenarios": n_scenarios},
     }
-    return data
+
+
+def _battery(rng: np.random.Generator) -> list[dict]:
+    """A home battery (5-15 kWh, 2 h) and rooftop PV (3-10 kWp)."""
+    e = round(float(rng.uniform(0.005, 0.015)), 4)
+    return [
+        {"kind": "battery", "name": "battery", "power_mw": round(e / 2, 5), "energy_mwh": e,
+         "charge_efficiency": 0.96, "discharge_efficiency": 0.96, "soc_min_mwh": round(0.1 * e, 6),
+         "soc_max_mwh": round(0.9 * e, 6), "soc_initial_mwh": round(0.5 * e, 6),
+         "soc_final_mwh": round(0.5 * e, 6), "max_cycles_per_day": 1.0, "degradation_eur_per_mwh": 10.0},
+        {"kind": "pv", "name": "pv", "capacity_mw": round(float(rng.uniform(0.003, 0.010)), 4),
+         "curtailable": True},
+    ]
+
+
+def _heat_pump(rng: np.random.Generator) -> list[dict]:
+    """A heat pump (2-4 kW) heating a house (RC model, 40-90 h time constant)."""
+    ua = float(rng.uniform(0.00012, 0.00025))  # MW/K: a house losing 120-250 W/K
+    return [{
+        "kind": "heat_pump", "name": "heat_pump", "mode": "rc",
+        "max_power_mw": round(float(rng.uniform(0.002, 0.004)), 5), "aux_max_mw": 0.006,
+        "cop_at_0c": round(float(rng.uniform(2.6, 3.4)), 2), "cop_slope_per_k": 0.08, "cop_min": 1.5,
+        "cop_max": 5.0, "outdoor_temp": "synthetic",
+        "thermal_capacity_mwh_per_k": round(ua * float(rng.uniform(40.0, 90.0)), 6),  # 40-90 h
+        "heat_loss_mw_per_k": round(ua, 6), "internal_gain_mw": 0.0005,
+        "comfort_min_c": 20.0, "comfort_max_c": 23.0,
+        "comfort_min_by_hour": {str(h): 18.5 for h in (22, 23, 0, 1, 2, 3, 4, 5)},
+        "indoor_initial_c": 20.5,
+    }]
+
+
+def _ev(rng: np.random.Generator, d: pd.Timestamp, tz: str = "Europe/Stockholm") -> list[dict]:
+    """An EV charger (3.7/7.4/11 kW) with the car plugged in the night before and after day ``d``."""
+    power = float(rng.choice([0.0037, 0.0074, 0.011]))
+    sessions = []
+    for k, start in enumerate((d - pd.Timedelta(days=1), d)):
+        arr = pd.Timestamp(start + pd.Timedelta(hours=float(rng.uniform(16.5, 20.0)))).tz_localize(tz)
+        dep = pd.Timestamp(start + pd.Timedelta(days=1, hours=float(rng.uniform(6.0, 8.0)))).tz_localize(tz)
+        hours = (dep - arr).total_seconds() / 3600
+        energy = min(float(rng.uniform(0.004, 0.025)), 0.9 * power * 0.95 * hours)
+        sessions.append({"id": f"night{k}", "arrival": arr.tz_convert("UTC").isoformat(),
+                         "departure": dep.tz_convert("UTC").isoformat(), "energy_mwh": round(energy, 5)})
+    return [{"kind": "ev", "name": "ev", "charger_power_mw": power, "charger_efficiency": 0.95,
+             "sessions": sessions}]
+
+
+def _tariffs(rng: np.random.Generator) -> list[dict]:
+    """A peak-power charge with an energy fee, a time-of-use fee or a flat fee (SEK incl. VAT)."""
+    tariff_kind = rng.choice(["peak", "tou", "flat"], p=[0.5, 0.3, 0.2])
+    if tariff_kind == "peak":
+        return [{"kind": "peak_power", "name": "power_charge", "n_peaks": 3, "one_per_day": True,
+                 "includes_vat": True, "hour_weights": {str(h): 0.5 for h in (22, 23, 0, 1, 2, 3, 4, 5)},
+                 "rates": [{"valid_from": "2014-01-01",
+                            "sek_per_kw_month": round(float(rng.uniform(40.0, 130.0)), 2)}]},
+                {"kind": "energy_fee", "name": "transfer", "includes_vat": True,
+                 "rates": [{"valid_from": "2014-01-01", "sek_per_kwh": round(float(rng.uniform(0.05, 0.1)), 4)}]}]
+    if tariff_kind == "tou":
+        high = round(float(rng.uniform(0.3, 0.6)), 4)
+        return [{"kind": "energy_fee", "name": "transfer_tou", "includes_vat": True, "rates": [{
+            "valid_from": "2014-01-01", "sek_per_kwh": round(float(rng.uniform(0.08, 0.15)), 4),
+            "windows": [{"months": [1, 2, 3, 11, 12], "weekdays": [0, 1, 2, 3, 4], "hours": list(range(6, 22)),
+                         "sek_per_kwh": high}]}]}]
+    return [{"kind": "energy_fee", "name": "transfer", "includes_vat": True,
+             "rates": [{"valid_from": "2014-01-01", "sek_per_kwh": round(float(rng.uniform(0.2, 0.4)), 4)}]}]
 
 
 __all__ = ["home_site_data", "home_sites"]

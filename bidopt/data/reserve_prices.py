@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from bidopt.data.csv_text import header_separator, read_text_table
-from bidopt.data.prices import TIMESTAMP, check_series, read_series_lines
+from bidopt.data.prices import read_series_lines
+from bidopt.data.series import TIMESTAMP, check_series, line_label, local_times, number_text, parse_utc
 from bidopt.errors import InputError, data_labels
 from bidopt.time import STOCKHOLM
 
@@ -76,10 +77,6 @@ def _key(column: str) -> str:
     return re.sub(r"[^0-9a-zåäö]", "", column.lower())
 
 
-def _row(lines: np.ndarray, i: int) -> str:
-    return f"line {int(lines[i])}"
-
-
 # ------------------------------------------------------------------------------------------- reading
 
 
@@ -101,14 +98,6 @@ def _read(path) -> tuple[pd.DataFrame, bool, np.ndarray]:
         keep = ~(summa | df.isna().all(axis=1).to_numpy())
         df, rows = df[keep].reset_index(drop=True), rows[keep]
     return df, semicolon, rows
-
-
-def _numbers(values: pd.Series, decimal_comma: bool) -> pd.Series:
-    """Text -> text ready for check_series: digit-group spaces removed, decimal commas to points."""
-    text = values.astype(object).str.replace(r"[\s\u00a0]", "", regex=True)
-    if decimal_comma:
-        text = text.str.replace(",", ".", regex=False)
-    return text
 
 
 def _hourly(s: pd.Series, file, rows=None) -> pd.Series:
@@ -166,14 +155,10 @@ def _read_energinet(df, lower, product, file, dec, rows):
             f"no {LABELS[product]} price in this Energinet file (it has {', '.join(prices) or 'no price columns'})",
         )
     tcol, pcol = lower["hourutc"], lower[want]
-    idx = pd.DatetimeIndex(pd.to_datetime(df[tcol], utc=True, format="ISO8601", errors="coerce"))
-    bad = np.asarray(idx.isna())
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i), f"{tcol}: cannot parse timestamp")
+    idx = parse_utc(df[tcol], file, tcol, rows, unit="line")
     # ordered by Danish local time: sort by UTC, keep the file's row numbers for messages
     order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
-    values = _numbers(df[pcol], dec).to_numpy(dtype=object)[order]
+    values = number_text(df[pcol], dec, digit_groups=True).to_numpy(dtype=object)[order]
     s = pd.Series(values, index=idx[order].rename(TIMESTAMP))
     return check_series(s, file, pcol, lines=rows[order]), rows[order]
 
@@ -198,7 +183,7 @@ def _read_mimer_fcr(df, keys, product, file, dec, rows):
     tcol = _time_column(df, file)
     utc, keep = _mimer_utc(df[tcol], file, tcol, rows, values=df[[column]])
     df, rows = df[keep], rows[keep]
-    s = pd.Series(_numbers(df[column], dec).to_numpy(dtype=object), index=utc.rename(TIMESTAMP))
+    s = pd.Series(number_text(df[column], dec, digit_groups=True).to_numpy(dtype=object), index=utc.rename(TIMESTAMP))
     return check_series(s, file, column, lines=rows), rows
 
 
@@ -211,19 +196,7 @@ def _mimer_utc(labels: pd.Series, file, column: str, rows: np.ndarray, values: p
     ``values`` are empty or zero, else it is an error.
     """
     text = labels.fillna("").astype(str)
-    parts = text.str.extract(_LOCAL)
-    bad = parts["y"].isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i), f"{column}: cannot parse time")
-    local = pd.to_datetime(
-        {"year": parts["y"], "month": parts["m"], "day": parts["d"], "hour": parts["H"], "minute": parts["M"]},
-        errors="coerce",
-    )
-    bad = local.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(file, _row(rows, i), f"{column}: invalid date or time")
+    parts, local = local_times(text, _LOCAL, file, column, rows, "cannot parse time", "invalid date or time")
     local = pd.DatetimeIndex(local)
     n = len(local)
     on_hour = local.floor("60min")
@@ -244,7 +217,7 @@ def _mimer_utc(labels: pd.Series, file, column: str, rows: np.ndarray, values: p
         if priced.any():
             i = int(np.argmax(priced))
             raise InputError(
-                file, _row(rows, i), f"{column}: a local time that does not exist (clocks go forward) "
+                file, line_label(rows, i), f"{column}: a local time that does not exist (clocks go forward) "
                 "but has values",
             )
     keep = ~missing
@@ -278,7 +251,7 @@ def read_mimer_afrr(path: str | Path, zone: str | None = None) -> pd.DataFrame:
 
     out = pd.DataFrame({"zone": zones.to_numpy()}, index=utc.rename(TIMESTAMP))
     for name, column in found.items():
-        out[name] = _numbers(df[column], dec).to_numpy(dtype=object)
+        out[name] = number_text(df[column], dec, digit_groups=True).to_numpy(dtype=object)
     # validate each zone's series (missing values, duplicate and missing hours) in file order
     checked = []
     for z in sorted(out["zone"].unique()):

@@ -63,16 +63,27 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from bidopt.time import STOCKHOLM, VALID_MTU_MINUTES, horizon_index
+from bidopt.data.synthetic_grid import (
+    NS_PER_HOUR,
+    H,
+    Layout,
+    Q,
+    bump,
+    day_rng,
+    empty_series,
+    grid_ns,
+    layout,
+    local_hours,
+    season_of,
+    to_mtu,
+)
+from bidopt.time import VALID_MTU_MINUTES, horizon_index
 
+SYNTHETIC = "synthetic"  # the data reference (a case field's value) that asks for this generator
 PRICE_FLOOR_EUR_PER_MWH = -500.0
 PRICE_CAP_EUR_PER_MWH = 4000.0
 PV_LONGITUDE_DEG = 18.0  # east, about Stockholm; sets local solar time
 
-_H = 25  # hours in the longest local day
-_Q = 4 * _H  # quarter-hours in the longest local day
-_NS_PER_MIN = 60 * 10**9
-_NS_PER_HOUR = 60 * _NS_PER_MIN
 _QUARTER_SHAPE = np.array([-0.375, -0.125, 0.125, 0.375])
 
 # stream ids of the per-day random generators
@@ -110,132 +121,23 @@ ZONES: dict[str, ZoneParams] = {
 
 
 # --------------------------------------------------------------------------------------------------
-# layout: which local day and which quarter-hour of it each MTU belongs to
-
-
-@dataclasses.dataclass(frozen=True)
-class _Layout:
-    index: pd.DatetimeIndex  # UTC, as returned
-    codes: np.ndarray  # per MTU: row of its local day
-    qpos: np.ndarray  # per MTU: quarter-hour position within its local day
-    k: int  # MTU length in quarter-hours (1, 2 or 4)
-    start_ns: np.ndarray  # per day: UTC ns of local midnight
-    n_hours: np.ndarray  # per day: 23, 24 or 25
-    ordinal: np.ndarray  # per day: proleptic Gregorian ordinal of the local date
-    doy: np.ndarray  # per day: day of year 1..366
-    weekday: np.ndarray  # per day: Monday 0 .. Sunday 6
-
-    @property
-    def n_days(self) -> int:
-        return len(self.start_ns)
-
-
-def _as_utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(index)
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-    return idx
-
-
-def _mtu_minutes(idx: pd.DatetimeIndex) -> int:
-    if idx.freq is not None:
-        minutes = pd.Timedelta(idx.freq).total_seconds() / 60.0
-    elif len(idx) >= 2:
-        diffs = np.diff(np.sort(idx.as_unit("ns").asi8))
-        diffs = diffs[diffs > 0]
-        minutes = float(diffs.min()) / _NS_PER_MIN if len(diffs) else 60.0
-    else:  # one timestamp without a frequency: the coarsest MTU it is aligned to
-        minute = idx[0].minute if len(idx) else 0
-        minutes = next(m for m in (60, 30, 15) if minute % m == 0)
-    if minutes not in VALID_MTU_MINUTES:
-        raise ValueError(f"MTU must be one of {VALID_MTU_MINUTES} minutes, got {minutes}")
-    return int(minutes)
-
-
-def _layout(index: pd.DatetimeIndex, tz: str = STOCKHOLM) -> _Layout:
-    idx = _as_utc(index)
-    mtu = _mtu_minutes(idx)
-    local = idx.tz_convert(tz)
-    codes, days = pd.factorize(local.normalize())
-    days = pd.DatetimeIndex(days)
-    start = days.tz_convert("UTC").as_unit("ns").asi8
-    nxt = (days.tz_localize(None) + pd.Timedelta(days=1)).tz_localize(tz).tz_convert("UTC").as_unit("ns").asi8
-    n_hours = (nxt - start) // _NS_PER_HOUR
-    offset = idx.as_unit("ns").asi8 - start[codes]
-    if np.any(offset % (mtu * _NS_PER_MIN)):
-        raise ValueError(f"index is not aligned to {mtu}-minute MTUs")
-    return _Layout(
-        index=idx,
-        codes=np.asarray(codes, dtype=np.int64),
-        qpos=offset // (15 * _NS_PER_MIN),
-        k=mtu // 15,
-        start_ns=start,
-        n_hours=n_hours,
-        ordinal=np.array([d.toordinal() for d in days], dtype=np.int64),
-        doy=np.asarray(days.day_of_year, dtype=np.int64),
-        weekday=np.asarray(days.day_of_week, dtype=np.int64),
-    )
-
-
-def _grid_ns(lay: _Layout, step_minutes: int, count: int) -> np.ndarray:
-    """UTC ns of step midpoints, shape (n_days, count); positions past a day's end are unused."""
-    step = step_minutes * _NS_PER_MIN
-    return lay.start_ns[:, None] + np.arange(count, dtype=np.int64) * step + step // 2
-
-
-def _local_hours(ns: np.ndarray, tz: str = STOCKHOLM) -> np.ndarray:
-    """Local fractional clock hour (0..24) of UTC ns, same shape."""
-    loc = pd.DatetimeIndex(ns.ravel(), tz="UTC").tz_convert(tz)
-    hours = loc.hour + loc.minute / 60.0 + loc.second / 3600.0
-    return np.asarray(hours, dtype=float).reshape(ns.shape)
-
-
-def _to_mtu(grid_q: np.ndarray, lay: _Layout) -> np.ndarray:
-    """Mean of each MTU's quarter-hours, gathered per MTU."""
-    g = grid_q.reshape(lay.n_days, _Q // lay.k, lay.k)
-    acc = g[..., 0].copy()
-    for i in range(1, lay.k):
-        acc += g[..., i]
-    acc /= lay.k
-    return acc[lay.codes, lay.qpos // lay.k]
-
-
-def _rng(seed: int, *words: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed) % (1 << 64), *words])
-
-
-def _season(doy: np.ndarray) -> np.ndarray:
-    """+1 mid-January, -1 mid-July."""
-    return np.cos(2.0 * np.pi * (doy - 15) / 365.25)
-
-
-def _bump(h: np.ndarray, centre: float | np.ndarray, width: float | np.ndarray) -> np.ndarray:
-    """Gaussian bump on the 24-hour circle."""
-    d = (h - centre + 12.0) % 24.0 - 12.0
-    return np.exp(-0.5 * (d / width) ** 2)
-
-
-def _empty(index: pd.DatetimeIndex, name: str) -> pd.Series:
-    return pd.Series(np.zeros(0), index=_as_utc(index), name=name)
-
-
-# --------------------------------------------------------------------------------------------------
 # clouds (shared by PV and the negative-price events)
 
 
-def _clouds(lay: _Layout, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Daily clear-sky index (n_days,) and quarter-hour clear-sky index (n_days, _Q), both in (0, 1]."""
+def _clouds(lay: Layout, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Daily clear-sky index (n_days,) and quarter-hour clear-sky index (n_days, Q), both in (0, 1]."""
     k_day = np.empty(lay.n_days)
-    z = np.empty((lay.n_days, _H + 1))
-    summer = (1.0 - _season(lay.doy)) / 2.0  # 0 mid-January .. 1 mid-July
+    z = np.empty((lay.n_days, H + 1))
+    summer = (1.0 - season_of(lay.doy)) / 2.0  # 0 mid-January .. 1 mid-July
     mean = 0.35 + 0.30 * summer
     for i, ordinal in enumerate(lay.ordinal):
-        rng = _rng(seed, _STREAM_CLOUD, ordinal)
+        rng = day_rng(seed, _STREAM_CLOUD, ordinal)
         u = rng.random()
-        z[i] = rng.standard_normal(_H + 1)
+        z[i] = rng.standard_normal(H + 1)
         # Kumaraswamy-like transform of u with the seasonal mean: fixed draws per day
         k_day[i] = u ** ((1.0 - mean[i]) / mean[i] * 0.9)
     k_day = np.clip(k_day, 0.08, 1.0)
-    pos = (np.arange(_Q) + 0.5) / 4.0
+    pos = (np.arange(Q) + 0.5) / 4.0
     lo = np.floor(pos).astype(int)
     frac = pos - lo
     zq = z[:, lo] * (1.0 - frac) + z[:, lo + 1] * frac
@@ -249,10 +151,131 @@ def _clouds(lay: _Layout, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _price_shape(h: np.ndarray) -> np.ndarray:
-    return 1.0 - 0.25 * _bump(h, 3.5, 2.2) + 0.18 * _bump(h, 8.0, 1.3) + 0.26 * _bump(h, 18.5, 1.6)
+    return 1.0 - 0.25 * bump(h, 3.5, 2.2) + 0.18 * bump(h, 8.0, 1.3) + 0.26 * bump(h, 18.5, 1.6)
 
 
 _SHAPE_NORM = float(_price_shape(np.arange(24) + 0.5).mean())
+
+
+@dataclasses.dataclass(frozen=True)
+class _PriceDraws:
+    """The random numbers of each local day (rows), drawn in a fixed order per day."""
+
+    e_sys: np.ndarray  # system-wide day level shock
+    e_zone: np.ndarray  # zone-specific day level shock
+    a: np.ndarray  # (n, H) innovations of the within-day AR(1) path
+    b: np.ndarray  # (n, H) white noise, EUR/MWh
+    zone_noise: np.ndarray  # (n, H) zone-specific path noise
+    neg_u: np.ndarray  # negative-window event draw
+    neg_par: np.ndarray  # (n, 3) its centre, half-width and depth
+    spike_u: np.ndarray  # winter spike event draw
+    spike_start: np.ndarray  # its first local hour
+    spike_len: np.ndarray  # its length in hours
+    spike_height: np.ndarray  # (n, 3) its heights, EUR/MWh
+    qnoise: np.ndarray  # (n, Q) quarter-hour noise
+
+
+def _price_draws(lay: Layout, seed: int, zone: str) -> _PriceDraws:
+    n = lay.n_days
+    e_sys = np.empty(n)
+    e_zone = np.empty(n)
+    a = np.empty((n, H))
+    b = np.empty((n, H))
+    zone_noise = np.empty((n, H))
+    neg_u = np.empty(n)
+    neg_par = np.empty((n, 3))
+    spike_u = np.empty(n)
+    spike_start = np.empty(n, dtype=np.int64)
+    spike_len = np.empty(n, dtype=np.int64)
+    spike_height = np.empty((n, 3))
+    qnoise = np.empty((n, Q))
+    zone_id = zlib.crc32(zone.encode())
+    for i, ordinal in enumerate(lay.ordinal):
+        rng = day_rng(seed, _STREAM_PRICE, ordinal)
+        e_sys[i] = rng.standard_normal()
+        a[i] = rng.standard_normal(H)
+        b[i] = rng.standard_normal(H)
+        neg_u[i] = rng.random()
+        neg_par[i] = rng.random(3)
+        spike_u[i] = rng.random()
+        spike_start[i] = rng.integers(17, 20)
+        spike_len[i] = rng.integers(1, 4)
+        spike_height[i] = rng.uniform(300.0, 800.0, 3)
+        qnoise[i] = rng.standard_normal(Q)
+        zrng = day_rng(seed, _STREAM_ZONE, zone_id, ordinal)
+        e_zone[i] = zrng.standard_normal()
+        zone_noise[i] = zrng.standard_normal(H)
+    return _PriceDraws(e_sys, e_zone, a, b, zone_noise, neg_u, neg_par, spike_u, spike_start, spike_len,
+                       spike_height, qnoise)
+
+
+def _hourly_prices(lay: Layout, zp: ZoneParams, d: _PriceDraws, sunny: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Day level x daily shape x the AR(1) path, plus noise (EUR/MWh, (n_days, H))."""
+    n = lay.n_days
+    season = season_of(lay.doy)
+    summer = (1.0 - season) / 2.0
+    weekend = np.select([lay.weekday == 5, lay.weekday == 6], [0.85, 0.78], 1.0)
+    level = (
+        zp.level
+        * (1.0 + zp.seasonal * season)
+        * weekend
+        * np.exp(0.30 * d.e_sys - 0.045)
+        * np.exp(0.08 * d.e_zone - 0.0032)
+    )
+    dip = 0.35 * summer**2 * sunny
+    shape = (_price_shape(h) - dip[:, None] * bump(h, 13.0, 2.2)) / _SHAPE_NORM
+
+    # AR(1) path within the day, mixing in a little zone-specific noise
+    path = np.empty((n, H))
+    path[:, 0] = d.a[:, 0]
+    for j in range(1, H):
+        path[:, j] = 0.7 * path[:, j - 1] + np.sqrt(1.0 - 0.49) * d.a[:, j]
+    path = np.sqrt(0.85) * path + np.sqrt(0.15) * d.zone_noise
+    return level[:, None] * shape * np.exp(0.07 * path - 0.00245) + 2.0 * d.b
+
+
+def _negative_window(p: np.ndarray, lay: Layout, zp: ZoneParams, d: _PriceDraws, sunny: np.ndarray,
+                     h: np.ndarray) -> np.ndarray:
+    """A negative midday window on sunny spring/summer days, mostly weekends."""
+    summer = (1.0 - season_of(lay.doy)) / 2.0
+    p_neg = zp.negative * np.where(lay.weekday >= 5, 1.0, 0.4) * summer**2 * sunny
+    event = d.neg_u < p_neg
+    centre = 12.5 + 2.0 * d.neg_par[:, 0]
+    half = 1.5 + 2.0 * d.neg_par[:, 1]
+    depth = 5.0 + 15.0 * d.neg_par[:, 2]
+    dist = np.abs(h - centre[:, None])
+    inside = event[:, None] & (dist <= half[:, None])
+    shoulder = event[:, None] & (dist > half[:, None]) & (dist <= half[:, None] + 1.5)
+    neg = -depth[:, None] * (1.0 - 0.7 * (dist / half[:, None]) ** 2) + 1.0 * d.b
+    return np.where(inside, neg, np.where(shoulder, 0.35 * p, p))
+
+
+def _winter_spikes(p: np.ndarray, lay: Layout, zp: ZoneParams, d: _PriceDraws, h: np.ndarray) -> np.ndarray:
+    """Rare winter evening spikes, then the exchange limits."""
+    p_spike = zp.spike * 0.08 * np.maximum(season_of(lay.doy), 0.0) ** 1.5
+    clock = np.floor(h).astype(np.int64)
+    rel = clock - d.spike_start[:, None]
+    in_spike = (d.spike_u < p_spike)[:, None] & (rel >= 0) & (rel < d.spike_len[:, None])
+    heights = d.spike_height[np.arange(lay.n_days)[:, None], np.clip(rel, 0, 2)]
+    p = np.where(in_spike, np.maximum(p, heights), p)
+    return np.clip(p, PRICE_FLOOR_EUR_PER_MWH, PRICE_CAP_EUR_PER_MWH)
+
+
+def _quarter_hours(p: np.ndarray, lay: Layout, qnoise: np.ndarray) -> np.ndarray:
+    """Quarter-hours (n_days, Q): each hour held, plus a zero-mean ramp towards its neighbours and noise."""
+    n = lay.n_days
+    hours = np.arange(H)
+    last = lay.n_hours[:, None] - 1
+    prev_i = np.clip(hours - 1, 0, None)[None, :].repeat(n, axis=0)
+    next_i = np.minimum(hours + 1, last)
+    prev_i = np.minimum(prev_i, last)
+    span = np.maximum(next_i - prev_i, 1)
+    slope = (np.take_along_axis(p, next_i, axis=1) - np.take_along_axis(p, prev_i, axis=1)) / span
+    ramp = 0.6 * slope[:, :, None] * _QUARTER_SHAPE
+    noise = qnoise.reshape(n, H, 4) * (0.015 * np.abs(p) + 0.3)[:, :, None]
+    noise -= noise.mean(axis=2, keepdims=True)
+    grid_q = (p[:, :, None] + ramp + noise).reshape(n, Q)
+    return np.clip(grid_q, PRICE_FLOOR_EUR_PER_MWH, PRICE_CAP_EUR_PER_MWH)
 
 
 def dayahead_prices(index: pd.DatetimeIndex, zone: str = "SE3", seed: int = 0) -> pd.Series:
@@ -261,101 +284,17 @@ def dayahead_prices(index: pd.DatetimeIndex, zone: str = "SE3", seed: int = 0) -
         raise ValueError(f"unknown zone {zone!r}; known: {sorted(ZONES)}")
     name = "price_eur_per_mwh"
     if len(index) == 0:
-        return _empty(index, name)
+        return empty_series(index, name)
     zp = ZONES[zone]
-    lay = _layout(index)
-    n = lay.n_days
-
-    e_sys = np.empty(n)
-    e_zone = np.empty(n)
-    a = np.empty((n, _H))
-    b = np.empty((n, _H))
-    zone_noise = np.empty((n, _H))
-    neg_u = np.empty(n)
-    neg_par = np.empty((n, 3))
-    spike_u = np.empty(n)
-    spike_start = np.empty(n, dtype=np.int64)
-    spike_len = np.empty(n, dtype=np.int64)
-    spike_height = np.empty((n, 3))
-    qnoise = np.empty((n, _Q))
-    zone_id = zlib.crc32(zone.encode())
-    for i, ordinal in enumerate(lay.ordinal):
-        rng = _rng(seed, _STREAM_PRICE, ordinal)
-        e_sys[i] = rng.standard_normal()
-        a[i] = rng.standard_normal(_H)
-        b[i] = rng.standard_normal(_H)
-        neg_u[i] = rng.random()
-        neg_par[i] = rng.random(3)
-        spike_u[i] = rng.random()
-        spike_start[i] = rng.integers(17, 20)
-        spike_len[i] = rng.integers(1, 4)
-        spike_height[i] = rng.uniform(300.0, 800.0, 3)
-        qnoise[i] = rng.standard_normal(_Q)
-        zrng = _rng(seed, _STREAM_ZONE, zone_id, ordinal)
-        e_zone[i] = zrng.standard_normal()
-        zone_noise[i] = zrng.standard_normal(_H)
-
-    season = _season(lay.doy)
-    summer = (1.0 - season) / 2.0
-    weekend = np.select([lay.weekday == 5, lay.weekday == 6], [0.85, 0.78], 1.0)
-    level = (
-        zp.level
-        * (1.0 + zp.seasonal * season)
-        * weekend
-        * np.exp(0.30 * e_sys - 0.045)
-        * np.exp(0.08 * e_zone - 0.0032)
-    )
+    lay = layout(index)
+    draws = _price_draws(lay, seed, zone)
     k_day, _ = _clouds(lay, seed)
     sunny = np.clip((k_day - 0.4) / 0.35, 0.0, 1.0)
-
-    h = _local_hours(_grid_ns(lay, 60, _H))  # local clock hour at each hour's midpoint
-    dip = 0.35 * summer**2 * sunny
-    shape = (_price_shape(h) - dip[:, None] * _bump(h, 13.0, 2.2)) / _SHAPE_NORM
-
-    # AR(1) path within the day, mixing in a little zone-specific noise
-    path = np.empty((n, _H))
-    path[:, 0] = a[:, 0]
-    for j in range(1, _H):
-        path[:, j] = 0.7 * path[:, j - 1] + np.sqrt(1.0 - 0.49) * a[:, j]
-    path = np.sqrt(0.85) * path + np.sqrt(0.15) * zone_noise
-    p = level[:, None] * shape * np.exp(0.07 * path - 0.00245) + 2.0 * b
-
-    # negative midday window on sunny spring/summer days, mostly weekends
-    p_neg = zp.negative * np.where(lay.weekday >= 5, 1.0, 0.4) * summer**2 * sunny
-    event = neg_u < p_neg
-    centre = 12.5 + 2.0 * neg_par[:, 0]
-    half = 1.5 + 2.0 * neg_par[:, 1]
-    depth = 5.0 + 15.0 * neg_par[:, 2]
-    d = np.abs(h - centre[:, None])
-    inside = event[:, None] & (d <= half[:, None])
-    shoulder = event[:, None] & (d > half[:, None]) & (d <= half[:, None] + 1.5)
-    neg = -depth[:, None] * (1.0 - 0.7 * (d / half[:, None]) ** 2) + 1.0 * b
-    p = np.where(inside, neg, np.where(shoulder, 0.35 * p, p))
-
-    # rare winter evening spikes
-    p_spike = zp.spike * 0.08 * np.maximum(season, 0.0) ** 1.5
-    clock = np.floor(h).astype(np.int64)
-    rel = clock - spike_start[:, None]
-    in_spike = (spike_u < p_spike)[:, None] & (rel >= 0) & (rel < spike_len[:, None])
-    heights = spike_height[np.arange(n)[:, None], np.clip(rel, 0, 2)]
-    p = np.where(in_spike, np.maximum(p, heights), p)
-    p = np.clip(p, PRICE_FLOOR_EUR_PER_MWH, PRICE_CAP_EUR_PER_MWH)
-
-    # quarter-hours: hold the hour plus a zero-mean ramp and noise
-    hours = np.arange(_H)
-    last = lay.n_hours[:, None] - 1
-    prev_i = np.clip(hours - 1, 0, None)[None, :].repeat(n, axis=0)
-    next_i = np.minimum(hours + 1, last)
-    prev_i = np.minimum(prev_i, last)
-    span = np.maximum(next_i - prev_i, 1)
-    slope = (np.take_along_axis(p, next_i, axis=1) - np.take_along_axis(p, prev_i, axis=1)) / span
-    ramp = 0.6 * slope[:, :, None] * _QUARTER_SHAPE
-    noise = qnoise.reshape(n, _H, 4) * (0.015 * np.abs(p) + 0.3)[:, :, None]
-    noise -= noise.mean(axis=2, keepdims=True)
-    grid_q = (p[:, :, None] + ramp + noise).reshape(n, _Q)
-    grid_q = np.clip(grid_q, PRICE_FLOOR_EUR_PER_MWH, PRICE_CAP_EUR_PER_MWH)
-
-    values = np.round(_to_mtu(grid_q, lay), 2)
+    h = local_hours(grid_ns(lay, 60, H))  # local clock hour at each hour's midpoint
+    p = _hourly_prices(lay, zp, draws, sunny, h)
+    p = _negative_window(p, lay, zp, draws, sunny, h)
+    p = _winter_spikes(p, lay, zp, draws, h)
+    values = np.round(to_mtu(_quarter_hours(p, lay, draws.qnoise), lay), 2)
     return pd.Series(values, index=lay.index, name=name)
 
 
@@ -364,9 +303,9 @@ def dayahead_prices(index: pd.DatetimeIndex, zone: str = "SE3", seed: int = 0) -
 
 
 def _load_shape(h: np.ndarray, weekend: np.ndarray) -> np.ndarray:
-    weekday_shape = 0.42 + 0.33 * _bump(h, 7.5, 1.2) + 0.18 * _bump(h, 12.5, 2.5) + 0.50 * _bump(h, 19.0, 2.0)
+    weekday_shape = 0.42 + 0.33 * bump(h, 7.5, 1.2) + 0.18 * bump(h, 12.5, 2.5) + 0.50 * bump(h, 19.0, 2.0)
     weekend_shape = (
-        0.45 + 0.28 * _bump(h, 10.0, 2.0) + 0.20 * _bump(h, 13.0, 3.0) + 0.50 * _bump(h, 19.0, 2.2)
+        0.45 + 0.28 * bump(h, 10.0, 2.0) + 0.20 * bump(h, 13.0, 3.0) + 0.50 * bump(h, 19.0, 2.2)
     )
     return np.where(weekend, weekend_shape, weekday_shape)
 
@@ -378,28 +317,28 @@ def base_load(index: pd.DatetimeIndex, peak_mw: float = 0.05, seed: int = 0) -> 
     """Synthetic residential/commercial consumption in MW (> 0); ``peak_mw`` is the winter weekday peak."""
     name = "load_mw"
     if len(index) == 0:
-        return _empty(index, name)
-    lay = _layout(index)
+        return empty_series(index, name)
+    lay = layout(index)
     n = lay.n_days
     shock = np.empty(n)
-    z = np.empty((n, _H + 1))
-    w = np.empty((n, _Q))
+    z = np.empty((n, H + 1))
+    w = np.empty((n, Q))
     for i, ordinal in enumerate(lay.ordinal):
-        rng = _rng(seed, _STREAM_LOAD, ordinal)
+        rng = day_rng(seed, _STREAM_LOAD, ordinal)
         shock[i] = rng.standard_normal()
-        z[i] = rng.standard_normal(_H + 1)
-        w[i] = rng.standard_normal(_Q)
-    h = _local_hours(_grid_ns(lay, 15, _Q))
+        z[i] = rng.standard_normal(H + 1)
+        w[i] = rng.standard_normal(Q)
+    h = local_hours(grid_ns(lay, 15, Q))
     weekend = (lay.weekday >= 5)[:, None]
-    seasonal = (1.0 + 0.3 * _season(lay.doy)) / 1.3
-    pos = (np.arange(_Q) + 0.5) / 4.0
+    seasonal = (1.0 + 0.3 * season_of(lay.doy)) / 1.3
+    pos = (np.arange(Q) + 0.5) / 4.0
     lo = np.floor(pos).astype(int)
     frac = pos - lo
     smooth = z[:, lo] * (1.0 - frac) + z[:, lo + 1] * frac
     factor = np.exp(0.05 * shock[:, None] + 0.04 * smooth + 0.02 * w)
     grid_q = peak_mw * _load_shape(h, weekend) / _LOAD_NORM * seasonal[:, None] * factor
     grid_q = np.maximum(grid_q, 0.05 * abs(peak_mw))
-    return pd.Series(_to_mtu(grid_q, lay), index=lay.index, name=name)
+    return pd.Series(to_mtu(grid_q, lay), index=lay.index, name=name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -408,7 +347,7 @@ def base_load(index: pd.DatetimeIndex, peak_mw: float = 0.05, seed: int = 0) -> 
 
 def _sin_elevation(ns: np.ndarray, doy: np.ndarray, latitude: float) -> np.ndarray:
     """Sine of the solar elevation at UTC ns (n_days, m), for each row's day of year."""
-    utc_hours = (ns % (24 * _NS_PER_HOUR)) / _NS_PER_HOUR
+    utc_hours = (ns % (24 * NS_PER_HOUR)) / NS_PER_HOUR
     day = doy[:, None].astype(float)
     decl = np.deg2rad(23.44) * np.sin(2.0 * np.pi * (284.0 + day) / 365.0)
     bb = 2.0 * np.pi * (day - 81.0) / 364.0
@@ -425,15 +364,15 @@ def pv_profile(
     """Synthetic PV generation in MW (>= 0, <= ``capacity_mw``); ``latitude`` in degrees north."""
     name = "pv_mw"
     if len(index) == 0:
-        return _empty(index, name)
-    lay = _layout(index)
-    sin_el = _sin_elevation(_grid_ns(lay, 15, _Q), lay.doy, latitude)
+        return empty_series(index, name)
+    lay = layout(index)
+    sin_el = _sin_elevation(grid_ns(lay, 15, Q), lay.doy, latitude)
     up = sin_el > 0.0
     safe = np.where(up, sin_el, 1.0)
     ghi_clear = np.where(up, 1098.0 * safe * np.exp(-0.057 / safe), 0.0)  # W/m2, Haurwitz
     _, k_q = _clouds(lay, seed)
     grid_q = capacity_mw * np.clip(0.9 * ghi_clear * k_q / 1000.0, 0.0, 1.0)
-    return pd.Series(_to_mtu(grid_q, lay), index=lay.index, name=name)
+    return pd.Series(to_mtu(grid_q, lay), index=lay.index, name=name)
 
 
 # --------------------------------------------------------------------------------------------------
