@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bidopt import notes
+from bidopt import markets, notes
 from bidopt import time as btime
 from bidopt.backtest import settlement
 from bidopt.backtest.state import next_state, with_state
@@ -137,6 +137,10 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     allowed = None if trade_intraday else np.zeros(h.n, dtype=bool)
     pm = PortfolioModel(c, h, spot, position_mw=position,
                         adjustments=intraday_market.adjustments(spot, id_price, r, allowed))
+    for name, cap in getattr(bids.result.model, "capacities", {}).items():  # other products: the bid's capacity
+        prod = markets.product(name)
+        if not prod.own_bid_path:
+            prod.fix_capacity(pm.site.capacities[name], prod.capacity_volumes(cap))
     accepted = intraday.accepted_fcr(c, bids.fcr_bids, h.hour_starts) if len(bids.fcr_bids) else bids.fcr_bids
     intraday.fix_fcr(pm, bids.fcr_bids, fcr.rules(c).step_mw)
     pm.solve()

@@ -102,6 +102,15 @@ def read_orders(path: str | Path) -> OrdersFile:
         raise InputError(path, _loc(err["loc"]) or None, f"{err['msg']}{more}") from None
 
 
+def write_capacity_bids(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a market product's capacity bids (``bidopt.markets.base.Product.bid_table``: columns
+    product, hour_start_utc, volume_mw, price_eur_per_mw_h) as CSV, hours in UTC ISO form."""
+    out = df.copy()
+    out["hour_start_utc"] = pd.to_datetime(out["hour_start_utc"], utc=True).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    _atomic_write(Path(path), clean_numbers(out).to_csv(index=False, lineterminator="\n"))
+    return Path(path)
+
+
 def write_fcr_bids(df: pd.DataFrame, path: str | Path) -> Path:
     """Write FCR bids as CSV (columns product, auction, hour_start_utc, volume_mw, price_eur_per_mw_h)."""
     missing = [c for c in FCR_COLUMNS if c not in df.columns]

@@ -17,11 +17,14 @@ from __future__ import annotations
 from typing import ClassVar, NamedTuple
 
 import numpy as np
+import pandas as pd
 import pyomo.environ as pyo
 from pydantic import ValidationError
 
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
+
+BID_COLUMNS = ("product", "hour_start_utc", "volume_mw", "price_eur_per_mw_h")  # bid_table, <name>_bids.csv
 
 
 class Headroom(NamedTuple):
@@ -43,6 +46,7 @@ class Product:
     order: ClassVar[int] = 50  # position of the streams among the products'
     always_listed: ClassVar[bool] = False  # streams listed (as 0) even when the case does not offer it
     has_table: ClassVar[bool] = True  # whether [markets.<name>] exists
+    own_bid_path: ClassVar[bool] = False  # bids, clearing and settlement on a path of its own (FCR's)
 
     # --- the [markets.<name>] table ---------------------------------------------------------------
     def rules(self, case):
@@ -103,6 +107,7 @@ class Product:
         blk.P = pyo.Set(initialize=products)
         price = {p: (self.prices(case, p, horizon) if prices is None else np.asarray(prices[p])) for p in products}
         blk.price = pyo.Param(blk.P, H, initialize={(p, h): float(price[p][h]) for p in products for h in H}, mutable=True)
+        blk._lot_mw = lot  # plain data for fix_capacity
         if lot > 0 and not continuous:
             blk.lots = pyo.Var(blk.P, H, within=pyo.NonNegativeIntegers)
             blk.total_mw = pyo.Expression(blk.P, H, rule=lambda b, p, h: lot * b.lots[p, h])
@@ -122,6 +127,35 @@ class Product:
                 if ub is not None:
                     blk.cap[a, p, h].setub(ub)
         blk.capacity_value_eur = pyo.Expression(blk.P, rule=lambda b, p: sum(b.price[p, h] * b.total_mw[p, h] for h in H))
+
+    def capacity_volumes(self, cap) -> dict[tuple[str, int], float]:
+        """The solved capacity of ``cap`` per (stream, hour), MW: what the bid offers."""
+        return {(p, h): float(pyo.value(cap.total_mw[p, h])) for p in cap.P for h in cap.H}
+
+    def fix_capacity(self, cap, volumes: dict[tuple[str, int], float]) -> None:
+        """Hold a built capacity block at ``volumes`` {(stream, hour): MW} (the bid's capacity at
+        delivery; the default clearing rule: a price-taking bid is accepted whole and paid the
+        clearing price, here the case's price series)."""
+        lot = getattr(cap, "_lot_mw", 0.0)
+        for (p, h), v in volumes.items():
+            if p in cap.P:
+                if cap.component("lots") is not None:
+                    cap.lots[p, h].fix(round(v / lot))
+                else:
+                    cap.total_mw[p, h].fix(v)
+
+    def bid_table(self, cap, horizon: Horizon) -> pd.DataFrame:
+        """The capacity bids of a solved ``cap`` (the default bid format): one row per stream and hour
+        with capacity, columns ``product, hour_start_utc, volume_mw, price_eur_per_mw_h``; offered at
+        price 0 (price-taking), the rule ``fix_capacity`` settles."""
+        vol = self.capacity_volumes(cap)
+        rows = [{"product": p, "hour_start_utc": horizon.hour_starts[h], "volume_mw": round(v, 6),
+                 "price_eur_per_mw_h": 0.0} for (p, h), v in vol.items() if v > 1e-9]
+        return pd.DataFrame(rows, columns=list(BID_COLUMNS))
+
+    def without(self, case):
+        """``case`` offering none of this product (the no_flex baseline sells no reserves)."""
+        return case.model_copy(update={"markets": {k: v for k, v in case.markets.items() if k != self.name}})
 
     def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
         """Per providing asset, the headroom ``cap``'s capacities ask of it (built on ``blk``)."""

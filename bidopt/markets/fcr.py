@@ -384,6 +384,10 @@ class Fcr(Product):
     streams = PRODUCTS
     order = 10
     always_listed = True
+    own_bid_path = True  # stepped bids, two auctions, pay-as-bid days: bidopt.bids.fcr_steps, settlement.settle_fcr
+
+    def without(self, case):
+        return case.model_copy(update={"prices": case.prices.model_copy(update={p: None for p in PRODUCTS})})
 
     def rules(self, case) -> FcrRules:
         return rules(case)
