@@ -58,10 +58,13 @@ class DeliveryDay:
     @classmethod
     def parse(cls, day: str | dt.date | pd.Timestamp | DeliveryDay, tz: str = STOCKHOLM,
               field: str = "day") -> DeliveryDay:
-        """The edge: 'YYYY-MM-DD', a date or a timestamp (``as_date``; bad input is an
-        ``InputError`` naming ``field``); a ``DeliveryDay`` of the same zone is returned as it is."""
+        """The edge: 'YYYY-MM-DD' or a timestamp (parsed by ``as_date``), a date (its range checked);
+        bad input is an ``InputError`` naming ``field``. A ``DeliveryDay`` of the same zone is
+        returned as it is."""
         if isinstance(day, DeliveryDay):
             return day if day.tz == tz else cls(day.date, tz)
+        if type(day) is dt.date:  # already a date (the CLI's --day, a backtest's days): only its range
+            return cls(check_day_range(day, field), tz)
         return cls(as_date(day, field), tz)
 
     def __str__(self) -> str:

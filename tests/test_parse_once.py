@@ -56,6 +56,22 @@ def test_a_typed_day_is_not_parsed_again(as_date_calls):
     assert as_date_calls == []
 
 
+def test_the_cli_parses_the_day_in_its_option_only(as_date_calls, tmp_path):
+    from click.testing import CliRunner
+
+    from bidopt.cli import main
+
+    r = CliRunner().invoke(main, ["bid", str(DEMO), "--day", "2024-03-14", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 0, r.output
+    assert as_date_calls == []  # --day is a date when bid gets it: nothing below parses text
+
+
+def test_a_backtest_parses_its_start_and_end_once(as_date_calls, tmp_path):
+    case = bidopt.load_case(DEMO)
+    bidopt.backtest(case, "2024-03-12", "2024-03-13", out_dir=tmp_path / "bt")
+    assert [d for d in as_date_calls if isinstance(d, str)] == ["2024-03-12", "2024-03-13"]
+
+
 def test_delivery_day_holds_its_zone_and_mtus():
     d = btime.DeliveryDay.parse("2024-10-27")
     assert d.date == dt.date(2024, 10, 27) and d.tz == btime.STOCKHOLM

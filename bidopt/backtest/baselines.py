@@ -45,7 +45,7 @@ def source_day(day, tz: str = btime.STOCKHOLM) -> dt.date:
     under the SDAC gate D-1 12:00 and publication 12:45 on the day before delivery)."""
     from bidopt.forecast import baseline
 
-    D = btime.as_date(day)
+    D = btime.day_of(day)
     gate = baseline.gate_time(D, tz=tz)
     for k in range(1, 8):
         first = btime.day_bounds_utc(D - dt.timedelta(days=k), tz)[0]

@@ -64,8 +64,9 @@ def price_scenarios(case, day, n: int, seed: int, lookback_days: int) -> dict[st
     """{product: S x hours} auction-2 clearing-price scenarios from history published before the gate."""
     from bidopt.forecast import baseline
 
-    first = pd.Timestamp(btime.as_date(day)) - pd.Timedelta(days=lookback_days + 8)
-    hist = btime.horizon_index(first.date(), btime.as_date(day), 60, case.case.timezone)
+    d = btime.day_of(day)
+    first = pd.Timestamp(d) - pd.Timedelta(days=lookback_days + 8)
+    hist = btime.horizon_index(first.date(), d, 60, case.case.timezone)
     out = {}
     for p in fcr.offered(case):
         key = sources.reserve_price_field(case, p, auction=2)
@@ -164,7 +165,7 @@ def auction2(case, day, position_dir, fcr_file=None, scenarios: dict[str, np.nda
     ``scenarios``: {product: S x hours} auction-2 clearing prices instead of the forecaster's."""
     from bidopt.bids.dayahead import settings
 
-    day = btime.as_date(day)
+    day = btime.DeliveryDay.parse(day, case.case.timezone)  # the edge: parsed once, typed below
     if not fcr.offered(case):
         raise InputError(case.label, "prices", "FCR auction 2 needs an FCR price file ([prices] fcr_n, fcr_d_up "
                          "or fcr_d_down)")

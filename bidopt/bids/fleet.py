@@ -181,7 +181,7 @@ def _fleet_cube(first: Case, day, mtu: int, st, scenarios: xr.DataArray | None) 
         raise InputError(None, "scenarios", f"the cube has {cube.sizes.get('time')} MTUs, the day {len(index)}")
     if "time" in cube.indexes and not time_index(cube).equals(index.rename("timestamp_utc")):
         raise InputError(None, "scenarios", f"the cube's MTUs ({time_index(cube)[0]} ..) are not those of "
-                         f"delivery day {btime.as_date(day)} ({index[0]} ..)")
+                         f"delivery day {btime.day_of(day)} ({index[0]} ..)")
     return cube, index
 
 
@@ -231,6 +231,7 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     cases = list(cases)
     _check_fleet(cases)
     first = cases[0]
+    day = btime.DeliveryDay.parse(day, first.case.timezone)  # the edge: parsed once, typed below
     st = settings(first)
     mtu = mtu_minutes or first.case.mtu_minutes
     product = product_for(first, day, mtu)
@@ -256,7 +257,7 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     wall = _time.perf_counter() - t_start
     summary = {
         "zone": first.case.zone,
-        "day": str(btime.as_date(day)),
+        "day": str(btime.day_of(day)),
         "mtu_minutes": mtu,
         "n_sites": n,
         "n_scenarios": int(cube.sizes["scenario"]),

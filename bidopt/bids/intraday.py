@@ -53,7 +53,7 @@ def _stage_config() -> dict:
 def gate_time(stage: str, day, tz: str) -> pd.Timestamp:
     """UTC gate closure of an intraday auction for delivery ``day``."""
     a = _stage_config()["auctions"][stage]
-    d = btime.as_date(day) + dt.timedelta(days=a["day_offset"])
+    d = btime.day_of(day) + dt.timedelta(days=a["day_offset"])
     return pd.Timestamp(f"{d} {a['gate']}").tz_localize(tz).tz_convert("UTC")
 
 
@@ -81,9 +81,9 @@ class IntradayResult:
 def dayahead_position(case, day, position_dir: Path, index: pd.DatetimeIndex) -> np.ndarray:
     """The cleared day-ahead position on ``index`` (MW, + = bought) from the orders in ``position_dir``."""
     orders = export.read_orders(Path(position_dir) / "dayahead_orders.json")
-    if orders.delivery_day is not None and orders.delivery_day != btime.as_date(day):
+    if orders.delivery_day is not None and orders.delivery_day != btime.day_of(day):
         raise InputError(Path(position_dir) / "dayahead_orders.json", "deliveryDay",
-                         f"orders are for {orders.delivery_day}, not {btime.as_date(day)}")
+                         f"orders are for {orders.delivery_day}, not {btime.day_of(day)}")
     return cleared_position(case, orders, index)
 
 
@@ -160,12 +160,12 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
     at or above their price."""
     if stage not in STAGES:
         raise InputError(None, "--stage", f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
-    day = btime.as_date(day)
+    day = btime.DeliveryDay.parse(day, case.case.timezone)  # the edge: parsed once, typed below
     if stage != "continuous":
         from bidopt.bids.contracts import PRODUCTS
 
         first = PRODUCTS[_stage_config()["auctions"][stage]["product"]].first_delivery
-        if first and btime.as_date(day) < first:
+        if first and day.date < first:
             raise InputError(None, "--stage", f"{stage} runs for delivery days from {first} on")
     r = rules(case)
     gate_minutes = r.continuous_gate_minutes or _stage_config()["continuous_gate_minutes"]
@@ -208,7 +208,7 @@ def replan(case, day, position_dir, stage: str, now: pd.Timestamp | None = None,
 def _auction_orders(case, day, stage: str, trades: pd.Series, r: IntradayRules) -> OrdersFile:
     product = _stage_config()["auctions"][stage]["product"]
     rules_ = ExchangeRules()
-    lo, hi = rules_.price_limits(btime.as_date(day), "intraday_auction")
+    lo, hi = rules_.price_limits(btime.day_of(day), "intraday_auction")
     orders = export.empty_orders(product, day, area=case.case.zone)
     by_start = {ts: v for ts, v in trades.items()}
     curves = [export.price_independent_curve(c.contract_id, float(by_start.get(pd.Timestamp(c.delivery_start), 0.0)),
