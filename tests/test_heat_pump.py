@@ -10,14 +10,10 @@ import pyomo.environ as pyo
 import pytest
 
 import bidopt
-from bidopt.assets.heat_pump import (
-    HeatPump,
-    read_local_time_csv,
-    read_orebro_heat_demand_mw,
-    read_orebro_outdoor_temp_c,
-    synthetic_outdoor_temp,
-)
+from bidopt.assets.heat_pump import HeatPump
 from bidopt.data import synthetic
+from bidopt.data.local_time import read_local_time_csv, read_orebro_heat_demand_mw, read_orebro_outdoor_temp_c
+from bidopt.data.synthetic_weather import synthetic_outdoor_temp
 from bidopt.horizon import Horizon
 from bidopt.markets import provided_by
 from bidopt.model import PortfolioModel

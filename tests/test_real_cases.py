@@ -85,7 +85,7 @@ def test_se4_battery_fcr_2021(day, n_mtu):
 @pytest.mark.parametrize(("day", "n_mtu"), [("2019-02-11", 24), ("2019-10-27", 25)])
 def test_se3_apartment_heatpump_pv(day, n_mtu):
     """2019-02-11 also has an 8 h hole in the temperature file, bridged by the case's max_gap_h."""
-    from bidopt.assets.heat_pump import read_orebro_heat_demand_mw
+    from bidopt.data.local_time import read_orebro_heat_demand_mw
 
     case, res, s = _plan("se3_apartment_heatpump_pv", day, n_mtu)
     hp = next(a for a in case.assets if a.name == "hp")

@@ -67,15 +67,13 @@ only, and the comfort band holds the activation energy. A building whose band ho
 of full activation is a LER under MARKET_RULES 3.3 (classification UNVERIFIED for heat pumps):
 set ``ler = true`` to keep the LER reservation.
 
-Inputs: ``outdoor_temp`` is a number (°C, constant), ``"synthetic"`` (``synthetic_outdoor_temp``: a
-seeded seasonal + daily curve with smooth day-to-day weather, deterministic per local day), a CSV
-with ``timestamp_utc`` and a °C column, or a naive local-time file such as the Örebro measurements
-(``Date / Time``; ``,`` or ``;`` separated). Heat demand and solar gains are read the same way.
-Naive local-time files are converted to UTC by ``read_local_time_csv``: each label is the END of its
-hour by default (``local_time_labels``; the Örebro files start at 01:00 and have no value for the
-hour that does not exist when clocks go forward), gaps of up to ``max_gap_h`` hours (the DST hours,
-logger drop-outs) are interpolated, longer gaps are an input error when the horizon touches them.
-``read_orebro_heat_demand_mw`` and ``read_orebro_outdoor_temp_c`` read the two Örebro files.
+Inputs: ``outdoor_temp`` is a number (°C, constant), ``"synthetic"``
+(``bidopt.data.synthetic_weather.synthetic_outdoor_temp``: a seeded seasonal + daily curve with
+smooth day-to-day weather, deterministic per local day), a CSV with ``timestamp_utc`` and a °C
+column, or a naive local-time file such as the Örebro measurements (``Date / Time``; ``,`` or ``;``
+separated). Heat demand and solar gains are read the same way (``bidopt.data.local_time``: each
+label is the END of its hour by default, ``local_time_labels``; gaps of up to ``max_gap_h`` hours
+are interpolated, longer gaps are an input error when the horizon touches them).
 
 Schedule columns: ``<name>_power_mw`` (p + aux, consumption positive), ``<name>_heat_mw`` (heat
 delivered), ``<name>_indoor_temp_c`` (RC), ``<name>_storage_mwh_heat`` and
@@ -86,184 +84,19 @@ delivered), ``<name>_indoor_temp_c`` (RC), ``<name>_storage_mwh_heat`` and
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, field_validator, model_validator
 
 from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.case import register_asset
-from bidopt.data import prices as price_files
-from bidopt.data import sources, synthetic
-from bidopt.data.csv_text import read_text_csv
+from bidopt.data import local_time, sources, synthetic
+from bidopt.data.local_time import KW_PER_MW
+from bidopt.data.synthetic_weather import synthetic_outdoor_temp
 from bidopt.errors import InfeasibleError, InputError, data_labels
 from bidopt.horizon import Horizon
-from bidopt.time import STOCKHOLM
-
-KW_PER_MW = 1000.0
-_STREAM_TEMPERATURE = 11  # stream id of the per-day weather draws (synthetic.py uses 1-4)
-_NA = ["#N/A", "N/A", "n/e", "-", ""]
-
-
-# ------------------------------------------------------------------------------------ data loaders
-
-
-def _header(path: Path) -> tuple[list[str], str]:
-    """Column names and separator of a CSV (``,`` or ``;``; compressed files too)."""
-    try:
-        cols = list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
-        sep = ","
-        if len(cols) == 1 and ";" in str(cols[0]):
-            cols, sep = list(pd.read_csv(path, nrows=0, sep=";", encoding="utf-8-sig").columns), ";"
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(path, None, f"cannot read CSV: {msg}") from None
-    return [str(c).strip() for c in cols], sep
-
-
-def _has_utc_column(path: Path) -> bool:
-    return price_files.TIMESTAMP in _header(path)[0]
-
-
-def read_local_time_csv(
-    path: str | Path,
-    tz: str = STOCKHOLM,
-    labels: Literal["start", "end"] = "end",
-    max_gap_h: int = 6,
-) -> pd.DataFrame:
-    """A CSV whose first column is a naive local time (hourly), as float columns on a UTC hourly index.
-
-    ``labels = "end"``: a row labelled 01:00 holds the hour 00:00-01:00. Rows whose hour does not
-    exist locally (clocks forward) are dropped; a repeated local hour (clocks back) is summer time
-    at its first occurrence. Missing cells (``#N/A``, empty) and hours absent from the file are
-    interpolated over gaps of at most ``max_gap_h`` hours; longer gaps stay NaN. Values may use a
-    decimal comma when the file is ``;`` separated.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(path, None, "file not found" if not p.exists() else "not a file")
-    sep = _header(p)[1]
-    df = read_text_csv(p, sep=sep, keep_default_na=False)
-    if len(df.columns) < 2:
-        raise InputError(path, "columns", "expected a local time column and at least one value column")
-    tcol = df.columns[0]
-    text = df[tcol].str.strip()
-    keep = (text != "").to_numpy()  # trailing empty rows
-    df, text = df[keep], text[keep]
-    rows = np.flatnonzero(keep) + 1
-    local = pd.to_datetime(text, errors="coerce", format="mixed")
-    if local.isna().any():
-        i = int(np.argmax(local.isna().to_numpy()))
-        raise InputError(path, f"row {rows[i]}", f"{tcol}: cannot parse time")
-    if labels == "end":
-        local = local - pd.Timedelta(hours=1)
-    first_time = (local.groupby(local).cumcount() == 0).to_numpy()
-    utc = pd.DatetimeIndex(local).tz_localize(tz, ambiguous=first_time, nonexistent="NaT").tz_convert("UTC")
-    exists = ~np.asarray(utc.isna())
-    out = {}
-    for col in df.columns[1:]:
-        cells = df[col].str.strip()
-        if sep == ";":
-            cells = cells.str.replace(",", ".", regex=False)
-        num = pd.to_numeric(cells.where(~cells.isin(_NA)), errors="coerce")
-        bad = num.isna().to_numpy() & ~cells.isin(_NA).to_numpy()
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(path, f"row {rows[i]}", f"{col}: not a number")
-        out[col] = num.to_numpy(float)[exists]
-    frame = pd.DataFrame(out, index=utc[exists])
-    frame = frame[~frame.index.duplicated(keep="first")].sort_index()
-    if frame.empty:
-        raise InputError(path, None, "no data rows")
-    full = pd.date_range(frame.index[0], frame.index[-1], freq="60min", name=price_files.TIMESTAMP)
-    frame = frame.reindex(full)
-    return frame.interpolate(method="linear", limit=max_gap_h, limit_area="inside")
-
-
-@lru_cache(maxsize=16)
-def _local_table(path: str, mtime: float, tz: str, labels: str, max_gap_h: int) -> pd.DataFrame:
-    return read_local_time_csv(path, tz=tz, labels=labels, max_gap_h=max_gap_h)
-
-
-def read_orebro_heat_demand_mw(path: str | Path, labels: Literal["start", "end"] = "end") -> pd.DataFrame:
-    """The Örebro (Vetelängden) heat file: ``space_heat_mw`` and ``hot_water_mw`` (kW -> MW) on UTC hours."""
-    df = read_local_time_csv(path, labels=labels)
-    space = next((c for c in df.columns if c.lower().startswith("radiator")), df.columns[0])
-    water = next((c for c in df.columns if c.lower().startswith("varmvatten")), None)
-    out = pd.DataFrame({"space_heat_mw": df[space] / KW_PER_MW}, index=df.index)
-    out["hot_water_mw"] = (df[water] / KW_PER_MW) if water is not None else 0.0
-    return out
-
-
-def read_orebro_outdoor_temp_c(path: str | Path, labels: Literal["start", "end"] = "end") -> pd.Series:
-    """The Örebro outdoor temperature file (``;`` separated) as °C on UTC hours."""
-    df = read_local_time_csv(path, labels=labels)
-    return df.iloc[:, 0].rename("outdoor_temp_c")
-
-
-# ------------------------------------------------------------------------------ synthetic weather
-
-
-def synthetic_outdoor_temp(
-    index: pd.DatetimeIndex,
-    seed: int = 0,
-    annual_mean_c: float = 7.0,
-    seasonal_amplitude_k: float = 10.0,
-    daily_amplitude_k: float = 3.0,
-    weather_sigma_k: float = 4.0,
-    tz: str = STOCKHOLM,
-) -> pd.Series:
-    """Synthetic outdoor temperature (°C) on UTC MTU starts, like central Sweden.
-
-    ``annual_mean - seasonal_amplitude * cos(2 pi (doy - 20) / 365.25)`` (coldest about 20 January)
-    ``+ daily_amplitude * cos(2 pi (h - 15) / 24)`` (warmest about 15:00 local) plus a weather anomaly:
-    each local day d has an anomaly ``sigma * (z_{d-2} + 2 z_{d-1} + 3 z_d + 2 z_{d+1} + z_{d+2}) / sqrt(19)``
-    from standard normals z drawn per local day (``default_rng([seed, stream, ordinal])``), taken at
-    local noon and interpolated linearly in between. Each value is a pure function of (time, seed,
-    parameters), so one day alone equals the same day inside a long range. An MTU gets the mean of
-    its quarter-hour midpoints, so 60-minute values are the means of the 15-minute ones.
-    """
-    idx = pd.DatetimeIndex(index)
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-    if len(idx) == 0:
-        return pd.Series(np.zeros(0), index=idx, name="outdoor_temp_c")
-    ns = idx.as_unit("ns").asi8
-    step = int(np.min(np.diff(ns))) if len(idx) > 1 else pd.Timedelta(minutes=60).value
-    k = max(step // pd.Timedelta(minutes=15).value, 1)
-    quarter = pd.Timedelta(minutes=15).value
-    pts = (ns[:, None] + (np.arange(k) * quarter + quarter // 2)[None, :]).ravel()
-    local = pd.DatetimeIndex(pts, tz="UTC").tz_convert(tz)
-    ordinal = _ordinals(local)
-    hour = np.asarray(local.hour + local.minute / 60.0 + local.second / 3600.0, dtype=float)
-    doy = np.asarray(local.day_of_year, dtype=float) + hour / 24.0
-
-    lo, hi = int(ordinal.min()) - 3, int(ordinal.max()) + 4
-    days = np.arange(lo, hi + 1)
-    z = np.array([np.random.default_rng([int(seed) % (1 << 64), _STREAM_TEMPERATURE, int(d)]).standard_normal() for d in days])
-    w = np.array([1.0, 2.0, 3.0, 2.0, 1.0])
-    anomaly = np.convolve(z, w, mode="same") / math.sqrt(float(np.sum(w**2)))  # valid from lo+2 to hi-2
-    x = ordinal + (hour - 12.0) / 24.0  # position in days, local noon at integers
-    i0 = np.floor(x).astype(np.int64)
-    frac = x - i0
-    a = anomaly[i0 - lo] * (1.0 - frac) + anomaly[i0 + 1 - lo] * frac
-
-    temp = (
-        annual_mean_c
-        - seasonal_amplitude_k * np.cos(2.0 * np.pi * (doy - 20.0) / 365.25)
-        + daily_amplitude_k * np.cos(2.0 * np.pi * (hour - 15.0) / 24.0)
-        + weather_sigma_k * a
-    )
-    return pd.Series(temp.reshape(len(idx), k).mean(axis=1), index=idx, name="outdoor_temp_c")
-
-
-def _ordinals(local: pd.DatetimeIndex) -> np.ndarray:
-    days = local.tz_localize(None).normalize().as_unit("ns")
-    return (days.asi8 // pd.Timedelta(days=1).value + pd.Timestamp("1970-01-01").toordinal()).astype(np.int64)
-
 
 # ------------------------------------------------------------------------------------------ asset
 
@@ -419,47 +252,15 @@ class HeatPump(AssetBase):
     # --- data -------------------------------------------------------------------------------------
     def _series(self, case, ref: str, field: str, horizon: Horizon, column: str | None, synthetic_fn) -> np.ndarray:
         """A series per MTU from "synthetic", a timestamp_utc CSV or a naive local-time CSV."""
-        if ref == sources.SYNTHETIC:
-            return np.asarray(synthetic_fn(horizon.index), dtype=float)
-        path = case.resolve(ref)
-        if not path.is_file():
-            raise InputError(path, field, "file not found")
-        if _has_utc_column(path):
-            return sources.profile(case, ref, field, horizon.index, synthetic_fn, column)
-        table = self._local(path, case)
-        if column is None:
-            if len(table.columns) != 1:
-                raise InputError(path, field, f"several value columns ({', '.join(table.columns)}); name one")
-            column = table.columns[0]
-        if column not in table.columns:
-            raise InputError(path, field, f"column {column!r} not found; columns are {data_labels(table.columns)}")
-        return price_files.slice_day(table[column], horizon.index, path, field).to_numpy(float)
-
-    def _local(self, path: Path, case) -> pd.DataFrame:
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            mtime = 0.0
-        return _local_table(str(path), mtime, case.case.timezone, self.local_time_labels, self.max_gap_h)
+        return local_time.series_on(case, ref, field, horizon.index, column, synthetic_fn,
+                                    self.local_time_labels, self.max_gap_h)
 
     def _demand(self, case, horizon: Horizon) -> tuple[np.ndarray, np.ndarray]:
         """(space-heating demand, hot-water demand) per MTU in MW heat."""
         field = f"assets.{self.name}.heat_demand"
         path = case.resolve(self.heat_demand)
-        if not path.is_file():
-            raise InputError(path, field, "file not found")
-        if _has_utc_column(path):
-            columns = [c for c in _header(path)[0] if c != price_files.TIMESTAMP]
-
-            def get(c):
-                return sources.profile(case, self.heat_demand, field, horizon.index, None, c)
-        else:
-            table = self._local(path, case)
-            columns = list(table.columns)
-
-            def get(c):
-                return price_files.slice_day(table[c], horizon.index, path, field).to_numpy(float)
-
+        columns, get = local_time.column_reader(case, self.heat_demand, field, horizon.index,
+                                                self.local_time_labels, self.max_gap_h)
         for c in [*(self.heat_demand_columns or []), *self.hot_water_columns]:
             if c not in columns:
                 raise InputError(path, field, f"column {c!r} not found; columns are {data_labels(columns)}")
