@@ -57,7 +57,7 @@ STEPS = [
 ]
 PARTS = [  # inside the steps above: the forecaster's model fits; the solves of both models
     ("of the forecast: LEAR model fits", [("forecast/lear.py", "fit_hour_models")]),
-    ("of the solves: Pyomo -> arrays compile", [("bidopt/highs_direct.py", "compile_model")]),
+    ("of the solves: Pyomo -> arrays compile", [("bidopt/solver/compile.py", "compile_model")]),
     ("of the solves: HiGHS (Highs.run)", [("~", "<built-in method highspy._core.run>")]),
 ]
 

@@ -281,7 +281,7 @@ Per site, by kind of home ({biggest["sites"]:,}-site run):
 
 *build*: the site's data (synthetic profiles, weather, sessions) and its Pyomo model, one copy of
 the site per scenario; *solve*: the model compiled to matrices and solved by HiGHS
-(`bidopt.highs_direct`). The time per site stays flat from 100 to 10 000 sites, so the total grows
+(`bidopt.solver`). The time per site stays flat from 100 to 10 000 sites, so the total grows
 linearly; memory is a fixed part (the worker processes, about 100-200 MB each with bidopt imported)
 plus the cases held by the calling process.
 

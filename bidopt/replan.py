@@ -4,9 +4,12 @@ A year of daily plans builds the same model 365 times over: only numbers change 
 (prices, profiles, the initial SoC, the month's peaks so far, rates). ``Replanner`` keeps one built
 model per shape (number of MTUs, MTU length, which binaries the prices call for) and, for each new
 horizon, asks it to ``refresh``: every asset and tariff puts the day's numbers into its mutable
-Params, and ``highs_persistent.Persistent`` reads again only the rows, costs and bounds those Params
-reach. A case the model cannot take that way (an asset kind without ``refresh``, FCR, a held
-position, another shape) is built anew and kept for the next horizon of its shape.
+Params, and the solver adapter's ``Persistent`` (``bidopt.solver``) reads again only the rows, costs
+and bounds those Params reach. A case the model cannot take that way (an asset kind without
+``refresh``, FCR, a held position, another shape) is built anew and kept for the next horizon of its
+shape. A kept model changed by hand between plans (a constraint added, deactivated or activated
+again, a domain changed...) is noticed by ``Persistent`` and compiled again before its next solve
+(``tests/test_solver_adapter.py``).
 
 The result is the one a fresh ``PortfolioModel`` gives: the arrays handed to HiGHS are laid out
 exactly as a fresh compile lays them out (``tests/test_replan.py`` checks schedules and objectives
