@@ -114,7 +114,7 @@ class BiddingSettings(Strict):
     fcr_bids: Literal["stepped", "price_taking"] = "stepped"
     fcr_lookback_days: int = Field(28, ge=7)
     # day-ahead price forecaster when no scenario file is given (bidopt.forecast.from_case)
-    forecaster: Literal["blend", "lear"] = "blend"
+    forecaster: Literal["blend", "lear", "ensemble"] = "blend"
     lear_lookback_days: int = Field(364, ge=120)
     lear_refit_days: int = Field(7, ge=1, le=28)
     lear_residual_days: int = Field(28, ge=7)

@@ -201,6 +201,100 @@ def _known_matrix(history: pd.Series, first: dt.date, n_days: int, gate: pd.Time
     return mat
 
 
+class Calibrated:
+    """LEAR set up for delivery day ``D`` (``lear_price_scenarios`` has the arguments): the known price
+    matrix by local day and clock hour, the feature rows, and the anchor models fit on demand.
+
+    ``z_forecast(d)`` forecasts day d (D, or a day before it) in the transformed space with the model
+    of d's anchor, which was fit on days known before d's gate: out of sample for every d."""
+
+    def __init__(self, history: pd.Series, day, mtu_minutes: int = 60, gate_utc=None, lookback_days: int = 364,
+                 tz: str = btime.STOCKHOLM, zones: dict[str, pd.Series] | None = None, refit_days: int = 7,
+                 residual_days: int = 28):
+        for name, v, low in (("refit_days", refit_days, 1), ("residual_days", residual_days, 1),
+                             ("lookback_days", lookback_days, 28)):
+            if int(v) < low:
+                raise InputError(None, name, f"must be at least {low}, got {v}")
+        D = btime.day_of(day)
+        self.D, self.tz = D, tz
+        self.refit_days, self.lookback_days = int(refit_days), int(lookback_days)
+        self.gate = _utc(gate_utc) if gate_utc is not None else gate_time(D, DA_GATE, tz)
+        self.index = btime.delivery_index(D, mtu_minutes, tz)
+        self.lag = lag = _lag(D, self.gate, DA_PUBLICATION, tz)
+        week = 7 * -(-(lag + 3) // 7)
+        self.last_residual = D - dt.timedelta(days=lag)
+        self.first_residual = self.last_residual - dt.timedelta(days=int(residual_days) - 1)
+        oldest_anchor = anchor(self.first_residual, refit_days)
+        self.first = oldest_anchor - dt.timedelta(days=lag + int(lookback_days) - 1 + week)
+        n_days = (D - self.first).days + 1
+        self.target = _known_matrix(history, self.first, n_days, self.gate, self.index[0], tz)
+        extra = [_known_matrix(s, self.first, n_days, self.gate, self.index[0], tz)
+                 for _, s in sorted((zones or {}).items())]
+        self.zones = ",".join(sorted(zones or {}))
+        self.X = design(self.target, extra, self.first, lag)
+        self.complete = ~np.isnan(self.X).any(axis=1) & ~np.isnan(self.target).any(axis=1)
+        self._fitted: dict[dt.date, HourModels] = {}
+        if np.isnan(self.X[self.row(D)]).any():
+            raise InputError(None, "history", f"LEAR for {D}: the prices of days {D - dt.timedelta(days=lag + 2)} .. "
+                             f"{D - dt.timedelta(days=lag)} and {D - dt.timedelta(days=week)} (every zone) must be "
+                             f"known at the gate ({self.gate:%Y-%m-%dT%H:%MZ})")
+
+    def row(self, d: dt.date) -> int:
+        return (d - self.first).days
+
+    def model(self, d: dt.date) -> HourModels:
+        """The model in force on day ``d`` (that of its anchor)."""
+        a = anchor(d, self.refit_days)
+        if a not in self._fitted:
+            hi = self.row(a) - self.lag  # the last day known at the anchor's gate
+            rows = np.arange(max(hi - self.lookback_days + 1, 0), hi + 1)
+            rows = rows[self.complete[rows]]
+            if len(rows) <= self.X.shape[1] + 1:
+                raise InputError(None, "history", f"LEAR for {self.D} needs more than {self.X.shape[1] + 1} complete "
+                                 f"days of prices known before {a} (found {len(rows)} in the {self.lookback_days} "
+                                 "days before)")
+            self._fitted[a] = _cached_fit(self.X[rows], self.target[rows])
+        return self._fitted[a]
+
+    def z_forecast(self, d: dt.date) -> np.ndarray:
+        return self.model(d).predict_z(self.X[self.row(d)])[0]
+
+    def forecast(self, d: dt.date) -> np.ndarray:
+        """Point forecast of day ``d`` by clock hour, EUR/MWh."""
+        return self.model(d).prices(self.z_forecast(d))
+
+    def residual_days(self) -> list[dt.date]:
+        """The complete days of the residual window (known at the gate), oldest first."""
+        out, d = [], self.first_residual
+        while d <= self.last_residual:
+            if self.complete[self.row(d)]:
+                out.append(d)
+            d += dt.timedelta(days=1)
+        if not out:
+            raise InputError(None, "history", f"LEAR for {self.D}: no complete day in the residual window "
+                             f"{self.first_residual} .. {self.last_residual} known at the gate")
+        return out
+
+    def by_mtu(self, hourly: np.ndarray) -> np.ndarray:
+        """Clock-hour values (..., 24) on the MTUs of D (held over quarter-hours, both copies of the
+        repeated autumn hour alike)."""
+        return hourly[..., np.asarray(self.index.tz_convert(self.tz).hour)]
+
+    def attrs(self, seed: int, used: list[dt.date], method: str, point: np.ndarray) -> dict:
+        return {"method": method, "gate_utc": self.gate.strftime("%Y-%m-%dT%H:%M:%SZ"), "seed": int(seed),
+                "lag_days": self.lag, "calibration_days": self.model(self.D).n_rows,
+                "anchor_day": anchor(self.D, self.refit_days).isoformat(), "zones": self.zones,
+                "residual_days": len(used), "residual_first_day": used[0].isoformat(),
+                "residual_last_day": used[-1].isoformat(), "point_by_clock_hour": [float(v) for v in point]}
+
+
+def draw(n_residuals: int, n_scenarios: int, seed: int, day: dt.date) -> np.ndarray:
+    """Indices of the residual days of each scenario: a generator seeded with ``(seed, day)``, without
+    replacement while there are enough days."""
+    rng = np.random.default_rng([int(seed) % (1 << 63), day.toordinal()])
+    return rng.choice(n_residuals, size=int(n_scenarios), replace=int(n_scenarios) > n_residuals)
+
+
 def lear_price_scenarios(
     history: pd.Series,
     day,
@@ -221,88 +315,19 @@ def lear_price_scenarios(
     local) are used. Returns a scenario cube ``price_eur_per_mwh`` on the MTUs of ``day``.
     Raises ``InputError`` when the known history is too short.
     """
-    for name, v, low in (("n_scenarios", n_scenarios, 1), ("refit_days", refit_days, 1),
-                         ("residual_days", residual_days, 1), ("lookback_days", lookback_days, 28)):
-        if int(v) < low:
-            raise InputError(None, name, f"must be at least {low}, got {v}")
-    D = btime.as_date(day)
-    gate = _utc(gate_utc) if gate_utc is not None else gate_time(D, DA_GATE, tz)
-    index = btime.delivery_index(D, mtu_minutes, tz)
-    lag = _lag(D, gate, DA_PUBLICATION, tz)
-    week = 7 * -(-(lag + 3) // 7)
-
-    last_residual = D - dt.timedelta(days=lag)
-    first_residual = last_residual - dt.timedelta(days=int(residual_days) - 1)
-    oldest_anchor = anchor(first_residual, refit_days)
-    first = oldest_anchor - dt.timedelta(days=lag + int(lookback_days) - 1 + week)
-    n_days = (D - first).days + 1
-    target = _known_matrix(history, first, n_days, gate, index[0], tz)
-    extra = [_known_matrix(s, first, n_days, gate, index[0], tz) for _, s in sorted((zones or {}).items())]
-    X = design(target, extra, first, lag)
-    complete = ~np.isnan(X).any(axis=1) & ~np.isnan(target).any(axis=1)
-
-    def row(d: dt.date) -> int:
-        return (d - first).days
-
-    fitted: dict[dt.date, HourModels] = {}
-
-    def model(a: dt.date) -> HourModels:
-        if a not in fitted:
-            fitted[a] = _anchor_model(a)
-        return fitted[a]
-
-    def _anchor_model(a: dt.date) -> HourModels:
-        hi = row(a) - lag  # the last day known at the anchor's gate
-        rows = np.arange(max(hi - int(lookback_days) + 1, 0), hi + 1)
-        rows = rows[complete[rows]]
-        if len(rows) <= X.shape[1] + 1:
-            raise InputError(None, "history", f"LEAR for {D} needs more than {X.shape[1] + 1} complete days "
-                             f"of prices known before {a} (found {len(rows)} in the {lookback_days} days before)")
-        return _cached_fit(X[rows], target[rows])
-
-    x_D = X[row(D)]
-    if np.isnan(x_D).any():
-        raise InputError(None, "history", f"LEAR for {D}: the prices of days {D - dt.timedelta(days=lag + 2)} .. "
-                         f"{D - dt.timedelta(days=lag)} and {D - dt.timedelta(days=week)} (every zone) must be "
-                         f"known at the gate ({gate:%Y-%m-%dT%H:%MZ})")
-    m_D = model(anchor(D, refit_days))
-    z_D = m_D.predict_z(x_D)[0]
-
-    residuals, used = [], []
-    d = first_residual
-    while d <= last_residual:
-        i = row(d)
-        if complete[i]:
-            m = model(anchor(d, refit_days))
-            residuals.append(m.z(target[i]) - m.predict_z(X[i])[0])
-            used.append(d)
-        d += dt.timedelta(days=1)
-    if not residuals:
-        raise InputError(None, "history", f"LEAR for {D}: no complete day in the {residual_days} days before the "
-                         f"gate to draw residuals from")
-    R = np.vstack(residuals)
-    rng = np.random.default_rng([int(seed) % (1 << 63), D.toordinal()])
-    pick = rng.choice(len(R), size=int(n_scenarios), replace=int(n_scenarios) > len(R))
-    hourly = m_D.prices(z_D[None, :] + R[pick])
-    clock = np.asarray(index.tz_convert(tz).hour)
-    return sc.make_scenarios(
-        hourly[:, clock], index, name=sc.PRICE,
-        attrs={
-            "method": "lear (LassoLarsIC aic per clock hour, asinh of median/MAD-normalised prices)"
-                      " + out-of-sample residual days",
-            "gate_utc": gate.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "seed": int(seed),
-            "lag_days": lag,
-            "calibration_days": m_D.n_rows,
-            "anchor_day": anchor(D, refit_days).isoformat(),
-            "zones": ",".join(sorted(zones or {})),
-            "residual_days": len(R),
-            "residual_first_day": used[0].isoformat(),
-            "residual_last_day": used[-1].isoformat(),
-            "point_by_clock_hour": [float(v) for v in m_D.prices(z_D)],
-        },
-    )
-
+    if int(n_scenarios) < 1:
+        raise InputError(None, "n_scenarios", f"must be at least 1, got {n_scenarios}")
+    cal = Calibrated(history, day, mtu_minutes, gate_utc, lookback_days, tz, zones, refit_days, residual_days)
+    D = cal.D
+    m_D = cal.model(D)
+    z_D = cal.z_forecast(D)
+    used = cal.residual_days()
+    R = np.vstack([cal.model(d).z(cal.target[cal.row(d)]) - cal.z_forecast(d) for d in used])
+    hourly = m_D.prices(z_D[None, :] + R[draw(len(R), n_scenarios, seed, D)])
+    method = ("lear (LassoLarsIC aic per clock hour, asinh of median/MAD-normalised prices)"
+              " + out-of-sample residual days")
+    return sc.make_scenarios(cal.by_mtu(hourly), cal.index, name=sc.PRICE,
+                             attrs=cal.attrs(seed, used, method, m_D.prices(z_D)))
 
 
 def point_forecast(cube: xr.DataArray, tz: str = btime.STOCKHOLM) -> np.ndarray:
