@@ -569,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         pm = bidopt.PortfolioModel(
             bidopt.case_from_dict(auto), horizon_for(args.first_day, d), spot_eur_per_mwh=spot
         )
-        assert np.array_equal(pm.import_cost, spot) and np.array_equal(pm.export_value, spot), (
+        assert np.array_equal(pm.site.import_cost, spot) and np.array_equal(pm.site.export_value, spot), (
             "price stack != spot"
         )
     longest = spots[max(days_list)]

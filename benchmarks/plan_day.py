@@ -102,13 +102,13 @@ def reference_inputs(pm: bidopt.PortfolioModel) -> dict:
                     [groups[k] for k in keep],
                     [weights[k] for k in keep],
                     t.n_peaks,
-                    pm.vat_factor * t.rate_eur_per_mw(case, h.first_day),
+                    pm.site.vat_factor * t.rate_eur_per_mw(case, h.first_day),
                     list(t.peaks_so_far_mw),
                 )
             )
     return dict(
-        import_cost_eur_per_mwh=pm.import_cost,
-        export_value_eur_per_mwh=pm.export_value,
+        import_cost_eur_per_mwh=pm.site.import_cost,
+        export_value_eur_per_mwh=pm.site.export_value,
         dt_h=h.dt_h,
         import_limit_mw=case.grid.import_limit_mw,
         export_limit_mw=case.grid.export_limit_mw,
@@ -122,14 +122,14 @@ def reference_inputs(pm: bidopt.PortfolioModel) -> dict:
             soc_initial_mwh=bess.soc_start,
             soc_final_mwh=bess.soc_final_mwh,
             degradation_eur_per_mwh=bess.degradation_eur_per_mwh,
-            exclusive=bess.needs_binaries(pm.energy_value_can_be_negative),
+            exclusive=bess.needs_binaries(pm.site.energy_value_can_be_negative),
         ),
         net_load_mw=pm.data[load.name]["load_mw"],
         pv_available_mw=pm.data[pv.name]["generation_mw"],
         pv_curtailable=pv.curtailable,
         peaks=peaks,
-        constant_eur=-pm.vat_factor * pm.fixed_cost_eur,
-        grid_exclusive=pm.grid_needs_binaries,
+        constant_eur=-pm.site.vat_factor * pm.site.fixed_cost_eur,
+        grid_exclusive=pm.site.grid_needs_binaries,
         mip_rel_gap=case.solver.mip_gap,
         time_limit_s=case.solver.time_limit_s,
         threads=case.solver.threads,
@@ -167,16 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     r_build, r_solve = [], []
     b_obj = r_obj = None
     # a model kept for re-planning (bidopt.replan): refreshed with the day's data, then solved
-    keeper = bidopt.PortfolioModel(case, horizon, pm.spot, reuse=True, data=pm.data)
+    keeper = bidopt.PortfolioModel(case, horizon, pm.site.spot, reuse=True, data=pm.data)
     keeper.solve()
-    keeper.refresh(case, horizon, pm.spot, pm.data)
+    keeper.refresh(case, horizon, pm.site.spot, pm.data)
     keeper.solve()  # the first refresh records the re-read rows' arithmetic (highs_tape)
     b_replan = []
     # one loop for all figures, so that a busy moment of the machine weighs on each alike
     for _ in range(args.repeats):
         gc.collect()
         t0 = time.perf_counter()
-        assert keeper.refresh(case, horizon, pm.spot, pm.data)
+        assert keeper.refresh(case, horizon, pm.site.spot, pm.data)
         keeper.solve()
         b_replan.append(time.perf_counter() - t0)
 
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         pm.m = None  # drop the previous model outside the timed region
         gc.collect()
         t0 = time.perf_counter()
-        pm.m = pm._build(pm.spot)
+        pm.m = pm._build(pm.site.spot)
         t1 = time.perf_counter()
         pm.solve()
         t2 = time.perf_counter()

@@ -225,18 +225,6 @@ class PortfolioModel:
         self.persistent = solver.Persistent(m) if self.reuse else None
         return m
 
-    # the site's parts, under the names the planner has always had
-    spot = property(lambda self: self.site.spot)
-    coefs = property(lambda self: self.site.coefs)
-    import_cost = property(lambda self: self.site.import_cost)
-    export_value = property(lambda self: self.site.export_value)
-    asset_blocks = property(lambda self: self.site.asset_blocks)
-    tariff_blocks = property(lambda self: self.site.tariff_blocks)
-    fixed_cost_eur = property(lambda self: self.site.fixed_cost_eur)
-    vat_factor = property(lambda self: self.site.vat_factor)
-    energy_value_can_be_negative = property(lambda self: self.site.energy_value_can_be_negative)
-    grid_needs_binaries = property(lambda self: self.site.grid_needs_binaries)
-
     @property
     def is_mip(self) -> bool:
         return has_integers(self.m)

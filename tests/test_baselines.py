@@ -221,7 +221,7 @@ def test_an_asset_kind_without_unmanaged_behaviour_is_named():
     case = case_from_dict(battery_case("synthetic"))
     pm = PortfolioModel(case, day_horizon(case, dt.date(2024, 2, 5)))
     with pytest.raises(InputError, match="assets.bess"):
-        super(Battery, case.assets[0]).fix_unmanaged(pm.asset_blocks["bess"], pm.horizon, pm.data["bess"])
+        super(Battery, case.assets[0]).fix_unmanaged(pm.site.asset_blocks["bess"], pm.horizon, pm.data["bess"])
 
 
 def test_persistence_on_real_se3_prices_around_the_spring_switch(shared_data):

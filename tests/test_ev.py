@@ -47,7 +47,7 @@ def night_prices(tmp_path, expensive=100.0, cheap=10.0):
 def results(res: bidopt.PlanResult, name: str = "ev") -> pd.DataFrame:
     pm = res.model
     asset = next(a for a in pm.case.assets if a.name == name)
-    return asset.session_results(pm.asset_blocks[name])
+    return asset.session_results(pm.site.asset_blocks[name])
 
 
 SESSIONS = [
@@ -133,7 +133,7 @@ def test_impossible_session_is_infeasible_and_named():
     assert not r.loc["too-much", "met"] and r.loc["ok", "met"]
     # the car charged flat out, and the unmet energy is the asset's own cost
     assert res.schedule.ev_power_mw["2024-03-14T10:00Z":"2024-03-14T11:00Z"].to_numpy() == pytest.approx([0.011] * 2)
-    assert res.model.case.assets[0].cost_eur(res.model.asset_blocks["ev"]) == pytest.approx(1000.0 * 0.0052)
+    assert res.model.case.assets[0].cost_eur(res.model.site.asset_blocks["ev"]) == pytest.approx(1000.0 * 0.0052)
 
 
 def test_garage_limit_that_cannot_serve_all_cars_is_diagnosed():
@@ -207,7 +207,7 @@ def test_v2g_needs_binaries_only_with_negative_prices(tmp_path):
             "max_power_mw": 0.01}]
     res = bidopt.plan(ev_case(tmp_path, prices="p.csv", sessions=car, v2g=True, charger_efficiency=0.9), DAY)
     assert res.summary["binaries"] is True
-    blk = res.model.asset_blocks["ev"]
+    blk = res.model.site.asset_blocks["ev"]
     x = np.array([blk.charge[k].value for k in blk.P])
     y = np.array([blk.discharge[k].value for k in blk.P])
     assert np.minimum(x, y).max() < 1e-9
@@ -271,7 +271,7 @@ def test_garage_of_100_sorensen_sessions_plans():
     t1 = time.perf_counter()
     pm.solve()
     t2 = time.perf_counter()
-    blk = pm.asset_blocks["ev"]
+    blk = pm.site.asset_blocks["ev"]
     r = case.assets[0].session_results(blk)
     print(f"\nEV garage: {len(r)} sessions, {len(blk.P)} (session, MTU) pairs, {horizon.n} MTUs "
           f"({first}..{last}): read+build {t1 - t0:.2f} s, solve {t2 - t1:.2f} s")

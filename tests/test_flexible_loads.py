@@ -182,7 +182,7 @@ def test_curtails_only_when_price_exceeds_voll(tmp_path):
     np.testing.assert_allclose(s["homes_curtailed_mw"].to_numpy(), expected, atol=1e-9)
     np.testing.assert_allclose(s["homes_power_mw"].to_numpy(), 1.0 - expected, atol=1e-9)
     m = res.model
-    assert m.case.assets[0].cost_eur(m.asset_blocks["homes"]) == pytest.approx(voll)
+    assert m.case.assets[0].cost_eur(m.site.asset_blocks["homes"]) == pytest.approx(voll)
     assert res.summary["revenue_eur"]["curtailment"] == pytest.approx(-voll)
     assert res.summary["revenue_eur"]["degradation"] == 0.0
     bought = sum(prices) - prices[18]

@@ -237,7 +237,7 @@ def test_reserves_interface_keeps_comfort_margin():
     assert provided_by(hp) == {"fcr_d_up", "fcr_d_down"}  # asked through the product registry
     h = Horizon(delivery_index("2024-01-17", 60))
     pm = PortfolioModel(case, h)
-    m, blk = pm.m, pm.asset_blocks["hp"]
+    m, blk = pm.m, pm.site.asset_blocks["hp"]
     m.up = pyo.Var(m.T, bounds=(0, None))
     m.down = pyo.Var(m.T, bounds=(0, None))
     endurance_h = 1.0  # demanding: the full hour, so the energy rule binds

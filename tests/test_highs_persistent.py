@@ -126,12 +126,12 @@ def test_demo_day_resolved_in_place_matches_rebuilt_models():
     p.solve()
     rng = np.random.default_rng(3)
     for _ in range(5):
-        spot = pm.spot * rng.uniform(0.5, 1.5, len(pm.spot))
+        spot = pm.site.spot * rng.uniform(0.5, 1.5, len(pm.site.spot))
         load = pm.data["building"]["load_mw"] * rng.uniform(0.8, 1.2, h.n)
         soc = float(rng.uniform(0.0, 2.0))
         assert pm.site.set_prices(spot)
-        pm.asset_blocks["building"].demand.store_values(dict(enumerate(load)))
-        pm.asset_blocks["bess"].soc_initial = soc
+        pm.site.asset_blocks["building"].demand.store_values(dict(enumerate(load)))
+        pm.site.asset_blocks["bess"].soc_initial = soc
         got = p.solve().incumbent_objective
         assert_same_arrays(p.mm, hd.compile_model(pm.m))
         c = case.model_copy(deep=True)

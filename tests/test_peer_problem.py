@@ -144,9 +144,9 @@ def test_benchmark_case_is_the_peer_problem(shared_data, exclusive):
 
     hourly = entsoe_day_prices(prices_file, day)
     quarter = np.repeat(hourly, 60 // b.MTU_MINUTES)
-    np.testing.assert_array_equal(pm.spot, quarter)  # the array the benchmark hands to the peer
-    np.testing.assert_array_equal(pm.import_cost, quarter)  # no adders on import or export
-    np.testing.assert_array_equal(pm.export_value, quarter)
+    np.testing.assert_array_equal(pm.site.spot, quarter)  # the array the benchmark hands to the peer
+    np.testing.assert_array_equal(pm.site.import_cost, quarter)  # no adders on import or export
+    np.testing.assert_array_equal(pm.site.export_value, quarter)
 
     peer_cost = peer_formulation_cost(
         quarter,

@@ -111,7 +111,7 @@ def test_se3_apartment_heatpump_pv(day, n_mtu):
 def test_ev_garage(day, n_mtu):
     case, res, s = _plan("ev_garage", day, n_mtu)
     ev = next(a for a in case.assets if a.name == "garage")
-    r = ev.session_results(res.model.asset_blocks["garage"])
+    r = ev.session_results(res.model.site.asset_blocks["garage"])
     assert len(r) >= 5  # OSL_S has about 13 sessions a day
     assert r["met"].all()  # every car gets its energy (share inside the day) before it leaves
     np.testing.assert_allclose(r.energy_delivered_mwh, r.energy_required_mwh, atol=1e-6)

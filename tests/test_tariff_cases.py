@@ -361,7 +361,7 @@ def test_tax_reduction_needs_the_grid_binary_where_export_beats_import(tmp_path)
 
     case, h, _ = _reduction_case(tmp_path, battery=False)
     pm = _solve(case, h)
-    assert pm.grid_needs_binaries and pm.is_mip
+    assert pm.site.grid_needs_binaries and pm.is_mip
     s = pm.schedule()
     assert np.minimum(s.grid_import_mw, s.grid_export_mw).max() == 0.0
     relaxed = PortfolioModel(case, h)
@@ -631,7 +631,7 @@ def test_v7_optimiser_cuts_monthly_peak_charge(tmp_path, month):
     tariff = flex.case.tariffs[0]
     imp = flex.schedule()["grid_import_mw"]
     assert sek(tariff.bill_eur(flex.case, imp), incl_vat=True) == pytest.approx(peak_flex, abs=1e-6)
-    assert sek(pyo.value(flex.tariff_blocks[0].cost_eur), incl_vat=True) == pytest.approx(peak_flex, abs=1e-6)
+    assert sek(pyo.value(flex.site.tariff_blocks[0].cost_eur), incl_vat=True) == pytest.approx(peak_flex, abs=1e-6)
 
 
 # ------------------------------------------------- peak tariff: LP charge == realised bill (Ellevio)
@@ -674,7 +674,7 @@ def test_ellevio_lp_charge_equals_bill(tmp_path, mtu):
     assert tariff.one_per_day and tariff.n_peaks == 3 and tariff.hour_weights[23] == 0.5
     pm = _solve(case, h)
     assert not pm.is_mip
-    lp = pyo.value(pm.tariff_blocks[0].cost_eur)
+    lp = pyo.value(pm.site.tariff_blocks[0].cost_eur)
     imp = pm.schedule()["grid_import_mw"]
     assert tariff.bill_eur(case, imp) == pytest.approx(lp, rel=1e-6, abs=1e-7)
     assert ellevio_reference_eur(case, imp) == pytest.approx(lp, rel=1e-6, abs=1e-7)
@@ -724,7 +724,7 @@ def test_peaks_so_far_pays_only_increment(tmp_path, peaks_kw, battery, expected_
     pm = res.model
     assert not pm.is_mip
     tariff = case.tariffs[0]  # 97 SEK/kW incl. VAT: amounts below incl. VAT
-    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur), incl_vat=True)
+    lp = sek(pyo.value(pm.site.tariff_blocks[0].cost_eur), incl_vat=True)
     bill = sek(tariff.bill_eur(case, res.schedule["grid_import_mw"]), incl_vat=True)
     assert lp == pytest.approx(bill, abs=1e-6)
     assert -sek(res.summary["revenue_eur"]["tariff"], incl_vat=True) == pytest.approx(lp, abs=1e-9)
@@ -754,7 +754,7 @@ def test_peaks_so_far_belong_to_the_horizons_first_month(tmp_path, first, expect
     )
     tariff = case.tariffs[0]
     pm = _solve(case, h)
-    lp = sek(pyo.value(pm.tariff_blocks[0].cost_eur), incl_vat=True)
+    lp = sek(pyo.value(pm.site.tariff_blocks[0].cost_eur), incl_vat=True)
     bill = sek(tariff.bill_eur(case, pm.schedule()["grid_import_mw"]), incl_vat=True)
     assert bill == pytest.approx(expected_sek, abs=1e-6)
     assert lp == pytest.approx(expected_sek, abs=1e-6)

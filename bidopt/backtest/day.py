@@ -251,7 +251,7 @@ def no_flex_day(case, day, state: dict, next_day=None, mtu_minutes: int | None =
     c = without_reserves(at_mtu(with_state(case, state), mtu_minutes))
     pm = PortfolioModel(c, day_horizon(c, day))
     for a in c.assets:
-        a.fix_unmanaged(pm.asset_blocks[a.name], pm.horizon, pm.data[a.name])
+        a.fix_unmanaged(pm.site.asset_blocks[a.name], pm.horizon, pm.data[a.name])
     pm.solve()
     sched = pm.schedule()
     rev = pm.revenue()
