@@ -192,6 +192,9 @@ class Case(Strict):
         tables = market_tables()
         out = {}
         for name, table in v.items():
+            if not isinstance(table, dict | BaseModel):
+                raise ValidationError.from_exception_data("Case", [
+                    {"type": "dict_type", "loc": (name,), "input": table}])
             try:
                 out[name] = tables[name].model_validate(table) if name in tables else table
             except ValidationError as e:  # name the product: markets.<name>.<field>

@@ -100,6 +100,9 @@ def test_a_registered_market_table_is_validated_at_load(monkeypatch):
     with pytest.raises(InputError) as e:
         bidopt.case_from_dict({**data, "markets": {"toy": {"lot": 0.5}}})
     assert e.value.field == "markets.toy.lot"
+    with pytest.raises(InputError) as e:  # any [markets.<name>] must be a table, registered or not
+        bidopt.case_from_dict({**data, "markets": {"bogus": 3}})
+    assert e.value.field == "markets.bogus"
 
 
 SWEEP = 'cases = ["case.toml"]\nstrategies = ["bid"]\n[[periods]]\nstart = 2024-03-12\nend = 2024-03-12\n'
