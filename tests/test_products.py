@@ -120,3 +120,15 @@ def test_bid_table_and_held_capacity(tmp_path, toy):
     assert toy.without(case).markets == case.markets  # the toy has no table: nothing to drop
     fcr = markets.product("fcr")
     assert not fcr.offered(fcr.without(case)) and fcr.offered(case)
+
+
+def test_no_flex_baseline_sells_no_capacity_of_any_product(tmp_path, toy):
+    from bidopt.backtest.baselines import without_reserves
+
+    case = _case(tmp_path)
+    assert [p.name for p in markets.capacity_products(case)] == ["fcr", "toy"]
+    ToyUp.without = lambda self, c: c.model_copy(update={"case": c.case.model_copy(update={"name": "no_toy"})})
+    try:
+        assert markets.capacity_products(without_reserves(case)) == []
+    finally:
+        del ToyUp.without

@@ -108,9 +108,10 @@ def flat_orders(case, day, bids):
 
 
 def without_reserves(case):
-    """``case`` with no reserve price series, so no reserve capacity is sold."""
-    from bidopt.markets import fcr
+    """``case`` offering no reserve capacity (each offered market product's ``without``: FCR drops its
+    price series, a plug-in product its table), so none is sold."""
+    from bidopt import markets
 
-    if not fcr.offered(case):
-        return case
-    return case.model_copy(update={"prices": case.prices.model_copy(update={p: None for p in fcr.PRODUCTS})})
+    for prod in markets.capacity_products(case):
+        case = prod.without(case)
+    return case
