@@ -36,7 +36,7 @@ from plan_day import machine, reference_inputs  # noqa: E402
 
 import bidopt  # noqa: E402
 from bidopt import time as btime  # noqa: E402
-from bidopt.backtest.engine import run_chain  # noqa: E402
+from bidopt.backtest.chain import run_chain  # noqa: E402
 from bidopt.backtest.state import EMPTY, with_state  # noqa: E402
 from bidopt.horizon import Horizon  # noqa: E402
 

@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 from pydantic import BaseModel
 
-from bidopt.backtest.engine import BacktestSettings, backtest, case_fingerprint
+from bidopt.backtest.chain import case_fingerprint
+from bidopt.backtest.engine import BacktestSettings, backtest
 from bidopt.bids.dayahead import BiddingSettings
 from bidopt.case import case_from_dict
 from bidopt.cli import main

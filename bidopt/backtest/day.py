@@ -110,26 +110,29 @@ def _block_counts(orders, realised: np.ndarray) -> tuple[int, int]:
     return len(blocks), int(sum(1 for v in ratio.values() if v > 0))
 
 
-def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, trade_intraday: bool = True,
-                 mtu_minutes: int | None = None) -> DayOutcome:
-    """``trade_intraday``: whether the delivery re-plan may trade intraday (else deviations are
-    imbalance). ``mtu_minutes``: the day's MTU (default ``day_mtu``)."""
+def _submit(c, day, strategy: str):
+    """The strategy's bids for ``day`` and the orders it submits: (case as bid, bids, orders)."""
     from bidopt.bids.dayahead import bid
 
-    t0 = _time.perf_counter()
-    c = at_mtu(with_state(case, state), mtu_minutes or day_mtu(case, day, strategy))
-    h = _horizon(c, day)
     scen = None
     if strategy == "expected":
         scen = _expected_cube(c, day, c.case.mtu_minutes)
     elif strategy == "persistence":
-        from bidopt.backtest.baselines import flat_orders, persistence_cube, without_blocks
+        from bidopt.backtest.baselines import persistence_cube, without_blocks
 
         c = without_blocks(c)
         scen = persistence_cube(c, day, c.case.mtu_minutes)
     bids = bid(c, day, scenarios=scen, tails=strategy == "bid")  # expected: price-independent volumes
-    orders = flat_orders(c, day, bids) if strategy == "persistence" else bids.orders
-    position = intraday.cleared_position(c, orders, h.index)
+    if strategy == "persistence":
+        from bidopt.backtest.baselines import flat_orders
+
+        return c, bids, flat_orders(c, day, bids)
+    return c, bids, bids.orders
+
+
+def _deliver(c, h: Horizon, bids, position: np.ndarray, trade_intraday: bool):
+    """The delivery re-plan with the cleared position and the accepted capacity fixed, solved:
+    (model, day-ahead prices, whether intraday is priced by the day-ahead proxy, accepted FCR bids)."""
     spot = sources.dayahead_prices(c, h.index)
     r = intraday_market.rules(c)
     proxy_id = c.prices.intraday is None
@@ -144,23 +147,17 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     accepted = intraday.accepted_fcr(c, bids.fcr_bids, h.hour_starts) if len(bids.fcr_bids) else bids.fcr_bids
     intraday.fix_fcr(pm, bids.fcr_bids, fcr.rules(c).step_mw)
     pm.solve()
-    sched = pm.schedule()
-    trades = pm.site.adjustment_trades()
-    rev = pm.revenue()
-    # settle imbalance at the imbalance price, not at the planning proxy the re-plan used
-    planned = pd.Series(position + trades["intraday"].to_numpy(), index=h.index)
-    actual = sched["grid_import_mw"] - sched["grid_export_mw"]
-    settled, label = settlement.settle_case(c, planned, actual, dayahead=spot)
-    rev["imbalance"] = float(settled[settlement.MONEY].sum())
-    # FCR capacity as the auctions paid it under the pricing rule of the day (pay-as-bid before
-    # 1 Feb 2024: an accepted bid gets its own price), not the re-plan's clearing-price valuation
-    fcr_settled, fcr_pricing = settlement.settle_fcr(c, bids.fcr_bids, h.hour_starts, day)
-    settlement.replace_fcr_capacity(rev, pm.site, fcr_settled)
+    return pm, spot, proxy_id, accepted
+
+
+def _record(c, h: Horizon, rev: dict, sched: pd.DataFrame, bids, orders, position: np.ndarray, accepted,
+            fcr_pricing) -> dict:
+    """The day's row of daily.csv: money per stream (EUR), volumes (MWh, MW h), blocks, a fingerprint."""
     da_contracts = pd.DatetimeIndex([pd.Timestamp(x.delivery_start) for x in orders.contracts]).tz_convert("UTC")
     submitted, accepted_blocks = _block_counts(orders, sources.dayahead_prices(c, da_contracts))
     dt_h = h.dt_h
     expected_net = (bids.schedule["grid_import_mw"] - bids.schedule["grid_export_mw"]).to_numpy()
-    record = {
+    return {
         **{f"{k}_eur": v for k, v in rev.items()},
         "total_eur": float(sum(rev.values())),
         "da_expected_net_mwh": float(expected_net.sum() * dt_h),
@@ -176,10 +173,9 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
         "orders_sha256": hashlib.sha256((json.dumps(orders.to_dict(), sort_keys=True)
                                          + bids.fcr_bids.to_csv(index=False)).encode()).hexdigest()[:16],
     }
-    ts = sched.copy()
-    ts["position_mw"] = position
-    ts["intraday_mw"] = trades["intraday"].to_numpy()
-    ts["imbalance_mw"] = (actual - planned).to_numpy()
+
+
+def _warnings(trade_intraday: bool, proxy_id: bool, label: str, bids) -> list[str]:
     warnings = []
     if not trade_intraday:
         warnings.append("intraday: no trades at delivery (no [prices] intraday series; [backtest] intraday = "
@@ -190,8 +186,39 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
         warnings.append(f"imbalance prices: {label}")
     if any(w.startswith("lot:") for w in bids.summary.get("warnings", [])):
         warnings.append(notes.LOT_DAY)  # counted over the days by the engine
-    return DayOutcome(record, ts, next_state(c, sched, next_day) if next_day else {}, warnings,
-                      _time.perf_counter() - t0, submitted_curves(orders, h.index))
+    return warnings
+
+
+def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, trade_intraday: bool = True,
+                 mtu_minutes: int | None = None) -> DayOutcome:
+    """``trade_intraday``: whether the delivery re-plan may trade intraday (else deviations are
+    imbalance). ``mtu_minutes``: the day's MTU (default ``day_mtu``)."""
+    t0 = _time.perf_counter()
+    c = at_mtu(with_state(case, state), mtu_minutes or day_mtu(case, day, strategy))
+    h = _horizon(c, day)
+    c, bids, orders = _submit(c, day, strategy)
+    position = intraday.cleared_position(c, orders, h.index)
+    pm, spot, proxy_id, accepted = _deliver(c, h, bids, position, trade_intraday)
+    sched = pm.schedule()
+    trades = pm.site.adjustment_trades()
+    rev = pm.revenue()
+    # settle imbalance at the imbalance price, not at the planning proxy the re-plan used
+    planned = pd.Series(position + trades["intraday"].to_numpy(), index=h.index)
+    actual = sched["grid_import_mw"] - sched["grid_export_mw"]
+    settled, label = settlement.settle_case(c, planned, actual, dayahead=spot)
+    rev["imbalance"] = float(settled[settlement.MONEY].sum())
+    # FCR capacity as the auctions paid it under the pricing rule of the day (pay-as-bid before
+    # 1 Feb 2024: an accepted bid gets its own price), not the re-plan's clearing-price valuation
+    fcr_settled, fcr_pricing = settlement.settle_fcr(c, bids.fcr_bids, h.hour_starts, day)
+    settlement.replace_fcr_capacity(rev, pm.site, fcr_settled)
+    record = _record(c, h, rev, sched, bids, orders, position, accepted, fcr_pricing)
+    ts = sched.copy()
+    ts["position_mw"] = position
+    ts["intraday_mw"] = trades["intraday"].to_numpy()
+    ts["imbalance_mw"] = (actual - planned).to_numpy()
+    return DayOutcome(record, ts, next_state(c, sched, next_day) if next_day else {},
+                      _warnings(trade_intraday, proxy_id, label, bids), _time.perf_counter() - t0,
+                      submitted_curves(orders, h.index))
 
 
 def submitted_curves(orders, index) -> dict:

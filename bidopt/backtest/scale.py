@@ -6,7 +6,7 @@ processes, or on an existing cluster at ``scheduler``.
 The tasks run through ``bidopt.cluster.run_parallel`` (a bad or unreachable address is exit 2
 within seconds). A task whose worker dies is rerun by Dask on another worker (up to
 ``distributed.scheduler.allowed-failures`` times); the backtest's checkpoints let the rerun resume
-where the lost attempt stopped, with the same results (``engine.run_chain``).
+where the lost attempt stopped, with the same results (``chain.run_chain``).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def sweep(path: Path, out_dir: Path, workers: int = 1, scheduler: str | None = N
 def _sweep(jobs, out_dir, workers, scheduler, progress, runner) -> pd.DataFrame:
     from bidopt import output
 
-    # one run id per job, kept if Dask reruns the job after losing its worker (engine.run_chain)
+    # one run id per job, kept if Dask reruns the job after losing its worker (chain.run_chain)
     tasks = {f"{i:03d}": (runner or _sweep_job, {**j, "run_id": uuid.uuid4().hex}, Path(out_dir))
              for i, j in enumerate(jobs)}
     if workers > 1 or scheduler:
