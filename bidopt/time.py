@@ -105,6 +105,18 @@ def check_mtu(mtu_minutes, field: str = "mtu_minutes", allowed: tuple[int, ...] 
     return int(mtu_minutes)
 
 
+def utc_timestamp(ts) -> pd.Timestamp:
+    """``ts`` as a UTC ``Timestamp``: a naive value is read as UTC, an aware one converted."""
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def utc_index(index) -> pd.DatetimeIndex:
+    """``index`` as a UTC ``DatetimeIndex``: naive values are read as UTC, aware ones converted."""
+    idx = pd.DatetimeIndex(index)
+    return idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+
+
 def day_bounds_utc(day, tz: str | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
     """UTC start (inclusive) and end (exclusive) of a local delivery day; ``tz`` None: a
     ``DeliveryDay``'s own zone, else Europe/Stockholm."""

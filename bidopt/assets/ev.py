@@ -80,6 +80,7 @@ from bidopt.case import Strict, register_asset
 from bidopt.data import ev_sessions
 from bidopt.errors import InfeasibleError, InputError
 from bidopt.horizon import Horizon
+from bidopt.time import utc_timestamp
 
 TOL = 1e-9
 
@@ -109,7 +110,7 @@ class EVSession(Strict):
 
 
 def _as_utc(v: dt.datetime) -> dt.datetime:
-    return v.replace(tzinfo=dt.UTC) if v.tzinfo is None else v.astimezone(dt.UTC)
+    return utc_timestamp(v).to_pydatetime()
 
 
 @register_asset
@@ -144,22 +145,10 @@ class EV(AssetBase):
         return self
 
     # --- data ---------------------------------------------------------------------------------------
-    def _inline_table(self) -> pd.DataFrame:
-        ss = self.sessions
-        return pd.DataFrame({
-            "session_id": [s.id if s.id is not None else f"s{i + 1}" for i, s in enumerate(ss)],
-            "garage": "",
-            "user_id": "",
-            "arrival_utc": pd.to_datetime([s.arrival for s in ss], utc=True),
-            "departure_utc": pd.to_datetime([s.departure for s in ss], utc=True),
-            "energy_mwh": np.array([s.energy_mwh for s in ss], dtype=float),
-            "max_power_mw": np.array([np.nan if s.max_power_mw is None else s.max_power_mw for s in ss], dtype=float),
-        })
-
     def session_table(self, case=None, start=None, end=None) -> pd.DataFrame:
         """The sessions: inline ones, then the file's (filtered by ``garage_id``, by being plugged in
         during [start, end) and by ``max_sessions``); ``max_power_mw`` NaN = ``charger_power_mw``."""
-        frames = [self._inline_table()]
+        frames = [ev_sessions.inline_table(self.sessions)]
         if self.sessions_file is not None:
             label = case.label if case is not None else None
             path = Path(case.resolve(self.sessions_file) if case is not None else self.sessions_file)
@@ -180,60 +169,8 @@ class EV(AssetBase):
     def prepare(self, case, horizon: Horizon) -> dict:
         h0 = horizon.index[0]
         h_end = h0 + pd.Timedelta(hours=horizon.n * horizon.dt_h)
-        return self._layout(self.session_table(case, h0, h_end), horizon)
-
-    def _layout(self, df: pd.DataFrame, horizon: Horizon) -> dict:
-        """Sessions inside the horizon, and the sparse (session, MTU) pairs with their overlap."""
-        dt_h, n = horizon.dt_h, horizon.n
-        h0 = horizon.index[0]
-        a = ((df["arrival_utc"] - h0).dt.total_seconds() / 3600.0).to_numpy(float)
-        d = ((df["departure_utc"] - h0).dt.total_seconds() / 3600.0).to_numpy(float)
-        span = n * dt_h
-        a_in, d_in = np.clip(a, 0.0, span), np.clip(d, 0.0, span)
-        inside = d_in - a_in > TOL
-        df = df[inside].reset_index(drop=True)
-        a, d, a_in, d_in = a[inside], d[inside], a_in[inside], d_in[inside]
-        power = df["max_power_mw"].fillna(self.charger_power_mw).to_numpy(float)
-        if self.garage_max_power_mw is not None:
-            power = np.minimum(power, self.garage_max_power_mw)
-        hours = d - a
-        hours_in = d_in - a_in
-        energy = df["energy_mwh"].to_numpy(float)
-        need = energy * hours_in / hours
-        # sparse pairs: MTUs t0..t1 of each session
-        t0 = np.floor(a_in / dt_h + TOL).astype(int)
-        t1 = np.minimum(np.ceil(d_in / dt_h - TOL).astype(int) - 1, n - 1)
-        t1 = np.maximum(t1, t0)
-        counts = t1 - t0 + 1
-        ps = np.repeat(np.arange(len(df)), counts)
-        first = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(df) else np.zeros(0, int)
-        pt = t0[ps] + (np.arange(int(counts.sum())) - first[ps])
-        overlap = np.minimum(d_in[ps], (pt + 1) * dt_h) - np.maximum(a_in[ps], pt * dt_h)
-        keep = overlap > TOL
-        ps, pt, overlap = ps[keep], pt[keep], overlap[keep]
-        frac = np.minimum(overlap / dt_h, 1.0)
-        ids = df["session_id"].astype(str).tolist()
-        labels = [f"session_{i}" if i.isdigit() else i for i in ids]  # an int index would read as an MTU
-        avail = power[ps] * frac
-        # grid energy the car can still take from MTU t on (suffix sums within each session)
-        e_avail = avail * dt_h
-        tot = np.bincount(ps, weights=e_avail, minlength=len(df))
-        before = np.cumsum(e_avail) - e_avail - np.concatenate([[0.0], np.cumsum(tot)[:-1]])[ps]
-        future = tot[ps] - before
-        table = pd.DataFrame({
-            "session_id": ids,
-            "label": labels,
-            "garage": df["garage"].to_numpy(),
-            "arrival_utc": df["arrival_utc"].to_numpy(),
-            "departure_utc": df["departure_utc"].to_numpy(),
-            "energy_mwh": energy,
-            "max_power_mw": power,
-            "hours": hours,
-            "hours_in_horizon": hours_in,
-            "energy_required_mwh": need,
-        })
-        return {"sessions": table, "pair_s": ps, "pair_t": pt, "frac": frac, "avail_mw": avail,
-                "future_mwh": future, "dt_h": dt_h, "n": n}
+        return ev_sessions.session_layout(self.session_table(case, h0, h_end), h0, horizon.dt_h, horizon.n,
+                                          self.charger_power_mw, self.garage_max_power_mw)
 
     def check(self, horizon: Horizon, data: dict) -> None:
         if self.shortfall_eur_per_mwh is not None:

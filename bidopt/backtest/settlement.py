@@ -73,7 +73,7 @@ from bidopt.data.prices import TIMESTAMP
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.site import tariff_labels
-from bidopt.time import STOCKHOLM
+from bidopt.time import STOCKHOLM, utc_index
 
 VOLUME = "imbalance_mwh"
 MONEY = "imbalance_eur"
@@ -89,15 +89,10 @@ def _switch(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day).tz_localize(STOCKHOLM).tz_convert("UTC")
 
 
-def _utc(index) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(index)
-    return idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-
-
 def isp_minutes(index, r: ImbalanceRules | None = None) -> np.ndarray:
     """ISP length (minutes) of the ISP each UTC timestamp falls in."""
     r = r or ImbalanceRules()
-    idx = _utc(index)
+    idx = utc_index(index)
     if r.isp_minutes is not None:
         return np.full(len(idx), r.isp_minutes, dtype=int)
     return np.where(idx >= _switch(r.isp_15min_from), 15, 60)
@@ -111,7 +106,7 @@ def settlement_model(index, model: Model | None = None, r: ImbalanceRules | None
     if model not in MODELS:
         raise InputError(None, "model", f"unknown imbalance settlement model {model!r} "
                                         f"(known: {', '.join(MODELS)})")
-    idx = _utc(index)
+    idx = utc_index(index)
     if model != "auto":
         return np.full(len(idx), model, dtype=object)
     return np.where(idx >= _switch(r.single_price_from), "single", "two_price").astype(object)
@@ -133,7 +128,7 @@ def _minutes(index, default: int | None, what: str) -> np.ndarray:
     """Length (minutes) of each period of a sorted index: the step to the next timestamp where that
     is 15, 30 or 60 min; across a gap or at the end, the previous period's length (else the next's,
     else ``default``)."""
-    idx = _utc(index)
+    idx = utc_index(index)
     ns = idx.as_unit("ns").asi8
     d = np.diff(ns) / NS_PER_MIN
     if (d <= 0).any():
@@ -167,8 +162,8 @@ def _expand(ns: np.ndarray, minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def _quarters(s: pd.Series, default: int | None, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(quarter-hour starts in ns, values) of a series whose value holds over each of its periods."""
-    s = s.sort_index() if not _utc(s.index).is_monotonic_increasing else s
-    ns = _utc(s.index).as_unit("ns").asi8
+    s = s.sort_index() if not utc_index(s.index).is_monotonic_increasing else s
+    ns = utc_index(s.index).as_unit("ns").asi8
     q, owner = _expand(ns, _minutes(s.index, default, what))
     return q, s.to_numpy(dtype=float)[owner]
 
@@ -177,7 +172,7 @@ def _on_periods(s: pd.Series, index, minutes: np.ndarray, default: int | None, w
     """Time-weighted mean of ``s`` over each period [index_i, index_i + minutes_i); NaN where ``s``
     does not cover the whole period. ``default``: the period length of a one-value ``s``."""
     q, vals = _quarters(s, default, what)
-    wanted, owner = _expand(_utc(index).as_unit("ns").asi8, np.asarray(minutes, dtype=np.int64))
+    wanted, owner = _expand(utc_index(index).as_unit("ns").asi8, np.asarray(minutes, dtype=np.int64))
     pos = np.clip(np.searchsorted(q, wanted), 0, max(len(q) - 1, 0))
     found = (pos < len(q)) & (q[pos] == wanted) if len(q) else np.zeros(len(wanted), bool)
     got = np.where(found, vals[pos] if len(q) else np.nan, np.nan)
@@ -243,7 +238,7 @@ def settle_imbalance(
     """
     r = r or ImbalanceRules()
     vol = pd.Series(volumes_mwh, dtype=float)
-    idx = _utc(vol.index)
+    idx = utc_index(vol.index)
     kinds = settlement_model(idx, model, r)  # checks the name before any other work
     frame = prices.to_frame(bp.IMBALANCE) if isinstance(prices, pd.Series) else prices
     if bp.IMBALANCE not in frame:
@@ -296,7 +291,7 @@ def imbalance_prices(case, index, dayahead=None) -> tuple[pd.DataFrame, str]:
     from bidopt.data import sources
 
     r = rules(case)
-    idx = _utc(index).rename(TIMESTAMP)
+    idx = utc_index(index).rename(TIMESTAMP)
     minutes = _minutes(idx, case.case.mtu_minutes, "index")
     if dayahead is None:
         da = sources.dayahead_prices(case, idx)
@@ -345,7 +340,7 @@ def settle_case(case, planned_mw: pd.Series, actual_mw: pd.Series, dayahead=None
     ``dayahead`` (EUR/MWh per MTU of ``planned_mw``'s index) defaults to the case's day-ahead prices.
     """
     r = rules(case)
-    index = _utc(planned_mw.index)
+    index = utc_index(planned_mw.index)
     prices, label = imbalance_prices(case, index, dayahead)
     vol = imbalance_volumes(planned_mw, actual_mw, r, mtu_minutes=case.case.mtu_minutes)
     money = settle_imbalance(vol, prices, None, None, r=r)
@@ -375,11 +370,11 @@ def monthly_tariff_bills(case, import_mw: pd.Series, export_mw: pd.Series | None
     from bidopt.tariffs.retail import vat_factor
 
     imp = pd.Series(import_mw, dtype=float)
-    imp.index = _utc(imp.index)
+    imp.index = utc_index(imp.index)
     exp = None
     if export_mw is not None:
         exp = pd.Series(export_mw, dtype=float)
-        exp.index = _utc(exp.index)
+        exp.index = utc_index(exp.index)
         if not exp.index.equals(imp.index):
             raise ValueError("import_mw and export_mw must have the same index")
     tz = case.case.timezone

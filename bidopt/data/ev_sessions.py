@@ -7,7 +7,8 @@ Every reader returns one row per session, sorted by arrival, with the columns
 (timestamps tz-aware UTC; ``max_power_mw`` is NaN where the file does not give it, and the asset's
 charger power applies). ``df.attrs`` tells what was read and dropped: ``rows`` (data rows in the
 file), ``dropped_no_plugout`` (sessions without a plug-out time, which cannot be planned) and
-``dropped_zero_duration``.
+``dropped_zero_duration``. ``inline_table`` makes the same table of the sessions a case file lists,
+and ``session_layout`` puts a table on a horizon: the (session, MTU) pairs with their overlap.
 
 Formats
 -------
@@ -50,9 +51,11 @@ import pandas as pd
 
 from bidopt.data.csv_text import read_text_csv
 from bidopt.errors import InputError, data_labels
+from bidopt.time import utc_timestamp
 
 FORMATS = ("sorensen2024", "sorensen2021", "csv")
 NORWAY = "Europe/Oslo"
+TOL = 1e-9  # hours: a session overlapping an MTU by less than this does not touch it
 COLUMNS = ["session_id", "garage", "user_id", "arrival_utc", "departure_utc", "energy_mwh", "max_power_mw"]
 
 
@@ -88,19 +91,14 @@ def read_sessions(
             known = ", ".join(sorted(full["garage"].dropna().unique())[:30])
             raise InputError(path, "garage", f"no sessions for garage {garage!r}; garages in the file: {data_labels(known.split(', '))}")
     if start is not None:
-        df = df[df["departure_utc"] > _utc(start)]
+        df = df[df["departure_utc"] > utc_timestamp(start)]
     if end is not None:
-        df = df[df["arrival_utc"] < _utc(end)]
+        df = df[df["arrival_utc"] < utc_timestamp(end)]
     if max_sessions is not None:
         df = df.iloc[: int(max_sessions)]
     out = df.reset_index(drop=True).copy()
     out.attrs = dict(full.attrs)
     return out
-
-
-def _utc(ts) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 @lru_cache(maxsize=16)
@@ -308,3 +306,74 @@ def _plain(path: str) -> pd.DataFrame:
         "max_power_mw": power,
     })
     return _finish(df, len(raw), 0, 0)
+
+
+def inline_table(sessions) -> pd.DataFrame:
+    """Sessions given in the case file (``arrival``, ``departure``, ``energy_mwh``, ``max_power_mw``,
+    ``id``) as a session table (``COLUMNS``); ids default to s1, s2, ..."""
+    ss = sessions
+    return pd.DataFrame({
+        "session_id": [s.id if s.id is not None else f"s{i + 1}" for i, s in enumerate(ss)],
+        "garage": "",
+        "user_id": "",
+        "arrival_utc": pd.to_datetime([s.arrival for s in ss], utc=True),
+        "departure_utc": pd.to_datetime([s.departure for s in ss], utc=True),
+        "energy_mwh": np.array([s.energy_mwh for s in ss], dtype=float),
+        "max_power_mw": np.array([np.nan if s.max_power_mw is None else s.max_power_mw for s in ss], dtype=float),
+    })
+
+
+def session_layout(df: pd.DataFrame, h0: pd.Timestamp, dt_h: float, n: int, charger_power_mw: float,
+                   garage_max_power_mw: float | None) -> dict:
+    """Sessions inside the horizon of ``n`` MTUs of ``dt_h`` hours from ``h0`` (UTC), and the sparse
+    (session, MTU) pairs with their overlap: powers in MW (a session without its own
+    ``max_power_mw`` charges at ``charger_power_mw``, all capped at ``garage_max_power_mw``), energy
+    in MWh."""
+    a = ((df["arrival_utc"] - h0).dt.total_seconds() / 3600.0).to_numpy(float)
+    d = ((df["departure_utc"] - h0).dt.total_seconds() / 3600.0).to_numpy(float)
+    span = n * dt_h
+    a_in, d_in = np.clip(a, 0.0, span), np.clip(d, 0.0, span)
+    inside = d_in - a_in > TOL
+    df = df[inside].reset_index(drop=True)
+    a, d, a_in, d_in = a[inside], d[inside], a_in[inside], d_in[inside]
+    power = df["max_power_mw"].fillna(charger_power_mw).to_numpy(float)
+    if garage_max_power_mw is not None:
+        power = np.minimum(power, garage_max_power_mw)
+    hours = d - a
+    hours_in = d_in - a_in
+    energy = df["energy_mwh"].to_numpy(float)
+    need = energy * hours_in / hours
+    # sparse pairs: MTUs t0..t1 of each session
+    t0 = np.floor(a_in / dt_h + TOL).astype(int)
+    t1 = np.minimum(np.ceil(d_in / dt_h - TOL).astype(int) - 1, n - 1)
+    t1 = np.maximum(t1, t0)
+    counts = t1 - t0 + 1
+    ps = np.repeat(np.arange(len(df)), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(df) else np.zeros(0, int)
+    pt = t0[ps] + (np.arange(int(counts.sum())) - first[ps])
+    overlap = np.minimum(d_in[ps], (pt + 1) * dt_h) - np.maximum(a_in[ps], pt * dt_h)
+    keep = overlap > TOL
+    ps, pt, overlap = ps[keep], pt[keep], overlap[keep]
+    frac = np.minimum(overlap / dt_h, 1.0)
+    ids = df["session_id"].astype(str).tolist()
+    labels = [f"session_{i}" if i.isdigit() else i for i in ids]  # an int index would read as an MTU
+    avail = power[ps] * frac
+    # grid energy the car can still take from MTU t on (suffix sums within each session)
+    e_avail = avail * dt_h
+    tot = np.bincount(ps, weights=e_avail, minlength=len(df))
+    before = np.cumsum(e_avail) - e_avail - np.concatenate([[0.0], np.cumsum(tot)[:-1]])[ps]
+    future = tot[ps] - before
+    table = pd.DataFrame({
+        "session_id": ids,
+        "label": labels,
+        "garage": df["garage"].to_numpy(),
+        "arrival_utc": df["arrival_utc"].to_numpy(),
+        "departure_utc": df["departure_utc"].to_numpy(),
+        "energy_mwh": energy,
+        "max_power_mw": power,
+        "hours": hours,
+        "hours_in_horizon": hours_in,
+        "energy_required_mwh": need,
+    })
+    return {"sessions": table, "pair_s": ps, "pair_t": pt, "frac": frac, "avail_mw": avail,
+            "future_mwh": future, "dt_h": dt_h, "n": n}

@@ -23,8 +23,8 @@ import pandas as pd
 
 from bidopt.data import synthetic
 from bidopt.data.synthetic import SYNTHETIC
-from bidopt.data.synthetic_grid import as_utc, mtu_minutes
-from bidopt.time import STOCKHOLM, horizon_index
+from bidopt.data.synthetic_grid import mtu_minutes
+from bidopt.time import STOCKHOLM, horizon_index, utc_index
 
 _SCALARS = (int, float, str, bool, np.number, type(None))
 _NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
@@ -35,7 +35,7 @@ class Preload:
     length and sliced per request. ``hits``/``misses`` count requests served / passed on."""
 
     def __init__(self, case, index: pd.DatetimeIndex):
-        idx = as_utc(index)
+        idx = utc_index(index)
         if len(idx) == 0:
             raise ValueError("preload needs a non-empty index")
         local = idx.tz_convert(STOCKHOLM)
@@ -75,7 +75,7 @@ class Preload:
         """The values at ``index``, or None when ``index`` is not on the preloaded grid."""
         try:
             # UTC ns and MTU length as the generator reads them (asi8 is UTC, or wall time read as UTC)
-            idx = index if isinstance(index, pd.DatetimeIndex) else as_utc(index)
+            idx = index if isinstance(index, pd.DatetimeIndex) else utc_index(index)
             if len(idx) == 0:
                 return None
             mtu = mtu_minutes(idx)

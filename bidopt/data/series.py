@@ -15,6 +15,7 @@ import pandas as pd
 
 from bidopt.errors import InputError
 from bidopt.numbers import MAX_ABS_PRICE as MAX_ABS_VALUE  # any value of a data file (EUR/MWh for prices)
+from bidopt.time import utc_index
 
 TIMESTAMP = "timestamp_utc"
 MTU_STEPS = tuple(pd.Timedelta(minutes=m).value for m in (15, 30, 60))  # ns; legal resolution changes
@@ -189,8 +190,7 @@ def check_series(s: pd.Series, file: str | Path, field: str, *, rows=None, lines
 
     if n == 0:
         raise InputError(file, field, "no data rows")
-    idx = pd.DatetimeIndex(s.index)
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
+    idx = utc_index(s.index)
     if idx.isna().any():
         i = int(np.argmax(np.asarray(idx.isna())))
         raise InputError(file, where(i), "missing timestamp")
@@ -224,14 +224,12 @@ def slice_day(s: pd.Series, index: pd.DatetimeIndex, file, field) -> pd.Series:
     or, where a missing value recorded by ``check_series(missing_ok=True)`` leaves it uncovered,
     ``InputError(file, "line N (timestamp)", "<column>: no value ('n/e'), needed for <field>")``.
     """
-    index = pd.DatetimeIndex(index)
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    index = utc_index(index)
     if len(index) == 0:
         return pd.Series([], index=index.rename(TIMESTAMP), name=s.name, dtype=float)
     # numpy, not pandas, on ``s``: its attrs (missing values) would be copied by every pandas operation
     known = ~np.isnan(s.to_numpy(dtype=float))
-    src_idx = pd.DatetimeIndex(s.index)[known]
-    src_idx = src_idx.tz_localize("UTC") if src_idx.tz is None else src_idx.tz_convert("UTC")
+    src_idx = utc_index(pd.DatetimeIndex(s.index)[known])
     src_ns = src_idx.as_unit("ns").asi8
     idx_ns = index.as_unit("ns").asi8
     idx_step = int(np.min(np.diff(idx_ns))) if len(idx_ns) > 1 else pd.Timedelta(index.freq or "60min").value

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
-from bidopt.time import STOCKHOLM, VALID_MTU_MINUTES
+from bidopt.time import STOCKHOLM, VALID_MTU_MINUTES, utc_index
 
 H = 25  # hours in the longest local day
 Q = 4 * H  # quarter-hours in the longest local day
@@ -36,12 +36,6 @@ class Layout:
         return len(self.start_ns)
 
 
-def as_utc(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(index)
-    idx = idx.tz_localize("UTC") if idx.tz is None else idx.tz_convert("UTC")
-    return idx
-
-
 def mtu_minutes(idx: pd.DatetimeIndex) -> int:
     if idx.freq is not None:
         minutes = pd.Timedelta(idx.freq).total_seconds() / 60.0
@@ -58,7 +52,7 @@ def mtu_minutes(idx: pd.DatetimeIndex) -> int:
 
 
 def layout(index: pd.DatetimeIndex, tz: str = STOCKHOLM) -> Layout:
-    idx = as_utc(index)
+    idx = utc_index(index)
     mtu = mtu_minutes(idx)
     local = idx.tz_convert(tz)
     codes, days = pd.factorize(local.normalize())
@@ -121,4 +115,4 @@ def bump(h: np.ndarray, centre: float | np.ndarray, width: float | np.ndarray) -
 
 
 def empty_series(index: pd.DatetimeIndex, name: str) -> pd.Series:
-    return pd.Series(np.zeros(0), index=as_utc(index), name=name)
+    return pd.Series(np.zeros(0), index=utc_index(index), name=name)
