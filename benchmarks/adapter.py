@@ -15,6 +15,10 @@ the one function ``model.solve_model`` calls, is swapped for the duration of a m
   variable, named-expression or objective updates).
 - ``appsi persistent``: ``pyomo.contrib.appsi.solvers.highs.Highs``, one object per model, updates
   limited to Params the same way.
+- ``..., basis cleared``: the two persistent interfaces with HiGHS's basis dropped before each
+  solve. Both otherwise warm-start from the last solve, so a re-solved day can differ in its last
+  bits from the same day solved on a fresh model (the last column of the table counts such days),
+  which breaks bidopt's guarantee that a resumed backtest gives the same bytes.
 - ``standard form``: Pyomo's ``LinearStandardFormCompiler`` (``mixed_form=True``) at every solve, its
   arrays handed to ``highspy.Highs.passModel``.
 
@@ -134,6 +138,25 @@ class Appsi(PerModel):
                                    res.best_objective_bound, is_mip)
 
 
+class ContribCleared(Contrib):
+    """``Contrib`` with HiGHS's basis and solution dropped before each solve: no warm start. Neither
+    interface offers that publicly; the benchmark reaches their ``highspy.Highs`` object."""
+
+    def run(self, opt, m, *args):
+        if opt._solver_model is not None:
+            opt._solver_model.clearSolver()
+        return super().run(opt, m, *args)
+
+
+class AppsiCleared(Appsi):
+    """``Appsi`` with HiGHS's basis and solution dropped before each solve (as ``ContribCleared``)."""
+
+    def run(self, opt, m, *args):
+        if getattr(opt, "_solver_model", None) is not None:
+            opt._solver_model.clearSolver()
+        return super().run(opt, m, *args)
+
+
 class StandardForm:
     """Pyomo's standard-form compiler at every solve, its arrays to ``passModel``."""
 
@@ -175,7 +198,8 @@ class NoReuse:
 
 
 WAYS = {"bidopt": None, "bidopt, no reuse": NoReuse, "contrib persistent": Contrib,
-        "appsi persistent": Appsi, "standard form": StandardForm}
+        "contrib persistent, basis cleared": ContribCleared, "appsi persistent": Appsi,
+        "appsi persistent, basis cleared": AppsiCleared, "standard form": StandardForm}
 
 
 @contextmanager
