@@ -67,13 +67,8 @@ only, and the comfort band holds the activation energy. A building whose band ho
 of full activation is a LER under MARKET_RULES 3.3 (classification UNVERIFIED for heat pumps):
 set ``ler = true`` to keep the LER reservation.
 
-Inputs: ``outdoor_temp`` is a number (°C, constant), ``"synthetic"``
-(``bidopt.data.synthetic_weather.synthetic_outdoor_temp``: a seeded seasonal + daily curve with
-smooth day-to-day weather, deterministic per local day), a CSV with ``timestamp_utc`` and a °C
-column, or a naive local-time file such as the Örebro measurements (``Date / Time``; ``,`` or ``;``
-separated). Heat demand and solar gains are read the same way (``bidopt.data.local_time``: each
-label is the END of its hour by default, ``local_time_labels``; gaps of up to ``max_gap_h`` hours
-are interpolated, longer gaps are an input error when the horizon touches them).
+Inputs (a number, ``"synthetic"``, a ``timestamp_utc`` CSV or a naive local-time file such as the
+Örebro measurements): ``bidopt.assets.heat_pump_inputs``.
 
 Schedule columns: ``<name>_power_mw`` (p + aux, consumption positive), ``<name>_heat_mw`` (heat
 delivered), ``<name>_indoor_temp_c`` (RC), ``<name>_storage_mwh_heat`` and
@@ -83,7 +78,6 @@ delivered), ``<name>_indoor_temp_c`` (RC), ``<name>_storage_mwh_heat`` and
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 import numpy as np
@@ -91,11 +85,10 @@ import pyomo.environ as pyo
 from pydantic import Field, field_validator, model_validator
 
 from bidopt.assets.base import AssetBase, Flexibility, values
+from bidopt.assets.heat_pump_checks import HeatPumpChecks
+from bidopt.assets.heat_pump_inputs import HeatPumpInputs
 from bidopt.case import register_asset
-from bidopt.data import local_time, sources, synthetic
-from bidopt.data.local_time import KW_PER_MW
-from bidopt.data.synthetic_weather import synthetic_outdoor_temp
-from bidopt.errors import InfeasibleError, InputError, data_labels
+from bidopt.data import sources
 from bidopt.horizon import Horizon
 
 # ------------------------------------------------------------------------------------------ asset
@@ -109,7 +102,7 @@ def _hour_map(v: dict[int, float], field: str) -> dict[int, float]:
 
 
 @register_asset
-class HeatPump(AssetBase):
+class HeatPump(HeatPumpInputs, HeatPumpChecks, AssetBase):
     kind: Literal["heat_pump"] = "heat_pump"
     mode: Literal["rc", "demand"] = "rc"
     max_power_mw: float = Field(gt=0)
@@ -249,166 +242,6 @@ class HeatPump(AssetBase):
             return np.full(len(outdoor_c), float(self.cop))
         return np.clip(self.cop_at_0c + self.cop_slope_per_k * np.asarray(outdoor_c, float), self.cop_min, self.cop_max)
 
-    # --- data -------------------------------------------------------------------------------------
-    def _series(self, case, ref: str, field: str, horizon: Horizon, column: str | None, synthetic_fn) -> np.ndarray:
-        """A series per MTU from "synthetic", a timestamp_utc CSV or a naive local-time CSV."""
-        return local_time.series_on(case, ref, field, horizon.index, column, synthetic_fn,
-                                    self.local_time_labels, self.max_gap_h)
-
-    def _demand(self, case, horizon: Horizon) -> tuple[np.ndarray, np.ndarray]:
-        """(space-heating demand, hot-water demand) per MTU in MW heat."""
-        field = f"assets.{self.name}.heat_demand"
-        path = case.resolve(self.heat_demand)
-        columns, get = local_time.column_reader(case, self.heat_demand, field, horizon.index,
-                                                self.local_time_labels, self.max_gap_h)
-        for c in [*(self.heat_demand_columns or []), *self.hot_water_columns]:
-            if c not in columns:
-                raise InputError(path, field, f"column {c!r} not found; columns are {data_labels(columns)}")
-        space_cols = self.heat_demand_columns or [c for c in columns if c not in self.hot_water_columns]
-        scale = 1.0 / KW_PER_MW if self.heat_demand_unit == "kw" else 1.0
-        zero = np.zeros(horizon.n)
-        space = sum((get(c) for c in space_cols), zero) * scale
-        water = sum((get(c) for c in self.hot_water_columns), zero) * scale
-        for what, arr in (("space", space), ("hot water", water)):
-            if (arr < -1e-9).any():
-                t = horizon.index[int(np.argmax(arr < -1e-9))]
-                raise InputError(path, field, f"negative {what} heat demand at {t}")
-        if not self.has_tank:
-            space, water = space + water, zero
-        return np.clip(space, 0, None), np.clip(water, 0, None)
-
-    def prepare(self, case, horizon: Horizon) -> dict:
-        seed = case.synthetic.seed
-        if isinstance(self.outdoor_temp, int | float):
-            t_out = np.full(horizon.n, float(self.outdoor_temp))
-        else:
-            t_out = self._series(
-                case,
-                self.outdoor_temp,
-                f"assets.{self.name}.outdoor_temp",
-                horizon,
-                self.outdoor_temp_column,
-                lambda idx: synthetic_outdoor_temp(
-                    idx,
-                    seed=seed,
-                    annual_mean_c=self.synthetic_annual_mean_c,
-                    seasonal_amplitude_k=self.synthetic_seasonal_amplitude_k,
-                    daily_amplitude_k=self.synthetic_daily_amplitude_k,
-                    weather_sigma_k=self.synthetic_weather_sigma_k,
-                    tz=horizon.tz,
-                ),
-            )
-        data: dict = {"outdoor_c": t_out, "cop": self.cop_series(t_out)}
-        if self.mode == "rc":
-            solar = np.zeros(horizon.n)
-            if self.solar_gain is not None and not (self.solar_gain == sources.SYNTHETIC and self.solar_gain_peak_mw == 0):
-                solar = self._series(
-                    case,
-                    self.solar_gain,
-                    f"assets.{self.name}.solar_gain",
-                    horizon,
-                    self.solar_gain_column,
-                    lambda idx: synthetic.pv_profile(
-                        idx, capacity_mw=self.solar_gain_peak_mw, latitude=self.latitude, seed=seed
-                    ),
-                )
-                solar = np.clip(solar, 0.0, None)
-            lo_h, hi_h = self.band_by_hour()
-            hours = np.asarray(horizon.local.hour)
-            data["solar_mw"] = solar
-            data["band_min_c"] = np.array([lo_h[h] for h in hours], dtype=float)
-            data["band_max_c"] = np.array([hi_h[h] for h in hours], dtype=float)
-        else:
-            data["demand_mw"], data["hot_water_demand_mw"] = self._demand(case, horizon)
-        return data
-
-    # --- feasibility ------------------------------------------------------------------------------
-    def _rc_coefficients(self, horizon: Horizon, data: dict):
-        c, ua = self.thermal_capacity_mwh_per_k, self.heat_loss_mw_per_k
-        a = math.exp(-ua * horizon.dt_h / c)
-        gain = (1.0 - a) / ua  # K per MW of heat held over the MTU
-        forcing = (1.0 - a) * data["outdoor_c"] + gain * (data["solar_mw"] + self.internal_gain_mw)
-        return a, gain, forcing
-
-    def _temperature_bounds(self, horizon: Horizon, data: dict) -> tuple[np.ndarray, np.ndarray]:
-        """Bounds on the end-of-MTU temperature T_t: band_t ∩ band_{t+1} (the last MTU: band_t).
-
-        The heat pump cannot cool: where the gains alone (no heat at all, from the coolest reachable
-        start) leave the building warmer than the comfort maximum, the upper bound is raised to
-        that passive temperature, so a warm spell is not "infeasible" for a heater.
-        """
-        lo_b, hi_b = data["band_min_c"], data["band_max_c"]
-        lo_e = np.r_[np.maximum(lo_b[:-1], lo_b[1:]), lo_b[-1]]
-        hi_e = np.r_[np.minimum(hi_b[:-1], hi_b[1:]), hi_b[-1]]
-        a, _, forcing = self._rc_coefficients(horizon, data)
-        coolest = self.indoor_start
-        for t in range(horizon.n):
-            coolest = max(lo_e[t], a * coolest + forcing[t])
-            hi_e[t] = max(hi_e[t], coolest)
-        return lo_e, hi_e
-
-    def check(self, horizon: Horizon, data: dict) -> None:
-        when = horizon.local
-        qmax = data["cop"] * self.max_power_mw
-        if self.mode == "rc":
-            lo_b, hi_b = data["band_min_c"], data["band_max_c"]
-            t0 = self.indoor_start
-            if not lo_b[0] - 1e-9 <= t0 <= hi_b[0] + 1e-9:
-                raise InfeasibleError(
-                    self.name, "comfort_band",
-                    f"initial indoor temperature {t0} °C outside the band [{lo_b[0]}, {hi_b[0]}] at {when[0]}",
-                )
-            a, gain, forcing = self._rc_coefficients(horizon, data)
-            lo_e, hi_e = self._temperature_bounds(horizon, data)
-            qmax = qmax + self.aux_max_mw
-            hi = t0
-            for t in range(horizon.n):  # warmest reachable T_t inside the band (exact: dynamics are monotone)
-                reach_hi = a * hi + gain * qmax[t] + forcing[t]
-                if reach_hi < lo_e[t] - 1e-7:
-                    raise InfeasibleError(
-                        self.name, "comfort_band",
-                        f"at {when[t]} the indoor temperature reaches at most {reach_hi:.2f} °C with full heat "
-                        f"({qmax[t] * KW_PER_MW:.1f} kW heat at COP {data['cop'][t]:.2f}, outdoor "
-                        f"{data['outdoor_c'][t]:.1f} °C), below the comfort minimum {lo_e[t]:g} °C",
-                    )
-                if lo_e[t] > hi_e[t] + 1e-9:
-                    raise InfeasibleError(
-                        self.name, "comfort_band",
-                        f"at {when[t]} the comfort bands of neighbouring hours do not overlap "
-                        f"(minimum {lo_e[t]:g} °C, maximum {hi_e[t]:g} °C)",
-                    )
-                hi = min(hi_e[t], reach_hi)
-            if self.final_at_least_initial and hi + 1e-7 < t0:
-                raise InfeasibleError(
-                    self.name, "final_temperature",
-                    f"the indoor temperature can end at most at {hi:.2f} °C, below the initial {t0} °C",
-                )
-            return
-        space_heat_max = qmax + self.aux_max_mw
-        self._check_store(horizon, space_heat_max, data["demand_mw"], self.storage_mwh_heat, self.storage_start,
-                          self.storage_loss_per_h, "heat_demand")
-        if self.has_tank:
-            self._check_store(horizon, qmax * self.hot_water_cop_factor, data["hot_water_demand_mw"],
-                              self.hot_water_tank_mwh_heat, self.hot_water_start, self.hot_water_loss_per_h,
-                              "hot_water_demand")
-
-    def _check_store(self, horizon, heat_max, demand, cap, start, loss, constraint) -> None:
-        dt_h = horizon.dt_h
-        r = (1.0 - loss) ** dt_h
-        hi = start
-        for t in range(horizon.n):
-            hi = min(cap, r * hi + (heat_max[t] - demand[t]) * dt_h)
-            if hi < -1e-7:
-                raise InfeasibleError(
-                    self.name, constraint,
-                    f"at {horizon.local[t]} the demand {demand[t] * KW_PER_MW:.1f} kW heat exceeds what the heat pump "
-                    f"(and aux heater) can deliver, {heat_max[t] * KW_PER_MW:.1f} kW heat, and the store is empty",
-                )
-        if self.final_at_least_initial and hi + 1e-7 < start:
-            raise InfeasibleError(
-                self.name, constraint, f"the store can end at most at {hi:.4g} MWh heat, below its initial {start:.4g}"
-            )
-
     # --- model ------------------------------------------------------------------------------------
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
         dt_h = horizon.dt_h
@@ -492,30 +325,7 @@ class HeatPump(AssetBase):
             level, initial = blk.component(f"{name}_level"), blk.component(f"{name}_initial")
             blk.add_component(f"{name}_final", pyo.Constraint(expr=level[T.last()] >= initial))
 
-    # --- unmanaged (the no_flex baseline) ----------------------------------------------------------
-    def setpoint_c(self, data: dict) -> np.ndarray:
-        """The thermostat set point of an unmanaged RC building at the end of each MTU (°C): the
-        middle of the comfort band both ends of the MTU must lie in (band_t ∩ band_{t+1}, as
-        configured, before any warm-spell raise), so with the default start (the middle of the
-        hour-0 band) the set point is where the day starts."""
-        lo_b, hi_b = data["band_min_c"], data["band_max_c"]
-        lo = np.r_[np.maximum(lo_b[:-1], lo_b[1:]), lo_b[-1]]
-        hi = np.r_[np.minimum(hi_b[:-1], hi_b[1:]), hi_b[-1]]
-        return (lo + hi) / 2.0
-
-    def unmanaged_indoor_c(self, horizon: Horizon, data: dict) -> np.ndarray:
-        """Indoor temperature (°C, end of each MTU) under a thermostat: each MTU the heat (heat pump
-        first, then aux) that brings the building to ``setpoint_c``, none when it is warmer, at most
-        full power when colder."""
-        a, gain, forcing = self._rc_coefficients(horizon, data)
-        qmax = data["cop"] * self.max_power_mw + self.aux_max_mw
-        s = self.setpoint_c(data)
-        out, prev = np.zeros(horizon.n), self.indoor_start
-        for t in range(horizon.n):
-            heat = min(max((s[t] - a * prev - forcing[t]) / gain, 0.0), qmax[t])
-            prev = out[t] = a * prev + gain * heat + forcing[t]
-        return out
-
+    # --- unmanaged (the no_flex baseline; setpoint_c, unmanaged_indoor_c: HeatPumpChecks) ----------
     def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
         """Unmanaged, the heat pump runs on its thermostat, not on prices. RC: the indoor
         temperature follows ``unmanaged_indoor_c`` (the set point when reachable; a warm spell may
