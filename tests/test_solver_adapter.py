@@ -65,6 +65,10 @@ def _violations(path: Path) -> list[str]:
             on_external = isinstance(node.value, ast.Name) and node.value.id in external
             if node.attr in PRIVATE_ATTRS or on_external:
                 out.append(f"{path.relative_to(REPO)}:{node.lineno} uses .{node.attr}")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id in ("getattr", "setattr", "hasattr", "delattr") and len(node.args) >= 2
+              and isinstance(node.args[1], ast.Constant) and node.args[1].value in PRIVATE_ATTRS):
+            out.append(f"{path.relative_to(REPO)}:{node.lineno} uses {node.func.id}(..., {node.args[1].value!r})")
     return out
 
 
@@ -79,14 +83,15 @@ def test_only_the_adapter_touches_pyomo_and_highspy_internals():
 def test_the_static_check_catches_what_it_looks_for(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import highspy\nimport pyomo.environ as pyo\nfrom pyomo.core.base.param import ParamData\n"
-                   "def f(p, e, blk):\n    p._value = 1\n    e._args_\n    pyo._private\n    blk._ev = 1\n")
+                   "def f(p, e, blk):\n    p._value = 1\n    e._args_\n    pyo._private\n    blk._ev = 1\n"
+                   "    getattr(blk, '_ctypes', None)\n")
     bad = bad.rename(REPO / "tests" / f"_tmp_static_check_{id(bad)}.py")
     try:
         got = "\n".join(_violations(bad))
     finally:
         bad.unlink()
     for what in ("imports highspy", "imports pyomo.core.base.param.ParamData", "uses ._value", "uses ._args_",
-                 "uses ._private"):
+                 "uses ._private", "uses getattr(..., '_ctypes')"):
         assert what in got
     assert "._ev" not in got  # bidopt's own attribute on a block
 

@@ -19,7 +19,7 @@ from bidopt.solver.highs import DirectResult, build_highs, constant_infeasible, 
 from bidopt.solver.structure import Structure
 from bidopt.solver.tape import CannotRecord, Recording
 
-_FIXED = attrgetter("fixed")
+_FIXED = attrgetter("_fixed")  # VarData.fixed without the property call
 
 
 class Persistent:
