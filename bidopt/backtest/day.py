@@ -16,7 +16,7 @@ D-1:
    volumes per ISP at the imbalance price (``bidopt.backtest.settlement``: a price file, or the
    day-ahead price +- a penalty), FCR capacity under the pricing rule in force on D (each accepted
    bid at its own price before 1 Feb 2024, pay-as-bid; at the clearing price from then, marginal:
-   ``settlement.settle_fcr``; the rule is the day's ``fcr_pricing``), the tariff increment the day's
+   ``fcr_settlement.settle_fcr``; the rule is the day's ``fcr_pricing``), the tariff increment the day's
    peaks add to the month's bill, energy tax, VAT, degradation.
 
 ``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
@@ -44,7 +44,7 @@ import pandas as pd
 
 from bidopt import markets, notes
 from bidopt import time as btime
-from bidopt.backtest import settlement
+from bidopt.backtest import fcr_settlement, settlement
 from bidopt.backtest.state import next_state, with_state
 from bidopt.bids import intraday
 from bidopt.bids.contracts import bidding_mtu
@@ -209,8 +209,8 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     rev["imbalance"] = float(settled[settlement.MONEY].sum())
     # FCR capacity as the auctions paid it under the pricing rule of the day (pay-as-bid before
     # 1 Feb 2024: an accepted bid gets its own price), not the re-plan's clearing-price valuation
-    fcr_settled, fcr_pricing = settlement.settle_fcr(c, bids.fcr_bids, h.hour_starts, day)
-    settlement.replace_fcr_capacity(rev, pm.site, fcr_settled)
+    fcr_settled, fcr_pricing = fcr_settlement.settle_fcr(c, bids.fcr_bids, h.hour_starts, day)
+    fcr_settlement.replace_fcr_capacity(rev, pm.site, fcr_settled)
     record = _record(c, h, rev, sched, bids, orders, position, accepted, fcr_pricing)
     ts = sched.copy()
     ts["position_mw"] = position

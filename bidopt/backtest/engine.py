@@ -162,7 +162,7 @@ def _names_sek(value) -> bool:
 
 
 def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str], resume: dict) -> dict:
-    from bidopt.backtest.settlement import fcr_summary
+    from bidopt.backtest.fcr_settlement import fcr_summary
 
     streams = {c[:-4]: float(daily[c].sum()) for c in daily.columns
                if c.endswith("_eur") and c not in BENCHMARK_COLUMNS}
