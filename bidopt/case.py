@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from bidopt.case_base import DEFAULTS_DIR, Dated, Strict, dated_value, default_dated  # noqa: F401 (re-exported)
-from bidopt.case_tables import BacktestSettings, BiddingSettings, market_tables
+from bidopt.case_tables import BacktestSettings, BiddingSettings, validate_markets
 from bidopt.errors import InputError, excerpt, short_name
 
 _ASSET_KINDS: dict[str, type[AssetSpec]] = {}
@@ -187,21 +187,7 @@ class Case(Strict):
     @field_validator("markets", mode="before")
     @classmethod
     def _markets(cls, v: Any) -> dict:
-        if not isinstance(v, dict):
-            raise ValueError("must be a table of [markets.<product>] tables")
-        tables = market_tables()
-        out = {}
-        for name, table in v.items():
-            if not isinstance(table, dict | BaseModel):
-                raise ValidationError.from_exception_data("Case", [
-                    {"type": "dict_type", "loc": (name,), "input": table}])
-            try:
-                out[name] = tables[name].model_validate(table) if name in tables else table
-            except ValidationError as e:  # name the product: markets.<name>.<field>
-                raise ValidationError.from_exception_data(e.title, [
-                    {"type": x["type"], "loc": (name, *x["loc"]), "input": x["input"],
-                     **({"ctx": x["ctx"]} if "ctx" in x else {})} for x in e.errors()]) from None
-        return out
+        return validate_markets(v)
 
     @model_validator(mode="after")
     def _unique_names(self) -> Case:

@@ -12,9 +12,9 @@ for the model's check to reject (``bidopt.model.prepare_assets``: ``markets.<nam
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bidopt.case_base import Strict, default_dated
 
@@ -32,6 +32,24 @@ def register_market_table(name: str, model: type[Strict]) -> type[Strict]:
 def market_tables() -> dict[str, type[Strict]]:
     """The registered ``[markets.<name>]`` tables and their models."""
     return dict(_MARKET_TABLES)
+
+
+def validate_markets(v: Any) -> dict:
+    """``[markets]``: each registered table validated into its model (an error names
+    ``<name>.<field>``), any other kept as the table it is; every value must be a table."""
+    if not isinstance(v, dict):
+        raise ValueError("must be a table of [markets.<product>] tables")
+    out = {}
+    for name, table in v.items():
+        if not isinstance(table, dict | BaseModel):
+            raise ValidationError.from_exception_data("Case", [{"type": "dict_type", "loc": (name,), "input": table}])
+        try:
+            out[name] = _MARKET_TABLES[name].model_validate(table) if name in _MARKET_TABLES else table
+        except ValidationError as e:  # name the product: markets.<name>.<field>
+            raise ValidationError.from_exception_data(e.title, [
+                {"type": x["type"], "loc": (name, *x["loc"]), "input": x["input"],
+                 **({"ctx": x["ctx"]} if "ctx" in x else {})} for x in e.errors()]) from None
+    return out
 
 
 class BlockCandidate(Strict):

@@ -14,6 +14,9 @@ FCR bids for auction 1 are stepped over FCR price scenarios (``[bidding] fcr_bid
 at 0 EUR/MW/h). Auction 2 comes after the day-ahead result (``bidopt.bids.fcr_auction2``). Block orders: the model chooses among the candidates of ``[[bidding.blocks]]``
 (``bidopt.bids.blocks``); the submitted ones are exported as block orders and linked
 exclusive-group orders.
+
+``bid`` parses its delivery day once (``bidopt.time.DeliveryDay``); the steps below take it typed (a
+date works too) and never parse it again.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ class Bids:
         return self.orders.to_dict()
 
 
-def price_scenarios(case, day, mtu_minutes: int, st: BiddingSettings) -> xr.DataArray:
+def price_scenarios(case, day: btime.DeliveryDay, mtu_minutes: int, st: BiddingSettings) -> xr.DataArray:
     """The day's price scenarios: from the scenario file, or forecast from history before the gate."""
     from bidopt.forecast import from_case
     from bidopt.forecast import scenarios as sc
@@ -92,7 +95,7 @@ def curve_for(contract_id: str, pts: list[tuple[float, float]], lo: float, hi: f
     return Curve(contract_id=contract_id, curve_points=[CurvePoint(price=p, volume=v) for p, v in out])
 
 
-def product_for(case, day, mtu: int, explicit: bool = False) -> str:
+def product_for(case, day: btime.DeliveryDay, mtu: int, explicit: bool = False) -> str:
     """The day-ahead product of ``day`` at ``mtu`` minutes; a wrong MTU for the date is bad input
     naming the case's ``mtu_minutes`` (or, ``explicit``, the ``mtu_minutes`` argument / ``--mtu``)
     and saying which MTU to use."""
@@ -104,7 +107,7 @@ def product_for(case, day, mtu: int, explicit: bool = False) -> str:
         raise InputError(file, field, f"{e}; {advice}") from None
 
 
-def curve_order_file(product: str, day, zone: str, portfolio: str,
+def curve_order_file(product: str, day: btime.DeliveryDay, zone: str, portfolio: str,
                      curves: dict[int, list[tuple[float, float]]]) -> tuple[OrdersFile, ExchangeRules]:
     """An orders file with one curve order: per MTU contract the curve through ``curves[t]``."""
     rules = ExchangeRules()
@@ -125,7 +128,7 @@ def check_valid(orders: OrdersFile, rules: ExchangeRules) -> None:
         raise RuntimeError("built orders break exchange rules: " + "; ".join(problems[:3]))
 
 
-def fcr_price_scenarios(case, day, n: int, st: BiddingSettings) -> dict[str, np.ndarray]:
+def fcr_price_scenarios(case, day: btime.DeliveryDay, n: int, st: BiddingSettings) -> dict[str, np.ndarray]:
     """{product: S x hours} FCR clearing-price scenarios from the case's FCR price history, using
     only prices published before the auction-1 gate in force on ``day`` (``bidopt.markets.fcr.gate_utc``:
     D-1 00:30 from 1 Jun 2023, D-2 15:00 before; ``bidopt.forecast.baseline.fcr_price_scenarios``)."""
