@@ -136,6 +136,27 @@ def _state_options(fn):
                              "soc_initial_mwh (repeatable).")(fn)
 
 
+def _day_options(outputs: str, mtu_note: str):
+    """What plan and bid share: CASE, ``--day``, ``--out`` (the folder for ``outputs``), ``--mtu``,
+    the solver and state options, one-line errors and the output-folder lock."""
+    def wrap(fn):
+        for deco in reversed((
+            click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path)),
+            click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm)."),
+            click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
+                         help=f"Folder for {outputs}."),
+            click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
+                         help=f"Override the case's MTU length in minutes ({mtu_note})."),
+            _solver_options,
+            _state_options,
+            _reports_errors,
+            _locks_out,
+        )):
+            fn = deco(fn)
+        return fn
+    return wrap
+
+
 def _with_state(case, day, soc: tuple[str, ...], peaks_file: Path | None):
     """The case with the ``--soc`` / ``--peaks-so-far`` state (``bidopt.state.with_state``); errors
     name the option and the asset, or the file and line."""
@@ -176,16 +197,7 @@ def main():
 
 
 @main.command()
-@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
-@click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
-              help="Folder for schedule.csv and summary.json.")
-@click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
-              help="Override the case's MTU length in minutes (15 or 60, as the day-ahead market).")
-@_solver_options
-@_state_options
-@_reports_errors
-@_locks_out
+@_day_options("schedule.csv and summary.json", "15 or 60, as the day-ahead market")
 def plan(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
     """Solve one delivery day with the case's prices as known.
 
@@ -230,16 +242,8 @@ def validate_cmd(file):
 
 
 @main.command()
-@click.argument("case_path", metavar="CASE", type=click.Path(path_type=Path))
-@click.option("--day", required=True, callback=_day, help="Delivery day YYYY-MM-DD (Europe/Stockholm).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
-              help="Folder for dayahead_orders.json, fcr_bids.csv, schedule.csv, summary.json and curves.png.")
-@click.option("--mtu", "mtu_minutes", type=click.Choice(["15", "60"]), default=None,
-              help="Override the case's MTU length in minutes (15 from delivery day 2025-10-01).")
-@_solver_options
-@_state_options
-@_reports_errors
-@_locks_out
+@_day_options("dayahead_orders.json, fcr_bids.csv, schedule.csv, summary.json and curves.png",
+              "15 from delivery day 2025-10-01")
 def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_file):
     """Day-ahead curve orders (Nord Pool Auction API JSON) and FCR bids for one delivery day.
 

@@ -245,7 +245,19 @@ class BlockModel:
                 and (o.score[s], -o.index) > (b.score[s], -b.index)]
 
     def _build(self) -> None:
-        blk, lot, S = self.blk, self.rules.lot_mw, self.S
+        cap = {b.name: b.max_volume_mw for b in self.blocks}
+        self._build_submission(cap)
+        self._build_exclusive_groups()
+        self._build_accepted(cap)
+        self._chain = {b.name: self.chain_in_money(b) for b in self.blocks}
+        self._cover: dict[int, list[ResolvedBlock]] = defaultdict(list)
+        for b in self.blocks:
+            for t in b.periods:
+                self._cover[t].append(b)
+
+    def _build_submission(self, cap: dict[str, float]) -> None:
+        """Which blocks are submitted (binary) and their volume per MTU key (MW, unsigned)."""
+        blk, lot = self.blk, self.rules.lot_mw
         names = [b.name for b in self.blocks]
         blk.J = pyo.Set(initialize=names, ordered=True)
         # binaries: blocks are all-or-nothing decisions (submit or not) and exclusive groups choose one
@@ -254,7 +266,6 @@ class BlockModel:
         keys = sorted({(b.name, self.key(b, t)) for b in self.blocks for t in b.periods},
                       key=lambda k: (self.by_name[k[0]].index, k[1]))
         blk.JK = pyo.Set(initialize=keys, dimen=2, ordered=True)
-        cap = {b.name: b.max_volume_mw for b in self.blocks}
         blk.volume = pyo.Var(blk.JK, bounds=lambda m, j, k: (0, cap[j]))  # MW, unsigned
         blk.volume_if_submitted = pyo.Constraint(blk.JK, rule=lambda m, j, k: m.volume[j, k] <= cap[j] * m.submit[j])
         blk.at_least_one_lot = pyo.Constraint(blk.JK, rule=lambda m, j, k: m.volume[j, k] >= lot * m.submit[j])
@@ -268,7 +279,10 @@ class BlockModel:
                 b.in_money if b.competitor else self.chain_in_money(b))
             if not reach.any():
                 blk.submit[b.name].fix(0)
-        # exclusive groups: x[j, s] = 1 when j is the accepted block of its group in scenario s
+
+    def _build_exclusive_groups(self) -> list[tuple[str, int]]:
+        """Exclusive groups: chosen[j, s] = 1 when j is the accepted block of its group in scenario s."""
+        blk, S = self.blk, self.S
         xs = [(b.name, s) for b in self.blocks if b.competitor for s in range(S) if b.in_money[s]]
         blk.XS = pyo.Set(initialize=xs, dimen=2, ordered=True)
         blk.chosen = pyo.Var(blk.XS, within=pyo.Binary)
@@ -280,7 +294,11 @@ class BlockModel:
         blk.chosen_if_best = pyo.Constraint(
             blk.XS, rule=lambda m, j, s: m.chosen[j, s]
             >= m.submit[j] - sum(m.submit[o.name] for o in self.better(self.by_name[j], s)))
-        # accepted volume of group blocks and their children: volume * chosen (big-M = max volume)
+        return xs
+
+    def _build_accepted(self, cap: dict[str, float]) -> None:
+        """Accepted volume of group blocks and their children: volume * chosen (big-M = max volume)."""
+        blk, S = self.blk, self.S
         prods = []
         for b in self.blocks:
             owner = b if b.competitor else self.group_parent(b)
@@ -301,11 +319,6 @@ class BlockModel:
         blk.acc_ge = pyo.Constraint(
             blk.US, rule=lambda m, j, s, k: m.accepted[j, s, k] >= m.volume[j, k] - cap[j] * (1 - chosen(j, s)))
         self._prods = set(prods)
-        self._chain = {b.name: self.chain_in_money(b) for b in self.blocks}
-        self._cover: dict[int, list[ResolvedBlock]] = defaultdict(list)
-        for b in self.blocks:
-            for t in b.periods:
-                self._cover[t].append(b)
 
     def accepted_expr(self, b: ResolvedBlock, s: int, t: int):
         """Accepted unsigned volume of block b in scenario s and MTU t (expression or 0)."""
