@@ -16,7 +16,8 @@ import pytest
 
 import bidopt
 from bidopt import solver as hd
-from bidopt.bids.fleet import fleet_bid, home_sites
+from bidopt.bids.fleet import fleet_bid
+from bidopt.data.demo_sites import home_sites
 from bidopt.solver import Persistent
 from tests.conftest import REPO
 from tests.test_fcr import ALONE, ler_case

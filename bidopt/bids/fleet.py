@@ -84,7 +84,6 @@ from bidopt.bids import fleet_sites
 from bidopt.bids.dayahead import check_valid, curve_order_file, price_scenarios, product_for, settings
 from bidopt.bids.orders import OrdersFile
 from bidopt.case import Case
-from bidopt.data.demo_sites import home_site_data, home_sites  # noqa: F401  (old imports; tests move to data.demo_sites)
 from bidopt.errors import InputError
 from bidopt.forecast.scenarios import time_index
 from bidopt.markets import fcr
