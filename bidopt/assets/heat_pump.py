@@ -353,25 +353,29 @@ class HeatPump(HeatPumpInputs, HeatPumpChecks, AssetBase):
         """Both ways when ``offer_reserves``: a cut or a raise on an event, not a continuous signal."""
         return Flexibility(up=True, down=True) if self.offer_reserves else None
 
+    def _expected_activation(self, blk, T, horizon: Horizon, expected_up_mw) -> None:
+        """An expected activation (MW, + = consumption cut) changes the heat delivered by COP_t per MW:
+        the indoor dynamics (RC) or the space-heating balance is replaced by one that includes it."""
+        def activated(b, t):
+            return -b.cop[t] * expected_up_mw[t]
+
+        if self.mode == "rc":
+            a, gain = blk._rc
+            blk.indoor_dynamics.deactivate()
+            blk.indoor_dynamics_activated = pyo.Constraint(T, rule=self._rc_rule(T, a, gain, activated))
+        else:
+            r = (1.0 - self.storage_loss_per_h) ** horizon.dt_h
+            blk.storage_balance.deactivate()
+            blk.storage_balance_activated = pyo.Constraint(
+                T, rule=self._store_rule(T, horizon.dt_h, r, "storage", blk.space_heat, activated)
+            )
+
     def add_reserve_headroom(
         self, blk, T, horizon: Horizon, up_mw, down_mw, up_mwh, down_mwh, expected_up_mw=None
     ) -> None:
         first = T.first()
         if expected_up_mw is not None:
-            # expected activation (MW, + = consumption cut) changes the heat delivered by COP_t per MW
-            def activated(b, t):
-                return -b.cop[t] * expected_up_mw[t]
-
-            if self.mode == "rc":
-                a, gain = blk._rc
-                blk.indoor_dynamics.deactivate()
-                blk.indoor_dynamics_activated = pyo.Constraint(T, rule=self._rc_rule(T, a, gain, activated))
-            else:
-                r = (1.0 - self.storage_loss_per_h) ** horizon.dt_h
-                blk.storage_balance.deactivate()
-                blk.storage_balance_activated = pyo.Constraint(
-                    T, rule=self._store_rule(T, horizon.dt_h, r, "storage", blk.space_heat, activated)
-                )
+            self._expected_activation(blk, T, horizon, expected_up_mw)
         headroom = self.max_power_mw + self.aux_max_mw
         blk.reserve_up_power = pyo.Constraint(T, rule=lambda b, t: up_mw[t] <= b.power[t] + b.aux[t])
         blk.reserve_down_power = pyo.Constraint(
