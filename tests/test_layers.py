@@ -2,7 +2,9 @@
 layers below it, never a higher one, and no two modules import each other (directly or round a loop).
 
 Imports are read from the source (``ast``), including imports inside functions, which run later but
-are dependencies all the same. A new top-level module or package under ``bidopt/`` needs a line in
+are dependencies all the same, and ``import_module`` of a literal module name. The one sanctioned
+reach upwards is by name: the case layer loads the plug-in packages that register asset, tariff and
+market kinds (``case.KIND_PACKAGES``) without importing their code. A new top-level module or package under ``bidopt/`` needs a line in
 ``LAYERS``; the test names it until it has one.
 """
 
@@ -189,3 +191,26 @@ def test_allowed_exceptions_are_still_needed():
              if not any(_matches(m, (pair[0],)) and _matches(i, (pair[1],))
                         for m, p in MODULES.items() for _, i in _imports(m, p))]
     assert not stale, f"ALLOWED entries no longer used (remove them): {stale}"
+
+
+def test_loading_by_name_reaches_only_plug_ins():
+    """A module named in a string and imported at run time is a dependency too. The case layer loads
+    the packages that register asset, tariff and market kinds by name (``case.KIND_PACKAGES``: a
+    plug-in list, so the case names them without importing their code); each must be a ``parts``
+    package. Elsewhere a literal ``import_module("bidopt...")`` obeys the layers like an import (the
+    root package's lazy public names excepted)."""
+    from bidopt.case import KIND_PACKAGES
+
+    parts = [i for i, (name, _) in enumerate(LAYERS) if name == "parts"][0]
+    assert all(_layer(p) == parts for p in KIND_PACKAGES), KIND_PACKAGES
+    bad = []
+    for name, path in MODULES.items():
+        if name == ROOT:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+                    and node.args[0].value.startswith("bidopt")
+                    and (_layer(node.args[0].value) or 0) > (_layer(name) or 0)):
+                bad.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {name} loads {node.args[0].value}")
+    assert not bad, "\n".join(bad)
