@@ -148,7 +148,7 @@ def test_frequency_series_moves_soc_and_pays_fcr_n_energy(tmp_path):
     pd.DataFrame({"timestamp_utc": minutes.strftime("%Y-%m-%dT%H:%M:%SZ"), "frequency_hz": 49.98}).to_csv(
         tmp_path / "f.csv", index=False)
     case = ler_case(tmp_path, ["fcr_n"], da_price=40.0, soc0=1.0, energy_mwh=2.0, soc_max_mwh=2.0, **ALONE)
-    case.markets["fcr"]["frequency"] = "f.csv"
+    case.markets["fcr"] = case.markets["fcr"].model_copy(update={"frequency": "f.csv"})  # validated at load
     res = bidopt.plan(case, DAY)
     s = res.schedule
     sold = s.bess_fcr_n_mw.to_numpy()

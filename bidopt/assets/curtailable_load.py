@@ -12,8 +12,8 @@ converted with the case's ``sek_per_eur`` when the model is built. Cost (EUR, in
 VoLL * sum_t x_t * dt. So the load is curtailed exactly when a MWh bought costs more than VoLL (or
 when the grid connection cannot carry it).
 
-Reserves (``offer_reserves = true``: FCR-D up and down). With min power (1 - share) d_t and max
-power d_t:
+Reserves (``offer_reserves = true``: flexibility both ways on an event, ``flexibility()``; the
+reserve products ask for it). With min power (1 - share) d_t and max power d_t:
 
     up_mw[t]   <= (d_t - x_t) - (1 - share) d_t    (cut consumption further)
     down_mw[t] <= d_t - (d_t - x_t) = x_t           (serve more of what is curtailed)
@@ -23,8 +23,8 @@ consumption back towards d_t can be held too, so ``up_mwh``/``down_mwh`` add no 
 Expected activation (``expected_up_mw``, + = upward = consumption cut) is load not served: it is
 costed at VoLL in ``cost_eur`` (negative when net activation is downward and serves curtailed load).
 A curtailable load is not a limited energy reservoir (``ler = false`` by default): it reserves
-exactly the FCR-D it sold, in that direction, and need not pre-curtail for the LER's 0.20
-opposite-direction share (50 homes x 2 kW sell 0.1 MW of FCR-D up: domain notes, case V12).
+exactly the capacity it sold, in that direction, with no opposite-direction share a reserve rule
+may ask of a LER (50 homes x 2 kW sell 0.1 MW upward: domain notes, case V12).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ sum_j p_{j,t}; ``max_power_mw`` at the asset level in the ``jobs`` form caps tha
 ``check()`` raises InfeasibleError naming the job when E_{j,k} > max_power * hours or
 E_{j,k} < min_power * hours of an instance.
 
-Reserves (``offer_reserves = true``: FCR-D up and down), per MTU t with the jobs active at t:
+Reserves (``offer_reserves = true``: flexibility both ways on an event, ``flexibility()``), per MTU
+t with the jobs active at t:
 
     up_mw[t]   <= sum_j (p_{j,t} - min_j)        (cut consumption)
     down_mw[t] <= sum_j (max_j - p_{j,t})        (raise consumption; and <= cap - sum_j p_{j,t})
@@ -40,7 +41,7 @@ be given back by consuming less later in the window:
 MTU t itself is not counted (its power is the one being moved), and the part of an instance beyond
 the horizon is not counted either: both make the rule conservative. So no upward reserve is offered
 in the last MTU of a window. Not a limited energy reservoir by default (``ler = false``: the sold
-capacity only, no 0.20 opposite-direction share); a job whose window holds less than 2 h of full
+capacity only, no opposite-direction share); a job whose window holds less than 2 h of full
 activation is one under MARKET_RULES 3.3 -- set ``ler = true`` for it.
 """
 

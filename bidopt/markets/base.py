@@ -21,6 +21,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import ValidationError
 
+from bidopt.case_tables import register_market_table
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 
@@ -47,11 +48,13 @@ class Product:
     always_listed: ClassVar[bool] = False  # streams listed (as 0) even when the case does not offer it
     has_table: ClassVar[bool] = True  # whether [markets.<name>] exists
     own_bid_path: ClassVar[bool] = False  # bids, clearing and settlement on a path of its own (FCR's)
+    table: ClassVar[type | None] = None  # the model of [markets.<name>], validated when a case is loaded
 
     # --- the [markets.<name>] table ---------------------------------------------------------------
     def rules(self, case):
-        """The validated ``[markets.<name>]`` table (errors name ``markets.<name>.<field>``)."""
-        return None
+        """The validated ``[markets.<name>]`` table (errors name ``markets.<name>.<field>``): the
+        ``table`` model, or None without one."""
+        return None if self.table is None else self.validate(self.table, case)
 
     def validate(self, model_cls, case):
         """``model_cls`` validated from ``[markets.<name>]``, as an InputError naming the field."""
@@ -186,10 +189,13 @@ _PRODUCTS: dict[str, Product] = {}
 
 
 def register_product(cls):
-    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    """Class decorator: register one instance of ``cls`` under ``cls.name``, and its ``table`` so a
+    case validates ``[markets.<name>]`` when it is loaded (``bidopt.case_tables``)."""
     if cls.name in _PRODUCTS and type(_PRODUCTS[cls.name]) is not cls:
         raise ValueError(f"market product {cls.name!r} registered twice")
     _PRODUCTS[cls.name] = cls()
+    if cls.table is not None:
+        register_market_table(cls.name, cls.table)
     return cls
 
 

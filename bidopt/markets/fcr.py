@@ -169,7 +169,9 @@ def auction_rules(case, day) -> AuctionRules:
     base = rules_in_force(day)
     r = rules(case, day)
     update = {k: getattr(r, k) for k in _OVERRIDES if getattr(r, k) is not None and getattr(r, k) != getattr(base, k)}
-    if "step_mw" in case.markets.get("fcr", {}) and r.step_mw and r.step_mw != base.lot_mw:
+    raw = case.markets.get("fcr", {})
+    given = raw.model_fields_set if isinstance(raw, FcrRules) else raw  # the keys the case sets
+    if "step_mw" in given and r.step_mw and r.step_mw != base.lot_mw:
         update["lot_mw"] = r.step_mw  # 0 (continuous volumes) leaves the lot of the rules as it is
     if not update:
         return base
@@ -384,6 +386,7 @@ class Fcr(Product):
     streams = PRODUCTS
     order = 10
     always_listed = True
+    table = FcrRules
     own_bid_path = True  # stepped bids, two auctions, pay-as-bid days: bidopt.bids.fcr_steps, settlement.settle_fcr
 
     def without(self, case):

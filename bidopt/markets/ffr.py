@@ -87,9 +87,7 @@ class Ffr(Product):
     name = "ffr"
     streams = (STREAM,)
     order = 20
-
-    def rules(self, case) -> FfrRules:
-        return self.validate(FfrRules, case)
+    table = FfrRules
 
     def offered(self, case) -> list[str]:
         return [STREAM] if self.rules(case).prices else []

@@ -52,6 +52,7 @@ class Imbalance(Product):
     streams = ("imbalance",)
     order = 90
     always_listed = True
+    table = ImbalanceRules
 
     def rules(self, case) -> ImbalanceRules:
         return rules(case)

@@ -47,6 +47,7 @@ class Intraday(Product):
     streams = ("intraday",)
     order = 80
     always_listed = True
+    table = IntradayRules
 
     def rules(self, case) -> IntradayRules:
         return rules(case)
