@@ -175,3 +175,21 @@ def test_no_flex_baseline_sells_no_ffr(tmp_path):
 
     out = no_flex_day(ffr_case(tmp_path, closed=False), SUMMER, {})
     assert out.record.get("ffr_eur", 0.0) == 0.0 and "bess_ffr_mw" not in out.timeseries
+
+
+def test_two_day_backtest_of_the_demo_ffr_case(tmp_path):
+    """daily.csv carries ffr_eur (after the listed streams), summary.json revenue has ffr, and the
+    strategy earns no more FFR than perfect foresight's plan could hold."""
+    import json
+
+    from tests.conftest import REPO
+
+    case = bidopt.load_case(REPO / "cases" / "demo_ffr" / "case.toml")
+    bt = bidopt.backtest(case, start="2024-06-11", end="2024-06-12", out_dir=tmp_path / "bt")
+    daily = pd.read_csv(tmp_path / "bt" / "daily.csv")
+    assert "ffr_eur" in daily and (daily.ffr_eur > 0).all()
+    cols = list(daily.columns)
+    assert cols.index("degradation_eur") < cols.index("ffr_eur")
+    summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
+    assert summary["revenue_eur"]["ffr"] == pytest.approx(float(daily.ffr_eur.sum()))
+    assert bt.daily["ffr_eur"].sum() <= 2 * 24 * 6.0 + 1e-6  # at most 1 MW every hour at the top price
