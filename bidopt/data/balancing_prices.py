@@ -49,7 +49,15 @@ import numpy as np
 import pandas as pd
 
 from bidopt.data.prices import _read_table
-from bidopt.data.series import MTU_STEPS, TIMESTAMP, check_series, number_text, parse_utc, row_label
+from bidopt.data.series import (
+    MTU_STEPS,
+    TIMESTAMP,
+    check_series,
+    number_text,
+    parse_utc,
+    row_label,
+    utc_in_order,
+)
 from bidopt.errors import InputError, data_labels
 
 IMBALANCE = "imbalance_price_eur_per_mwh"
@@ -74,7 +82,7 @@ def read_balancing_prices(path: str | Path, area: str | None = None, max_fill_ho
     lower = {c.lower(): c for c in df.columns}
     tcol = next((lower[c] for c in _TIME_COLUMNS if c in lower), None)
     if tcol is not None and any(c in lower for c in _ENERGINET_PRICES):
-        out = _read_energinet(df, lower, tcol, area, path, dec, max_fill_hours)
+        out = _read_energinet_balancing(df, lower, tcol, area, path, dec, max_fill_hours)
     elif TIMESTAMP in lower and IMBALANCE in lower:
         out = _read_plain(df, lower, path, dec)
     else:
@@ -137,7 +145,7 @@ def _read_plain(df: pd.DataFrame, lower: dict, file, dec: bool) -> pd.DataFrame:
 # -------------------------------------------------------------------------------------- Energinet
 
 
-def _read_energinet(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.DataFrame:
+def _read_energinet_balancing(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.DataFrame:
     missing = [c for c in _ENERGINET_PRICES if c not in lower]
     if missing:
         names = {c.lower(): c for c in ("BalancingPowerConsumptionPriceEUR", "BalancingPowerPriceUpEUR",
@@ -160,9 +168,7 @@ def _read_energinet(df, lower, tcol, area, file, dec, max_fill_hours) -> pd.Data
             found_area = areas[0]
     if len(df) == 0:
         raise InputError(file, tcol, "no data rows")
-    idx = parse_utc(df[tcol], file, tcol, rows)
-    # newest first by design: sort by UTC, keep the file's row numbers for messages
-    order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
+    idx, order = utc_in_order(df[tcol], file, tcol, rows)  # newest first by design
     idx, rows, df = idx[order], rows[order], df.iloc[order]
     ns = idx.as_unit("ns").asi8
     dup = np.r_[False, np.diff(ns) == 0]

@@ -47,6 +47,7 @@ from bidopt.data.series import (  # noqa: F401  (check_series, slice_day, MTU_ST
     number_text,
     parse_utc,
     slice_day,
+    utc_in_order,
 )
 from bidopt.errors import InputError, data_labels
 from bidopt.time import STOCKHOLM
@@ -120,7 +121,7 @@ def read_price_csv(path: str | Path, zone: str | None = None) -> pd.Series:
     elif ("hourutc" in lower or "timeutc" in lower) and (
         "spotpriceeur" in lower or "dayaheadpriceeur" in lower
     ):
-        s = _read_energinet(df, lower, zone, path, dec, lines)
+        s = _read_elspot(df, lower, zone, path, dec, lines)
     else:
         raise _columns_error(path, cols)
     out = s.rename(PRICE)
@@ -201,7 +202,7 @@ def _read_entsoe(df: pd.DataFrame, mtu: str, price: str, file, dec: bool, lines:
     return check_series(_series(number_text(values, dec), utc), file, price, lines=rows, missing_ok=True)
 
 
-def _read_energinet(df: pd.DataFrame, lower: dict, zone, file, dec: bool, lines: np.ndarray) -> pd.Series:
+def _read_elspot(df: pd.DataFrame, lower: dict, zone, file, dec: bool, lines: np.ndarray) -> pd.Series:
     tcol = lower.get("hourutc", lower.get("timeutc"))
     pcol = lower.get("spotpriceeur", lower.get("dayaheadpriceeur"))
     rows = lines
@@ -219,9 +220,7 @@ def _read_energinet(df: pd.DataFrame, lower: dict, zone, file, dec: bool, lines:
             df, rows = df[keep], rows[keep]
         elif len(areas) > 1:
             raise InputError(file, "zone", f"file holds price areas {data_labels(areas)}; give one as zone")
-    idx = parse_utc(df[tcol], file, tcol, rows, unit="line")
-    # newest first by design: put in time order, keep the file's line numbers for messages
-    order = np.argsort(idx.asi8, kind="stable")
+    idx, order = utc_in_order(df[tcol], file, tcol, rows, unit="line")  # newest first by design
     s = _series(number_text(df[pcol], dec).to_numpy()[order], idx[order])
     return check_series(s, file, pcol, lines=rows[order], missing_ok=True)
 

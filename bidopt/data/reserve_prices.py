@@ -45,7 +45,7 @@ import pandas as pd
 
 from bidopt.data.csv_text import header_separator, read_text_table
 from bidopt.data.prices import read_series_lines
-from bidopt.data.series import TIMESTAMP, check_series, line_label, local_times, number_text, parse_utc
+from bidopt.data.series import TIMESTAMP, check_series, line_label, local_times, number_text, utc_in_order
 from bidopt.errors import InputError, data_labels
 from bidopt.time import STOCKHOLM
 
@@ -125,7 +125,7 @@ def read_reserve_prices(path: str | Path, product: str) -> pd.Series:
     keys = {_key(c): c for c in cols}
 
     if "hourutc" in lower:
-        s, rows = _read_energinet(df, lower, product, path, dec, rows)
+        s, rows = _read_energinet_fcr(df, lower, product, path, dec, rows)
     elif any(_MIMER_FCR[p].search(k) for p in PRODUCTS for k in keys):
         s, rows = _read_mimer_fcr(df, keys, product, path, dec, rows)
     elif TIMESTAMP in lower:
@@ -145,7 +145,7 @@ def read_reserve_prices(path: str | Path, product: str) -> pd.Series:
     return _hourly(s, path, rows).rename(PRICE)
 
 
-def _read_energinet(df, lower, product, file, dec, rows):
+def _read_energinet_fcr(df, lower, product, file, dec, rows):
     want = _ENERGINET[product]
     if want not in lower:
         prices = [c for c in df.columns if "price" in c.lower()]
@@ -155,9 +155,7 @@ def _read_energinet(df, lower, product, file, dec, rows):
             f"no {LABELS[product]} price in this Energinet file (it has {', '.join(prices) or 'no price columns'})",
         )
     tcol, pcol = lower["hourutc"], lower[want]
-    idx = parse_utc(df[tcol], file, tcol, rows, unit="line")
-    # ordered by Danish local time: sort by UTC, keep the file's row numbers for messages
-    order = np.argsort(idx.as_unit("ns").asi8, kind="stable")
+    idx, order = utc_in_order(df[tcol], file, tcol, rows, unit="line")  # ordered by Danish local time
     values = number_text(df[pcol], dec, digit_groups=True).to_numpy(dtype=object)[order]
     s = pd.Series(values, index=idx[order].rename(TIMESTAMP))
     return check_series(s, file, pcol, lines=rows[order]), rows[order]

@@ -54,6 +54,14 @@ def number_text(values: pd.Series, decimal_comma: bool, digit_groups: bool = Fal
     return values
 
 
+def utc_in_order(text: pd.Series, file, column: str, rows: np.ndarray,
+                 unit: str = "row") -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """``parse_utc`` of a file not in time order (Energinet writes newest first, or in Danish local
+    time), and the stable order that sorts it; callers keep the file's lines for messages."""
+    idx = parse_utc(text, file, column, rows, unit=unit)
+    return idx, np.argsort(idx.as_unit("ns").asi8, kind="stable")
+
+
 def local_times(text: pd.Series, pattern, file, column: str, lines: np.ndarray, unparsed: str,
                 invalid: str) -> tuple[pd.DataFrame, pd.Series]:
     """Naive local times from labels matched by ``pattern`` (named groups ``y m d H M``): the groups
