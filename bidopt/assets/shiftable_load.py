@@ -50,12 +50,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.case import Strict, register_asset
@@ -73,6 +73,9 @@ def _normalise_time(v):
     if isinstance(v, dt.time):
         return v.strftime("%H:%M:%S")
     return v
+
+
+WindowTime = Annotated[str, BeforeValidator(_normalise_time)]  # "HH:MM" or ISO 8601; TOML times kept as text
 
 
 def _parse_window_point(v: str, field: str, end: bool) -> int | pd.Timestamp:
@@ -117,15 +120,10 @@ class ShiftableJob(Strict):
 
     name: str | None = Field(None, min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     energy_mwh: float = Field(ge=0)
-    window_start: str
-    window_end: str
+    window_start: WindowTime
+    window_end: WindowTime
     min_power_mw: float = Field(0.0, ge=0)
     max_power_mw: float = Field(ge=0)
-
-    @field_validator("window_start", "window_end", mode="before")
-    @classmethod
-    def _as_text(cls, v):
-        return _normalise_time(v)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -150,17 +148,12 @@ class ShiftableLoad(AssetBase):
 
     kind: Literal["shiftable_load"] = "shiftable_load"
     energy_mwh: float | None = Field(None, ge=0)
-    window_start: str | None = None
-    window_end: str | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
     min_power_mw: float = Field(0.0, ge=0)
     max_power_mw: float | None = Field(None, ge=0)
     jobs: list[ShiftableJob] = Field(default_factory=list)
     offer_reserves: bool = False
-
-    @field_validator("window_start", "window_end", mode="before")
-    @classmethod
-    def _as_text(cls, v):
-        return _normalise_time(v)
 
     @model_validator(mode="after")
     def _consistent(self):
