@@ -12,6 +12,7 @@ for the model's check to reject (``bidopt.model.prepare_assets``: ``markets.<nam
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -163,4 +164,17 @@ class BacktestSettings(Strict):
     # with the day-ahead price as proxy, intraday would re-optimise the day at known prices for the
     # fee and hide what the day-ahead bid was worth
     intraday: Literal["auto", "on", "off"] = "auto"
-    report_week: str | None = None  # first day (YYYY-MM-DD) of the week the report plots
+    report_week: dt.date | None = None  # first day (YYYY-MM-DD) of the week the report plots
+
+    @field_validator("report_week", mode="before")
+    @classmethod
+    def _a_day(cls, v):
+        """A TOML date or a quoted 'YYYY-MM-DD', parsed here once (a datetime is not a day)."""
+        if isinstance(v, str):
+            try:
+                return dt.date.fromisoformat(v.strip())
+            except ValueError:
+                raise ValueError(f"expected YYYY-MM-DD, got {v[:40]!r}") from None
+        if isinstance(v, dt.datetime):
+            raise ValueError("expected a day (YYYY-MM-DD), not a time")
+        return v

@@ -4,6 +4,8 @@ the file and the field, before any work starts."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from click.testing import CliRunner
 
@@ -52,6 +54,7 @@ def _one_line(r, file: str, field: str):
     ("[backtest]\nstrategy = \"magic\"\n", "backtest.strategy"),
     ("[backtest]\nintraday = 1\n", "backtest.intraday"),
     ("[backtest]\nreport_weeks = \"2024-03-04\"\n", "backtest.report_weeks"),
+    ("[backtest]\nreport_week = \"soon\"\n", "backtest.report_week"),
 ])
 @pytest.mark.parametrize("command", ["plan", "bid"])
 def test_a_bad_value_in_a_table_is_named_when_the_case_loads(tmp_path, extra, field, command):
@@ -70,12 +73,14 @@ def test_a_bad_market_table_is_named(tmp_path):
 def test_the_tables_are_typed_models_after_loading(tmp_path):
     (tmp_path / "case.toml").write_text(CASE + "[bidding]\nn_scenarios = 4\n[[bidding.blocks]]\nname = \"b\"\n"
                                         "side = \"sell\"\nmax_volume_mw = 0.5\nstart_hour = 17\nend_hour = 20\n"
-                                        "[backtest]\nstrategy = \"expected\"\n")
+                                        "[backtest]\nstrategy = \"expected\"\nreport_week = 2024-03-04\n")
     case = bidopt.load_case(tmp_path / "case.toml")
     assert isinstance(case.bidding, BiddingSettings) and case.bidding.n_scenarios == 4
     assert case.bidding.lookback_days == BiddingSettings().lookback_days  # defaults kept
     assert isinstance(case.bidding.blocks[0], BlockCandidate) and case.bidding.blocks[0].end_hour == 20
     assert isinstance(case.backtest, BacktestSettings) and case.backtest.strategy == "expected"
+    assert case.backtest.report_week == dt.date(2024, 3, 4)  # a day, parsed once
+    assert BacktestSettings(report_week="2024-03-04").report_week == dt.date(2024, 3, 4)  # quoted: the same
     case.bidding = {"n_scenarios": 6}  # a dict set in code is validated into the model
     assert isinstance(case.bidding, BiddingSettings) and case.bidding.n_scenarios == 6
     with pytest.raises(ValueError, match="n_scenarios"):

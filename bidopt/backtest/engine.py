@@ -267,13 +267,9 @@ def backtest(case: Case, start, end, out_dir=None, strategy: str | None = None, 
 
 def _check_report_week(case, st: BacktestSettings, days: list[dt.date]) -> None:
     """``[backtest] report_week``: a YYYY-MM-DD day within the run (the report plots that week)."""
-    if st.report_week is None:
+    week = st.report_week  # a date: parsed when the case was loaded
+    if week is None:
         return
-    try:
-        week = dt.date.fromisoformat(st.report_week)
-    except ValueError:
-        raise InputError(case.label, "backtest.report_week",
-                         f"expected YYYY-MM-DD, got {st.report_week[:40]!r}") from None
     if not days[0] <= week <= days[-1]:
         raise InputError(case.label, "backtest.report_week",
                          f"{week} is outside the backtest ({days[0]} to {days[-1]})")
@@ -300,7 +296,7 @@ def _backtest(case, strategy, days, out_dir: Path | None, workers, scheduler, pr
     chains.setdefault("strategy", chains["perfect_foresight"])
     if st.baseline is not None:
         chains.setdefault("baseline", chains["strategy"])
-    return _assemble(case, strategy, days, chains, out_dir, st.report_week)
+    return _assemble(case, strategy, days, chains, out_dir, st.report_week and st.report_week.isoformat())
 
 
 def _run_serial(case, names, days, strategy, ckpt, progress, run_id=None) -> dict[str, list[dict]]:
