@@ -89,9 +89,12 @@ def persistence_cube(case, day, mtu_minutes: int) -> xr.DataArray:
 
 def without_blocks(case):
     """``case`` without block candidates: persistence submits curve volumes only."""
-    if not case.bidding.blocks:
+    from bidopt.bids.dayahead import settings
+
+    st = settings(case)  # the typed [bidding] (a dict put on a case copy is validated there)
+    if not st.blocks:
         return case
-    return case.model_copy(update={"bidding": case.bidding.model_copy(update={"blocks": [], "max_blocks": {}})})
+    return case.model_copy(update={"bidding": st.model_copy(update={"blocks": [], "max_blocks": {}})})
 
 
 def flat_orders(case, day, bids):
