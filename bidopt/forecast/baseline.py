@@ -104,7 +104,7 @@ def known_at(history: pd.Series, gate_utc, at: dt.time = DA_PUBLICATION, tz: str
     """The part of ``history`` published at or before ``gate_utc``."""
     s = _clean(history)
     pub = publication_time(s.index, at, tz)
-    return s[np.asarray(pub <= _utc(gate_utc))]
+    return s[np.asarray(pub <= btime.utc_timestamp(gate_utc))]
 
 
 # ------------------------------------------------------------------------------------------- public
@@ -162,11 +162,6 @@ def fcr_price_scenarios(
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def _utc(ts) -> pd.Timestamp:
-    t = pd.Timestamp(ts)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def _clean(history: pd.Series) -> pd.Series:
@@ -261,7 +256,7 @@ def _scenarios(history, day, n, mtu_minutes, seed, gate_utc, lookback, tz, metho
     if int(lookback) < 1:
         raise InputError(None, "lookback_days", f"need at least one day, got {lookback}")
     D = btime.day_of(day)
-    gate = _utc(gate_utc)
+    gate = btime.utc_timestamp(gate_utc)
     index = btime.delivery_index(D, mtu_minutes, tz)
 
     first = D - dt.timedelta(days=int(lookback) + 7)

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bidopt import time as btime
 from bidopt.errors import InputError
 from bidopt.forecast import scenarios as sc
 from bidopt.forecast.lear import Calibrated, draw
@@ -53,25 +52,16 @@ def point(cal: Calibrated, d: dt.date) -> np.ndarray:
     return np.mean(parts, axis=0)
 
 
-def ensemble_price_scenarios(
-    history: pd.Series,
-    day,
-    n_scenarios: int = 20,
-    mtu_minutes: int = 60,
-    seed: int = 0,
-    gate_utc=None,
-    lookback_days: int = 364,
-    tz: str = btime.STOCKHOLM,
-    zones: dict[str, pd.Series] | None = None,
-    refit_days: int = 7,
-    residual_days: int = 28,
-) -> xr.DataArray:
-    """Day-ahead price scenarios (EUR/MWh) for local delivery day ``day`` (module docstring); the
-    arguments as ``bidopt.forecast.lear.lear_price_scenarios``. Raises ``InputError`` when the known
-    history is too short for LEAR."""
+def ensemble_price_scenarios(history: pd.Series, day, n_scenarios: int = 20, seed: int = 0,
+                             **calibration) -> xr.DataArray:
+    """Day-ahead price scenarios (EUR/MWh) for local delivery day ``day`` (module docstring).
+    ``calibration``: the other arguments of ``bidopt.forecast.lear.lear_price_scenarios``
+    (``mtu_minutes``, ``gate_utc``, ``lookback_days``, ``tz``, ``zones``, ``refit_days``,
+    ``residual_days``), for ``lear.Calibrated``. Raises ``InputError`` when the known history is too
+    short for LEAR."""
     if int(n_scenarios) < 1:
         raise InputError(None, "n_scenarios", f"must be at least 1, got {n_scenarios}")
-    cal = Calibrated(history, day, mtu_minutes, gate_utc, lookback_days, tz, zones, refit_days, residual_days)
+    cal = Calibrated(history, day, **calibration)
     f_D = point(cal, cal.D)
     used = cal.residual_days()
     R = np.vstack([cal.target[cal.row(d)] - point(cal, d) for d in used])

@@ -57,7 +57,6 @@ from bidopt.forecast.baseline import (
     _clean,
     _day_matrix,
     _lag,
-    _utc,
     gate_time,
     publication_time,
 )
@@ -218,7 +217,7 @@ class Calibrated:
         D = btime.day_of(day)
         self.D, self.tz = D, tz
         self.refit_days, self.lookback_days = int(refit_days), int(lookback_days)
-        self.gate = _utc(gate_utc) if gate_utc is not None else gate_time(D, DA_GATE, tz)
+        self.gate = btime.utc_timestamp(gate_utc) if gate_utc is not None else gate_time(D, DA_GATE, tz)
         self.index = btime.delivery_index(D, mtu_minutes, tz)
         self.lag = lag = _lag(D, self.gate, DA_PUBLICATION, tz)
         week = 7 * -(-(lag + 3) // 7)
