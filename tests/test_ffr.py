@@ -193,3 +193,22 @@ def test_two_day_backtest_of_the_demo_ffr_case(tmp_path):
     summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
     assert summary["revenue_eur"]["ffr"] == pytest.approx(float(daily.ffr_eur.sum()))
     assert bt.daily["ffr_eur"].sum() <= 2 * 24 * 6.0 + 1e-6  # at most 1 MW every hour at the top price
+
+
+def test_validate_checks_an_ffr_bid_file(tmp_path):
+    """bidopt validate recognises ffr_bids.csv by its content and checks each row by the FFR rules."""
+    from click.testing import CliRunner
+
+    from bidopt.cli import main
+
+    good = tmp_path / "ffr_bids.csv"
+    good.write_text("product,hour_start_utc,volume_mw,price_eur_per_mw_h\n"
+                    "ffr,2024-06-11T22:00:00Z,1.0,0.0\nffr,2024-06-11T23:00:00Z,0.3,0.0\n")
+    r = CliRunner().invoke(main, ["validate", str(good)])
+    assert r.exit_code == 0 and "valid" in r.output
+    bad = tmp_path / "renamed.csv"
+    bad.write_text("product,hour_start_utc,volume_mw,price_eur_per_mw_h\n"
+                   "ffr,2024-06-11T22:30:00Z,1.05,x\n")
+    r = CliRunner().invoke(main, ["validate", str(bad)])
+    assert r.exit_code == 1
+    assert "not a UTC hour start" in r.output and "multiple of the lot 0.1" in r.output and "not a number" in r.output

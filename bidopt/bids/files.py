@@ -7,6 +7,7 @@ name (a renamed file is checked the same way):
 |---|---|---|
 | ``dayahead_orders.json``, ``intraday_orders.json`` | a JSON object with Auction API keys (``auctionId``, ``product``, ``curveOrders``, ...) | ``rules.validate``: the product's market (day-ahead or intraday auction) |
 | ``fcr_bids.csv`` | CSV columns ``hour_start_utc`` / ``price_eur_per_mw_h`` | ``rules.validate_fcr_bids`` |
+| ``<product>_bids.csv`` (a plug-in market product's, e.g. ``ffr_bids.csv``) | the same columns without ``auction``, every ``product`` one of those products' streams | ``bidopt.markets.check_capacity_bids``: each row by its product |
 | ``intraday_orders.csv`` (continuous) | CSV columns ``side`` / ``limit_price_eur_per_mwh`` | ``rules.validate_continuous_orders`` |
 | ``schedule.csv`` | CSV columns ``grid_import_mw`` / ``grid_export_mw`` | ``validate_schedule``: the DESIGN contract |
 | ``summary.json`` | a JSON object with ``objective_eur`` / ``revenue_eur`` | ``validate_summary``: the DESIGN contract |
@@ -24,14 +25,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from bidopt import markets
 from bidopt.bids.export import parse_json, read_continuous_orders, read_fcr_bids, read_orders, read_text
 from bidopt.bids.rules import ExchangeRules, validate, validate_continuous_orders, validate_fcr_bids
 from bidopt.errors import InputError
 
-CHECKED = ("dayahead_orders.json and intraday_orders.json (Auction API orders), fcr_bids.csv, "
+CHECKED = ("dayahead_orders.json and intraday_orders.json (Auction API orders), fcr_bids.csv, <product>_bids.csv, "
            "intraday_orders.csv (continuous intraday orders), schedule.csv and summary.json")
 ORDER_KEYS = {"auctionId", "product", "curveOrders", "blockOrders", "linkedExclusiveGroupOrders", "contracts"}
-STREAMS = ("dayahead", "fcr_n", "fcr_d_up", "fcr_d_down", "intraday", "imbalance", "tariff", "tax", "degradation")
+STREAMS = markets.listed_streams()  # every summary.json lists these (bidopt.markets)
 MTU_STEPS_MIN = (15, 30, 60)
 TOL = 1e-6  # MW / MWh / EUR: values are written with 6 decimals
 
@@ -59,10 +61,19 @@ def recognise(path: str | Path) -> str:
     if {"side", "limit_price_eur_per_mwh"} & header:
         return "continuous_orders"
     if {"hour_start_utc", "price_eur_per_mw_h"} & header:
-        return "fcr_bids"
+        return "capacity_bids" if _capacity_bids(text, header) else "fcr_bids"
     if {"grid_import_mw", "grid_export_mw"} & header:
         return "schedule"
     raise _unrecognised(path, "its CSV header matches none of the files checked" if first else "empty file")
+
+
+def _capacity_bids(text: str, header: set[str]) -> bool:
+    """A plug-in product's bid file: no ``auction`` column and every ``product`` one of theirs."""
+    if "auction" in header or "product" not in header:
+        return False
+    rows = list(csv.DictReader(text.lstrip().splitlines()))
+    known = markets.bid_file_products()
+    return bool(rows) and all((r.get("product") or "").strip() in known for r in rows)
 
 
 def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple[str, list[str]]:
@@ -73,6 +84,8 @@ def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple
         return kind, validate(read_orders(path), rules)
     if kind == "fcr_bids":
         return kind, validate_fcr_bids(read_fcr_bids(path), rules)
+    if kind == "capacity_bids":
+        return kind, markets.check_capacity_bids(pd.read_csv(path, dtype=str, keep_default_na=False))
     if kind == "continuous_orders":
         return kind, validate_continuous_orders(read_continuous_orders(path), rules)
     if kind == "schedule":

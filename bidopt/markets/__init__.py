@@ -41,6 +41,29 @@ def provided_by(asset, case=None) -> set[str]:
     return {s for p in registered() for s in p.streams if p.provides(asset, s, case)}
 
 
+def bid_file_products() -> dict[str, Product]:
+    """{stream: product} of the products whose bids go in ``<name>_bids.csv`` (not on a path of
+    their own, as FCR's ``fcr_bids.csv``)."""
+    return {s: p for p in registered() if not p.own_bid_path and p.has_table for s in p.streams}
+
+
+def check_capacity_bids(df) -> list[str]:
+    """Problems of a capacity bid file (``<name>_bids.csv``, ``Product.bid_table``'s columns, read
+    as text), one line each (empty: valid): each row checked by its product (``check_bids``)."""
+    from bidopt.markets.base import BID_COLUMNS
+
+    missing = [c for c in BID_COLUMNS if c not in df.columns]
+    if missing:
+        return [f"capacity bids: missing column(s) {', '.join(missing)} (need {', '.join(BID_COLUMNS)})"]
+    known, out = bid_file_products(), []
+    for i, p in enumerate(df["product"], start=1):
+        if p not in known:
+            out.append(f"capacity bid row {i}: product {p!r} is not one of {', '.join(known)}")
+        else:
+            out += known[p].check_bids(df.iloc[i - 1:i], i)
+    return out
+
+
 def check_asset_choices(case) -> None:
     """An asset's chosen reserve streams (``reserve_choice()``) must be registered streams."""
     from bidopt.errors import InputError
@@ -53,5 +76,6 @@ def check_asset_choices(case) -> None:
                                  f"unknown reserve product {s!r}; known: {', '.join(known)}")
 
 
-__all__ = ["FIXED_STREAMS", "Headroom", "Product", "capacity_products", "check_asset_choices", "listed_streams",
+__all__ = ["FIXED_STREAMS", "Headroom", "Product", "bid_file_products", "capacity_products", "check_asset_choices",
+           "check_capacity_bids", "listed_streams",
            "product", "provided_by", "register_product", "registered", "stream_order", "tables"]

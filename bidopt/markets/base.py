@@ -156,6 +156,28 @@ class Product:
                  "price_eur_per_mw_h": 0.0} for (p, h), v in vol.items() if v > 1e-9]
         return pd.DataFrame(rows, columns=list(BID_COLUMNS))
 
+    def check_bids(self, rows: pd.DataFrame, first_row: int = 1) -> list[str]:
+        """Problems of this product's rows of a bid file (``BID_COLUMNS``, read as text), one line
+        each (empty: valid): a stream of the product, a UTC hour start, a volume >= 0 in whole lots
+        of the default table's lot, a finite price."""
+        lot = float(getattr(self.table(), "lot_mw", 0.0) or 0.0) if self.table is not None else 0.0
+        out = []
+        for i, (p, hour, vol, price) in enumerate(rows[list(BID_COLUMNS)].itertuples(index=False), start=first_row):
+            where = f"{self.name} bid row {i}"
+            if p not in self.streams:
+                out.append(f"{where}: product {p!r} is not one of {', '.join(self.streams)}")
+            ts = pd.to_datetime(hour, utc=True, errors="coerce", format="ISO8601")
+            if pd.isna(ts) or not str(hour).endswith("Z") or ts != ts.floor("h"):
+                out.append(f"{where}: hour_start_utc {hour!r} is not a UTC hour start (e.g. 2024-06-12T10:00:00Z)")
+            v, q = pd.to_numeric(pd.Series([vol, price]), errors="coerce").to_numpy(float)
+            if not np.isfinite(v) or v < 0:
+                out.append(f"{where}: volume_mw {vol!r} is not a number >= 0")
+            elif lot > 0 and abs(v / lot - round(v / lot)) > 1e-6:
+                out.append(f"{where}: volume {v:g} MW is not a multiple of the lot {lot:g} MW")
+            if not np.isfinite(q):
+                out.append(f"{where}: price_eur_per_mw_h {price!r} is not a number")
+        return out
+
     def without(self, case):
         """``case`` offering none of this product (the no_flex baseline sells no reserves)."""
         return case.model_copy(update={"markets": {k: v for k, v in case.markets.items() if k != self.name}})
