@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pyomo.environ as pyo
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import bidopt
 from bidopt import solver
@@ -295,3 +297,70 @@ def test_untested_versions_warn_at_import(monkeypatch):
         versions.warn_if_untested()
     assert [str(w.message) for w in caught if "pyomo 6.12.0" in str(w.message)]
     assert np.all([issubclass(w.category, RuntimeWarning) for w in caught])
+
+
+# --- any mix of Param changes and structural changes: a re-solve is a fresh compile ----------------
+
+def edit_model():
+    """Three variables, Params in a coefficient, a bound and the objective; an indexed constraint,
+    a ranged one, one in a sub-block; room for added constraints."""
+    m = pyo.ConcreteModel()
+    m.a = pyo.Param(initialize=2.0, mutable=True)
+    m.cap = pyo.Param(initialize=5.0, mutable=True)
+    m.c = pyo.Param(initialize=1.0, mutable=True)
+    m.x = pyo.Var([0, 1, 2], bounds=(0, m.cap))
+    m.rows = pyo.Constraint([0, 1, 2], rule=lambda m, i: m.a * m.x[i] + m.x[(i + 1) % 3] <= 6 + i)
+    m.ranged = pyo.Constraint(expr=pyo.inequality(1, m.x[0] + m.x[2], 7))
+    m.b = pyo.Block()
+    m.b.c = pyo.Constraint(expr=m.x[1] <= 4)
+    m.added = pyo.ConstraintList()
+    m.obj = pyo.Objective(expr=m.c * m.x[0] + 2 * m.x[1] + 1.5 * m.x[2], sense=pyo.maximize)
+    return m
+
+
+EDITS = st.sampled_from(["a", "cap", "c", "deactivate", "activate", "add", "integer", "real", "block off",
+                         "block on", "bound", "replace"])
+
+
+def apply(m, edit: str, k: int, v: float) -> None:
+    cons = [m.rows[0], m.rows[1], m.rows[2], m.ranged, m.b.c]
+    if edit in ("a", "cap", "c"):
+        getattr(m, edit).set_value(v)
+    elif edit == "deactivate":
+        cons[k % 5].deactivate()
+    elif edit == "activate":
+        cons[k % 5].activate()
+    elif edit == "add":
+        m.added.add(m.x[k % 3] <= v + 1)
+    elif edit == "integer":
+        m.x[k % 3].domain = pyo.NonNegativeIntegers
+    elif edit == "real":
+        m.x[k % 3].domain = pyo.Reals
+    elif edit == "block off":
+        m.b.deactivate()
+    elif edit == "block on":
+        m.b.activate()
+    elif edit == "bound":
+        m.x[k % 3].setlb(v / 10)
+    else:
+        m.rows[k % 3].set_value(m.x[k % 3] + m.x[(k + 2) % 3] <= 3 + v)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(EDITS, st.integers(0, 4), st.floats(0.5, 4.0)), min_size=1, max_size=6))
+def test_any_edits_then_resolve_equal_a_fresh_compile(edits):
+    m = edit_model()
+    p = solver.Persistent(m)
+    p.solve(mip_rel_gap=0.0)
+    for edit, k, v in edits:
+        apply(m, edit, k, v)
+        got = p.solve(mip_rel_gap=0.0)
+        mm = p.mm
+        want = solver.compile_model(m)
+        for f in ("cost", "col_lower", "col_upper", "row_lower", "row_upper", "start", "index", "value", "integer"):
+            assert np.array_equal(getattr(mm, f), getattr(want, f)), (edit, f)
+        assert [id(c) for c in mm.rows] == [id(c) for c in want.rows]
+        fresh = solver.solve_matrix(m, mip_rel_gap=0.0)
+        assert got.termination_condition == fresh.termination_condition
+        if fresh.incumbent_objective is not None:
+            assert got.incumbent_objective == fresh.incumbent_objective
