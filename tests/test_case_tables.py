@@ -70,6 +70,20 @@ def test_a_bad_market_table_is_named(tmp_path):
     _one_line(r, "case.toml", "markets.fcr.step_mw")
 
 
+@pytest.mark.parametrize("product, table, field", [
+    ("fcr", {"step_mw": -1.0}, "step_mw"),
+    ("intraday", {"fee_eur_per_mwh": "cheap"}, "fee_eur_per_mwh"),
+    ("imbalance", {"model": "three_price"}, "model"),
+])
+def test_the_products_tables_are_validated_when_the_case_loads(product, table, field):
+    data = {"prices": {"dayahead": "synthetic"}, "grid": {"import_limit_mw": 1, "export_limit_mw": 1}}
+    case = bidopt.case_from_dict({**data, "markets": {product: {}}})
+    assert isinstance(case.markets[product], market_tables()[product])  # the product's model, typed
+    with pytest.raises(InputError) as e:
+        bidopt.case_from_dict({**data, "markets": {product: table}})  # before any model is built
+    assert e.value.field == f"markets.{product}.{field}"
+
+
 def test_the_tables_are_typed_models_after_loading(tmp_path):
     (tmp_path / "case.toml").write_text(CASE + "[bidding]\nn_scenarios = 4\n[[bidding.blocks]]\nname = \"b\"\n"
                                         "side = \"sell\"\nmax_volume_mw = 0.5\nstart_hour = 17\nend_hour = 20\n"
