@@ -34,13 +34,14 @@ def home_sites(n: int, seed: int = 0, zone: str = "SE3", day="2024-01-17", n_sce
     ``day`` and from the evening of ``day`` to the next morning (the part of each session inside the
     day must be charged). Planned on another day, the EV homes have no car plugged in.
     """
+    day = btime.as_date(day)  # parsed once for all the sites
     return [case_from_dict(home_site_data(i, seed, zone, day, n_scenarios), source=f"home_sites(seed={seed})[{i}]")
             for i in range(n)]
 
 
 def home_site_data(i: int, seed: int = 0, zone: str = "SE3", day="2024-01-17", n_scenarios: int = 5) -> dict:
     """Site ``i`` of ``home_sites(n, seed, zone, day, n_scenarios)`` as a case dict (the parsed TOML)."""
-    d = pd.Timestamp(btime.as_date(day))
+    d = pd.Timestamp(btime.day_of(day))
     rng = np.random.default_rng([seed, i])
     kind = _MIX[i % len(_MIX)]
     fuse = float(rng.choice([0.011, 0.014, 0.017]))

@@ -82,7 +82,7 @@ class AuctionRules(Strict):
             raise ValueError(f"FCR auction {auction!r}: there are auctions 1 and 2")
         at = self.auction1_gate if auction == 1 else self.auction2_gate
         before = self.auction1_days_before if auction == 1 else self.auction2_days_before
-        d = btime.as_date(day) - dt.timedelta(days=before)
+        d = btime.day_of(day) - dt.timedelta(days=before)
         local = pd.Timestamp(dt.datetime.combine(d, at))
         return local.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
 
@@ -105,7 +105,7 @@ def rules_table() -> tuple[AuctionRules, ...]:
 
 def rules_in_force(day) -> AuctionRules:
     """The default entry in force on delivery ``day`` (the latest with ``valid_from`` <= day)."""
-    d = btime.as_date(day)
+    d = btime.day_of(day)
     table = rules_table()
     best = [e for e in table if e.valid_from <= d]
     if not best:
@@ -199,9 +199,9 @@ def rules_used(case, days) -> list[dict]:
                "auction2_gate": _gate_text(r.auction2_gate, r.auction2_days_before), "lot_mw": r.lot_mw,
                "min_bid_mw": r.min_bid_mw, "valid_from": str(r.valid_from), "source": r.source}
         if out and all(out[-1][k] == v for k, v in row.items()):
-            out[-1]["last_day"] = str(btime.as_date(d))
+            out[-1]["last_day"] = str(btime.day_of(d))
         else:
-            out.append({"first_day": str(btime.as_date(d)), "last_day": str(btime.as_date(d)), **row})
+            out.append({"first_day": str(btime.day_of(d)), "last_day": str(btime.day_of(d)), **row})
     return out
 
 
