@@ -25,7 +25,8 @@ All draw 20 scenarios (seed 0) from their own residual days.
 
     python benchmarks/forecast.py                      # 2021-2022, SE1-SE4, writes docs/forecasting.md
     python benchmarks/forecast.py --start 2022-03-01 --end 2022-03-31 --zones SE3 --no-write
-    python benchmarks/forecast.py --csv days.csv ...; python benchmarks/forecast.py --from-csv days.csv
+    python benchmarks/forecast.py --csv days.csv ...   # a rerun with the same --csv resumes
+    python benchmarks/forecast.py --from-csv days.csv  # tabulate only
 
 Needs ../shared/data and ``pip install bidopt[bench]`` (scoringrules).
 """
@@ -62,7 +63,12 @@ DOC = ROOT / "docs" / "forecasting.md"
 START, END = "<!-- forecast-table:start -->", "<!-- forecast-table:end -->"
 
 
+HISTORY_DAYS = 460  # what the forecasters read before D (LEAR: 364 + 28 + 7 + 14 days, and a margin)
+
+
 def forecast(method: str, zone: str, hist: dict[str, pd.Series], day: dt.date):
+    lo, hi = pd.Timestamp(day - dt.timedelta(days=HISTORY_DAYS), tz="UTC"), pd.Timestamp(day + dt.timedelta(days=2), tz="UTC")
+    hist = {z: s[(s.index >= lo) & (s.index < hi)] for z, s in hist.items()}  # the same result, less to sort through
     if method in ("lear", "ensemble"):
         others = {z: hist[z] for z in hist if z != zone}
         make = lear.lear_price_scenarios if method == "lear" else ensemble.ensemble_price_scenarios
@@ -109,11 +115,18 @@ def score(cube, actual: pd.Series) -> dict[str, float]:
     }
 
 
-def run(zones, start: dt.date, end: dt.date, methods) -> pd.DataFrame:
+def run(zones, start: dt.date, end: dt.date, methods, csv: Path | None = None) -> pd.DataFrame:
+    """Score every day of ``start`` .. ``end`` for each zone and method. With ``csv`` each zone's method
+    is appended there as soon as it is done, and the (zone, method) pairs already in the file are
+    read back instead of run again, so an interrupted run resumes."""
     hist = {z: read_price_csv(FILE, zone=z) for z in ZONES}
-    rows = []
+    done = pd.read_csv(csv, parse_dates=["day"]) if csv is not None and csv.is_file() else pd.DataFrame()
+    frames = [done] if len(done) else []
     for zone in zones:
         for method in methods:
+            if len(done) and ((done["zone"] == zone) & (done["method"] == method)).any():
+                continue
+            rows = []
             t0, c0 = time.perf_counter(), time.process_time()
             d = start
             while d <= end:
@@ -121,11 +134,16 @@ def run(zones, start: dt.date, end: dt.date, methods) -> pd.DataFrame:
                 rows.append({"zone": zone, "method": method, "year": d.year, "day": d, **s})
                 d += dt.timedelta(days=1)
             sec, cpu = time.perf_counter() - t0, time.process_time() - c0
-            n = (end - start).days + 1
-            for r in rows[-n:]:
-                r["seconds"], r["cpu_seconds"] = sec / n, cpu / n
-            print(f"{zone} {method}: {sec:.1f} s ({1000 * sec / n:.0f} ms/day)", file=sys.stderr, flush=True)
-    return pd.DataFrame(rows)
+            for r in rows:
+                r["seconds"], r["cpu_seconds"] = sec / len(rows), cpu / len(rows)
+            print(f"{zone} {method}: {sec:.1f} s ({1000 * sec / len(rows):.0f} ms/day)", file=sys.stderr, flush=True)
+            frame = pd.DataFrame(rows)
+            if csv is not None:
+                frame.to_csv(csv, mode="a", header=not csv.is_file(), index=False)
+            frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    keep = out["zone"].isin(zones) & out["method"].isin(methods)
+    return out[keep].reset_index(drop=True)
 
 
 def summarise(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -185,7 +203,8 @@ def main(argv=None) -> None:
     ap.add_argument("--end", default="2022-12-31")
     ap.add_argument("--zones", nargs="+", default=list(ZONES))
     ap.add_argument("--methods", nargs="+", default=list(METHODS))
-    ap.add_argument("--csv", help="also write the per-day scores here")
+    ap.add_argument("--csv", type=Path, help="per-day scores: appended per zone and method as they finish; "
+                    "pairs already there are reused (a rerun resumes)")
     ap.add_argument("--from-csv", help="tabulate per-day scores an earlier run wrote with --csv (no forecasts)")
     ap.add_argument("--no-write", action="store_true", help="print the table, leave docs/forecasting.md")
     a = ap.parse_args(argv)
@@ -194,9 +213,7 @@ def main(argv=None) -> None:
         start, end = df["day"].min().date(), df["day"].max().date()
     else:
         start, end = dt.date.fromisoformat(a.start), dt.date.fromisoformat(a.end)
-        df = run(a.zones, start, end, a.methods)
-    if a.csv and not a.from_csv:
-        df.to_csv(a.csv, index=False)
+        df = run(a.zones, start, end, a.methods, a.csv)
     text = markdown(df, start, end)
     print(text)
     if not a.no_write:
