@@ -134,6 +134,9 @@ class BiddingSettings(Strict):
     fcr_lookback_days: int = Field(28, ge=7)
     # day-ahead price forecaster when no scenario file is given (bidopt.forecast.from_case)
     forecaster: Literal["blend", "lear", "ensemble"] = "blend"
+    # the curve between the tail points: "scenarios" = a volume per scenario price (price-responsive),
+    # "flat" = one volume per MTU at every scenario price, the best expected result over the scenarios
+    curve: Literal["scenarios", "flat"] = "scenarios"
     lear_lookback_days: int = Field(364, ge=120)
     lear_refit_days: int = Field(7, ge=1, le=28)
     lear_residual_days: int = Field(28, ge=7)

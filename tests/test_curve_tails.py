@@ -153,3 +153,19 @@ def test_curtailable_pv_sells_at_any_positive_price_and_stops_below_zero():
         assert _volume_at(curves[t], 0.5) <= mr.pos[t] + 0.1 + 1e-9  # the surplus still sells at 0.5
         assert _volume_at(curves[t], LO) >= mr.neg[t] - 0.1 - 1e-9  # at -500 PV is curtailed: no sale
         assert _volume_at(curves[t], -2.0) >= mr.neg[t] - 0.1 - 1e-9
+
+
+def test_flat_curve_is_the_expected_price_plan_closed_by_tails():
+    """``[bidding] curve = "flat"``: one volume per MTU at every scenario price; for a battery alone
+    (value linear in the price) its expected result is the plan on the scenarios' mean price, and
+    the tails still stop buying above the ceiling and selling below the floor."""
+    cube = _disagreeing_cube()
+    flat = _bid(battery_case(), cube, curve="flat")
+    assert all(len({round(v, 9) for _, v in pts}) == 1 for pts in flat.result.curves.values())
+    mean_plan = _bid(battery_case(), _cube([np.asarray(cube.values).mean(axis=0)]))
+    assert flat.summary["objective_eur"] == pytest.approx(mean_plan.summary["objective_eur"], rel=1e-7, abs=1e-6)
+    responsive = _bid(battery_case(), cube)  # the price-responsive curve does at least as well in expectation
+    assert responsive.summary["objective_eur"] >= flat.summary["objective_eur"] - 1e-6
+    curves = flat.orders.curve_orders[0].curves
+    assert max(_volume_at(c, HI) for c in curves) <= 1e-9 and min(_volume_at(c, LO) for c in curves) >= -1e-9
+    assert flat.summary["price_responsive_curves"] > 0  # the tails respond, the middle does not

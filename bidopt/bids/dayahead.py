@@ -205,7 +205,7 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
         fcr_cube = fcr_price_scenarios(case, day, int(cube.sizes["scenario"]), st)
     bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha), blocks=st.blocks,
                       fcr_scenarios=fcr_cube, max_buy_price=st.max_buy_price_eur_per_mwh,
-                      min_sell_price=st.min_sell_price_eur_per_mwh)
+                      min_sell_price=st.min_sell_price_eur_per_mwh, flat=st.curve == "flat")
     block_model.finish(bm, st.max_blocks)
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()

@@ -19,7 +19,9 @@ result, optionally plus beta * CVaR_alpha of the scenario results:
     max  sum_s pi_s V_s + FCR value + beta * (zeta - 1/(1 - alpha) sum_s pi_s u_s),  u_s >= zeta - V_s, u_s >= 0
 
 With one scenario the curve has one point per MTU: a price-independent volume equal to the
-deterministic plan. The curves submitted (``order_curves``) add a floor and a ceiling tail point per
+deterministic plan. ``flat`` (``[bidding] curve = "flat"``) makes every monotone pair an equality,
+v_{t,k} = v_{t,k+1}: one price-independent volume per MTU, the one of the best expected result over
+the scenarios (for a site whose value is linear in the price, the plan on the expected price). The curves submitted (``order_curves``) add a floor and a ceiling tail point per
 MTU beyond the scenario prices, where the portfolio's flexible part stops selling and buying
 (``bidopt.bids.tails``); the optional price caps bind as constraints on the volumes.
 """
@@ -62,10 +64,12 @@ class BiddingModel:
 
     def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
                  blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None,
-                 max_buy_price: float | None = None, min_sell_price: float | None = None):
+                 max_buy_price: float | None = None, min_sell_price: float | None = None, flat: bool = False):
         """``fcr_scenarios``: {product: S x hours} FCR clearing prices paired with the day-ahead
         scenarios; with them FCR is bid in price steps (auction 1) accepted per scenario, instead of
-        a first-stage volume at known prices. ``max_buy_price`` / ``min_sell_price`` (EUR/MWh): above
+        a first-stage volume at known prices. ``flat``: one volume per MTU at all scenario prices (the
+        price-independent position of the best expected value; the tails of ``order_curves`` still
+        close the curve). ``max_buy_price`` / ``min_sell_price`` (EUR/MWh): above
         (below) them the curve's volume is at most (at least) the must-run volume
         (``bidopt.bids.tails``)."""
         self.case, self.horizon = case, horizon
@@ -80,6 +84,7 @@ class BiddingModel:
         self.fcr_scenarios = fcr_scenarios
         self.data = prepare_assets(case, horizon)
         self.max_buy_price, self.min_sell_price = max_buy_price, min_sell_price
+        self.flat = flat
         self.must_run_by_sign = tails.MustRun(case, self.data, horizon.n)
         self.must_run = self.must_run_by_sign.pos  # MW per MTU, + = consumption, at prices >= 0
         self.m = self._build()
@@ -108,6 +113,8 @@ class BiddingModel:
             [(t, k) for t, k in m.TK if k + 1 < len(self.points[t])],
             rule=lambda b, t, k: b.volume[t, k] >= b.volume[t, k + 1],
         )
+        if self.flat:  # [bidding] curve = "flat": the monotone pairs are equalities
+            m.flat = pyo.Constraint(list(m.monotone.keys()), rule=lambda b, t, k: b.volume[t, k] == b.volume[t, k + 1])
         tails.cap_constraints(m, self.points, self.must_run_by_sign, self.max_buy_price, self.min_sell_price)
         first_stage = 0.0
         stepped = bool(self.fcr_scenarios) and bool(fcr.offered(case))
