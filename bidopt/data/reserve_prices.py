@@ -27,6 +27,8 @@ and per bidding zone from 2022-05-11 (``SN1``..``SN4``, zones ``"SE1"``..``"SE4"
 every row is returned (one per hour and zone, ordered by time then zone); with ``zone="SE3"`` one row
 per hour: the zone's own price where published, else the national one. Price 0 with volume 0 means
 nothing was procured that hour; the values are kept as published.
+``read_mimer_afrr_files(paths, zone)`` joins several exports for one zone in time (one row per
+UTC hour; where they overlap the later export wins), as ``[markets.afrr] prices`` lists them.
 
 All checks are those of ``bidopt.data.prices.check_series``: a missing or non-numeric value, a
 duplicate hour, or a missing hour is an ``InputError`` naming the file and ``line N (timestamp)``, N
@@ -284,3 +286,15 @@ def _one_zone(frame: pd.DataFrame, zone: str, file) -> pd.DataFrame:
             file, "zone", f"no aFRR price for {z} or nationally at {merged.index[i] + HOUR:%Y-%m-%dT%H:%M:%SZ}"
         )
     return merged
+
+
+def read_mimer_afrr_files(paths, zone: str) -> pd.DataFrame:
+    """Several Mimer aFRR exports (``read_mimer_afrr``) for one ``zone`` joined in time: one row per
+    UTC hour, columns without ``zone``. Where exports overlap (Mimer's yearly files end a day into
+    the next year; 2022_1 and 2022_2 share 2022-05-11) the later file's rows win. Hours no file
+    covers are absent (the caller decides what they mean)."""
+    parts = [read_mimer_afrr(p, zone=zone).drop(columns="zone") for p in paths]
+    df = pd.concat(parts)
+    df = df[~df.index.duplicated(keep="last")].sort_index()
+    df.index.name = TIMESTAMP
+    return df.astype(float)

@@ -64,6 +64,24 @@ def _read_reserve(path: str, product: str, stat: tuple) -> pd.Series:
     return reserve_files.read_reserve_prices(path, product)
 
 
+@lru_cache(maxsize=16)
+def _read_afrr(paths: tuple[str, ...], zone: str, stats: tuple) -> pd.DataFrame:
+    from bidopt.data import reserve_prices as reserve_files
+
+    return reserve_files.read_mimer_afrr_files(paths, zone)
+
+
+def afrr_prices(case, refs, zone: str, hour_starts: pd.DatetimeIndex) -> pd.DataFrame:
+    """aFRR capacity prices (EUR/MW/h) and procured volumes (MW) per UTC hour of ``hour_starts``
+    (columns ``up_price_eur_per_mw_h, up_volume_mw, down_price_eur_per_mw_h, down_volume_mw``) from
+    Svenska kraftnät Mimer aFRR exports ``refs`` (paths relative to the case), for ``zone``; NaN in
+    hours no file covers. The files are parsed once per process (not recorded slices: a backtest
+    checkpoint counts their whole content, ``read_unrecorded``)."""
+    paths = tuple(str(case.resolve(r)) for r in refs)
+    df = _read_afrr(paths, zone, tuple(_stat(Path(p)) for p in paths))
+    return df.reindex(hour_starts)
+
+
 def _stat(p: Path) -> tuple:
     """The cache key of a file's parsed content: modification time (ns), size and inode."""
     try:

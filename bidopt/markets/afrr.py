@@ -1,0 +1,145 @@
+"""aFRR capacity (automatic frequency restoration reserve), up and down, per hour, EUR/MW/h.
+
+aFRR is bought by the Nordic TSOs the day before delivery (D-1) per bidding zone and direction,
+hourly, at a marginal price (MARKET_RULES section 3.6). The product is offered when
+``[markets.afrr] prices`` names Svenska kraftnät Mimer aFRR exports (read as they are by
+``bidopt.data.reserve_prices.read_mimer_afrr``: capacity price ``aFRR Upp/Ned Pris (EUR/MW)`` per
+hour and the procured volume in MW, per zone from 2022-05-11, nationally before).
+
+Streams ``afrr_up`` and ``afrr_down``. For each stream p and UTC hour h the portfolio sells
+C_{p,h} = lot * n_{p,h} MW (n integer), split over the providing assets
+(``bidopt.markets.base.Product.build_capacity``). Revenue: sum_h price_{p,h} * C_{p,h} * 1 h, the
+published marginal price taken as the clearing price (a price-taking bid, accepted whole: a first
+step; the bid does not move the price and is not limited by the procured volume). Capacity is 0 in
+hours the files do not cover and, with ``procured_only``, in hours the TSO bought no volume of that
+direction in the zone (Mimer: price 0 and volume 0 = not procured).
+
+Who provides it: an asset with flexibility in the stream's direction that follows a continuous
+signal (``Flexibility.continuous``: aFRR follows the TSO's set-point continuously) and declares a
+response time within ``activation_time_s``; up to its prequalified power in that direction.
+
+Headroom asked of a providing asset a with capacities u = c_{a,up,h}, d = c_{a,down,h} in every MTU
+of hour h:
+
+    power up = u     power down = d     energy up = u * endurance_h     energy down = d * endurance_h
+
+Activated energy is not modelled: the expected activation is 0 and activated energy is not paid
+(no aFRR energy price series is read; MARKET_RULES: Nordic aFRR energy price rules UNVERIFIED).
+
+Sources and status. From MARKET_RULES 3.6: D-1 procurement, hourly validity, marginal pricing, min
+bid 1 MW (default lot 1 MW), gate closure between 07:00 and 10:00 D-1 (Fingrid: 08:30 Finnish time
+= 07:30 CET; default 07:30 local Stockholm time), per direction and bidding zone. **UNVERIFIED**
+and configurable in ``[markets.afrr]``: the lot as a step above the minimum, the full-activation
+duration the energy headroom is sized for (``endurance_h`` 1 h), the full activation time
+(``activation_time_s`` 300 s) and whether unprocured hours are closed (``procured_only``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator
+
+from bidopt import time as btime
+from bidopt.case import Strict
+from bidopt.data import sources
+from bidopt.horizon import Horizon
+from bidopt.markets.base import Headroom, Product, register_product
+
+UP, DOWN = "afrr_up", "afrr_down"
+DIRECTION = {UP: "up", DOWN: "down"}
+
+
+class AfrrRules(Strict):
+    """``[markets.afrr]``: the Mimer price files and the product rules."""
+
+    prices: list[str] | None = None  # Mimer aFRR export(s) (one path or a list); None: aFRR not offered
+    zone: str | None = None  # bidding zone of the prices (SE1..SE4 or SN1..SN4); None: [case] zone
+    directions: list[str] = ["up", "down"]  # which directions are offered
+    lot_mw: float = Field(1.0, ge=0)  # bid lot; MARKET_RULES 3.6 min bid 1 MW (steps above: UNVERIFIED)
+    endurance_h: float = Field(1.0, ge=0)  # full activation held this long (energy headroom); UNVERIFIED
+    activation_time_s: float = Field(300.0, gt=0)  # full activation within this (s); UNVERIFIED
+    procured_only: bool = True  # sell only in hours the TSO bought volume of that direction in the zone
+    gate_time: dt.time = dt.time(7, 30)  # gate closure, local clock time (MARKET_RULES 3.6: 07:00-10:00 D-1)
+    gate_days_before: int = Field(1, ge=0)  # ... this many days before delivery
+
+    @field_validator("prices", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("directions")
+    @classmethod
+    def _known(cls, v):
+        bad = [d for d in v if d not in ("up", "down")]
+        if bad:
+            raise ValueError(f"unknown direction(s) {', '.join(bad)}; known: up, down")
+        return v
+
+
+@register_product
+class Afrr(Product):
+    """aFRR capacity, up and down, hourly, through the product seam."""
+
+    name = "afrr"
+    streams = (UP, DOWN)
+    order = 30
+    table = AfrrRules
+
+    def offered(self, case) -> list[str]:
+        r = self.rules(case)
+        return [s for s in self.streams if DIRECTION[s] in r.directions] if r.prices else []
+
+    def provides(self, asset, stream: str, case=None) -> bool:
+        f = asset.flexibility()
+        if f is None or stream not in DIRECTION or not f.continuous or f.response_s is None:
+            return False
+        if not (f.up if stream == UP else f.down) or not asset.offers(stream):
+            return False
+        return f.response_s <= (AfrrRules() if case is None else self.rules(case)).activation_time_s
+
+    def limit_mw(self, asset, stream: str) -> float | None:
+        f = asset.flexibility()
+        return f.up_limit_mw if stream == UP else f.down_limit_mw
+
+    def _table(self, case, horizon: Horizon) -> pd.DataFrame:
+        r = self.rules(case)
+        return sources.afrr_prices(case, r.prices, r.zone or case.case.zone, horizon.hour_starts)
+
+    def prices(self, case, stream: str, horizon: Horizon) -> np.ndarray:
+        """Published marginal price per UTC hour (EUR/MW/h); 0 where no file covers the hour."""
+        col = f"{DIRECTION[stream]}_price_eur_per_mw_h"
+        return np.nan_to_num(self._table(case, horizon)[col].to_numpy(float), nan=0.0)
+
+    def lot_mw(self, case, horizon: Horizon) -> float:
+        return self.rules(case).lot_mw
+
+    def open_hours(self, case, stream: str, horizon: Horizon) -> np.ndarray:
+        """Per UTC hour: covered by the files and, with ``procured_only``, a volume was procured."""
+        t = self._table(case, horizon)
+        price = t[f"{DIRECTION[stream]}_price_eur_per_mw_h"].to_numpy(float)
+        volume = t[f"{DIRECTION[stream]}_volume_mw"].to_numpy(float)
+        ok = np.isfinite(price)
+        if self.rules(case).procured_only:
+            ok &= np.nan_to_num(volume, nan=0.0) > 0
+        return ok
+
+    def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
+        hour_of = horizon.hour_group
+        hold_h = self.rules(case).endurance_h
+        pairs = set(cap.AP)
+        out = {}
+        for a in sorted({a for a, _ in pairs}):
+            per = {s: [cap.cap[a, s, hour_of[t]] if (a, s) in pairs else 0.0 for t in T] for s in self.streams}
+            up, down = per[UP], per[DOWN]
+            out[a] = Headroom(up, down, [hold_h * c for c in up], [hold_h * c for c in down], None)
+        return out
+
+    def gate_utc(self, case, day) -> pd.Timestamp:
+        """Gate closure for delivery ``day`` (local ``gate_time``, ``gate_days_before``), in UTC."""
+        r = self.rules(case)
+        d = btime.day_of(day) - dt.timedelta(days=r.gate_days_before)
+        local = pd.Timestamp(dt.datetime.combine(d, r.gate_time))
+        return local.tz_localize(case.case.timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
