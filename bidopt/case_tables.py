@@ -137,6 +137,9 @@ class BiddingSettings(Strict):
     # the curve between the tail points: "scenarios" = a volume per scenario price (price-responsive),
     # "flat" = one volume per MTU at every scenario price, the best expected result over the scenarios
     curve: Literal["scenarios", "flat"] = "scenarios"
+    # close each curve with its floor and ceiling tail points (bidopt.bids.tails); false: the model's
+    # volumes hold to the price limits (what cleared is the planned day at any price)
+    tail_points: bool = True
     lear_lookback_days: int = Field(364, ge=120)
     lear_refit_days: int = Field(7, ge=1, le=28)
     lear_residual_days: int = Field(28, ge=7)

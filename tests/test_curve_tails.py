@@ -169,3 +169,15 @@ def test_flat_curve_is_the_expected_price_plan_closed_by_tails():
     curves = flat.orders.curve_orders[0].curves
     assert max(_volume_at(c, HI) for c in curves) <= 1e-9 and min(_volume_at(c, LO) for c in curves) >= -1e-9
     assert flat.summary["price_responsive_curves"] > 0  # the tails respond, the middle does not
+
+
+def test_tail_points_can_be_switched_off_in_the_case():
+    """``[bidding] tail_points = false``: the model's volumes hold to the price limits (the planned day
+    clears at any price), as a trader may prefer where whole-day price shifts make tails misfire."""
+    b = _bid(battery_case(), _disagreeing_cube(), curve="flat", tail_points=False)
+    curves = b.orders.curve_orders[0].curves
+    planned = [c.curve_points[0].volume for c in curves]
+    assert any(abs(v) > 0.5 for v in planned)
+    for c, v in zip(curves, planned, strict=True):
+        assert _volume_at(c, HI) == pytest.approx(v) and _volume_at(c, LO) == pytest.approx(v)
+    assert b.summary["price_responsive_curves"] == 0

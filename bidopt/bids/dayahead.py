@@ -180,7 +180,7 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     ``monthly_charges``, ``lot_rounding`` (the expected energy the lot-rounded curves carry,
     ``bidopt.bids.lot_check``), ``warnings`` and ``notes`` (``bidopt.notes``), probability-weighted
     over the scenarios. ``tails``: close each curve with its floor and ceiling tail points
-    (``bidopt.bids.tails``); False exports the model's points only, flat beyond them to the price
+    (``bidopt.bids.tails``) unless ``[bidding] tail_points = false``; False exports the model's points only, flat beyond them to the price
     limits (the ``expected`` backtest strategy's price-independent volumes).
 
     ``day``: 'YYYY-MM-DD', a date, a timestamp or a ``bidopt.time.DeliveryDay``: parsed here once
@@ -210,7 +210,8 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     result = bm.result()
     limits = ExchangeRules()
-    curves = bm.order_curves(limits.price_limits(day.date), limits.max_curve_points) if tails else result.curves
+    curves = (bm.order_curves(limits.price_limits(day.date), limits.max_curve_points) if tails and st.tail_points
+              else result.curves)
     orders, rules = curve_order_file(product, day, case.case.zone, st.portfolio, curves)
     orders.block_orders, orders.linked_exclusive_group_orders = block_model.block_orders(
         bm, orders, st.portfolio, case.case.zone, rules)
