@@ -3,6 +3,7 @@
     python benchmarks/fleet.py                                  # 100, 1000 and 10000 sites, 2 workers
     python benchmarks/fleet.py --sizes 100,1000                 # skip the 10 000-site run
     python benchmarks/fleet.py --sizes 100,1000 --write         # also update docs/performance.md
+    python benchmarks/fleet.py --sizes 100,1000 --compare       # each size with a model per site, then reused
     python benchmarks/fleet.py --profile                        # profile one site's bid (top entries)
 
 Sites come from ``home_sites(n, seed)`` (5 battery + PV, 3 heat pump, 2 EV homes in every 10, each
@@ -109,7 +110,7 @@ class PeakSampler:
 # one run (in its own process)
 
 
-def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None) -> dict:
+def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None, reuse: bool = True) -> dict:
     from bidopt.bids.fleet import fleet_bid
     from bidopt.data.demo_sites import home_sites
 
@@ -120,7 +121,7 @@ def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None) -> dic
     with PeakSampler() as mem:
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
-        fb = fleet_bid(cases, day, workers=workers, chunk=chunk)
+        fb = fleet_bid(cases, day, workers=workers, chunk=chunk, reuse_models=reuse)
         seconds = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
     kinds = [_kind(c) for c in cases]
@@ -132,6 +133,7 @@ def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None) -> dic
             "cpu_ms": round(1000 * g.cpu_s.mean(), 1),
             "build_ms": round(1000 * g.build_s.mean(), 1),
             "solve_ms": round(1000 * g.solve_s.mean(), 1),
+            "built": int(g.built.sum()),
         }
         for k, g in sites.groupby("kind")
     }
@@ -139,6 +141,8 @@ def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None) -> dic
     return {
         "sites": n,
         "workers": workers,
+        "reuse": reuse,
+        "models_built": fb.summary["models_built"],
         "chunk": fb.summary["chunk"],
         "seconds": round(seconds, 2),
         "cases_s": round(t_cases, 2),
@@ -224,13 +228,14 @@ def machine() -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| sites | workers | seconds | ms / site (wall) | site wall, sum (s) | site CPU, sum (s) | "
-        "CPU ms / site | peak MB (all processes) | parent MB | load avg |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sites | workers | models reused | models built | seconds | ms / site (wall) | site wall, sum (s) | "
+        "site CPU, sum (s) | CPU ms / site | peak MB (all processes) | parent MB | load avg |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['sites']:,} | {r['workers']} | {r['seconds']:.1f} | {1000 * r['seconds'] / r['sites']:.1f} | "
+            f"| {r['sites']:,} | {r['workers']} | {'yes' if r.get('reuse', False) else 'no'} | "
+            f"{r.get('models_built', r['sites']):,} | {r['seconds']:.1f} | {1000 * r['seconds'] / r['sites']:.1f} | "
             f"{r['site_s_sum']:.1f} | {r['cpu_s_sum']:.1f} | {r['cpu_ms_mean']:.1f} | {r['peak_mb']:.0f} | "
             f"{r['parent_mb']:.0f} | {r['load_before']:.1f} |"
         )
@@ -238,14 +243,19 @@ def table(rows: list[dict]) -> str:
 
 
 def kinds_table(r: dict) -> str:
-    lines = ["| home | sites | wall ms / site | CPU ms / site | build ms | solve ms |", "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| home | sites | models built | wall ms / site | CPU ms / site | build ms | solve ms |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for k, v in r["by_kind"].items():
-        lines.append(f"| {k} | {v['n']} | {v['ms']} | {v['cpu_ms']} | {v['build_ms']} | {v['solve_ms']} |")
+        lines.append(f"| {k} | {v['n']} | {v.get('built', v['n'])} | {v['ms']} | {v['cpu_ms']} | {v['build_ms']} | "
+                     f"{v['solve_ms']} |")
     return "\n".join(lines)
 
 
 def section(rows: list[dict], day: str, seed: int) -> str:
-    biggest = max(rows, key=lambda r: r["sites"])
+    biggest = max(rows, key=lambda r: (r["sites"], r.get("reuse", False)))
+    built = [r for r in rows if r["sites"] == biggest["sites"] and not r.get("reuse", False)]
+    per_site = (f"\n\nThe same run with a model built per site:\n\n{kinds_table(built[0])}"
+                if built and biggest.get("reuse", False) else "")
     mips = sum(r["sites_with_binaries"] for r in rows)
     lp_note = ("The day is an LP for every home (no scenario has a negative price)." if mips == 0 else
                f"{biggest['sites_with_binaries']:,} of the {biggest['sites']:,} homes of the largest run are MIPs.")
@@ -266,7 +276,16 @@ wall times exceed the CPU times. Peak memory is the summed PSS of the process an
 (workers, nannies, fork server), sampled every 0.5 s; *parent MB* is the peak RSS of the benchmark
 process alone (it holds the cases and the results).
 
-Reproduce: `python benchmarks/fleet.py --write` (or `--sizes 100,1000` to skip 10 000 sites).
+Reproduce: `python benchmarks/fleet.py --write` (or `--sizes 100,1000` to skip 10 000 sites;
+`--compare` runs every size with a model built per site, then with models reused).
+
+*Models reused*: each worker keeps one built model per site shape (the same horizon and scenario
+cube, asset names and kinds, tariff kinds, grid limits and risk settings) and refreshes it for the
+next site of that shape: the site's numbers go into the model's Params and `bidopt.solver.Persistent`
+renews the compiled arrays (`fleet_bid(reuse_models=True)`, the default; `fleet_sites.ModelCache`).
+The results are bit-identical to a model built per site (`tests/test_fleet_reuse.py`). Homes whose
+every asset kind has a `refresh` take part (battery, PV and load: the battery homes); a heat pump or
+an EV charger has none yet, so those homes are still built one by one (*models built*).
 
 {lp_note}
 On a day whose scenarios include negative prices the battery homes get charge/discharge
@@ -277,10 +296,10 @@ comes from the first site's synthetic price history).
 
 Per site, by kind of home ({biggest["sites"]:,}-site run):
 
-{kinds_table(biggest)}
+{kinds_table(biggest)}{per_site}
 
 *build*: the site's data (synthetic profiles, weather, sessions) and its Pyomo model, one copy of
-the site per scenario; *solve*: the model compiled to matrices and solved by HiGHS
+the site per scenario (or, reused, the Params of a kept model set); *solve*: the model compiled to matrices and solved by HiGHS
 (`bidopt.solver`). The time per site stays flat from 100 to 10 000 sites, so the total grows
 linearly; memory is a fixed part (the worker processes, about 100-200 MB each with bidopt imported)
 plus the cases held by the calling process.
@@ -308,6 +327,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--chunk", type=int, default=None, help="sites per task (default: fleet_bid's)")
     ap.add_argument("--write", action="store_true", help="update the fleet section of docs/performance.md")
+    ap.add_argument("--no-reuse", action="store_true", help="build a model per site (fleet_bid(reuse_models=False))")
+    ap.add_argument("--compare", action="store_true", help="run every size without, then with model reuse")
     ap.add_argument(
         "--profile", action="store_true", help="print a cProfile of one site of each kind and exit"
     )
@@ -319,13 +340,14 @@ def main() -> int:
         print(profile_one(a.day, a.seed))
         return 0
     if a.one is not None:
-        print(json.dumps(run_one(a.one, a.workers, a.day, a.seed, a.chunk)))
+        print(json.dumps(run_one(a.one, a.workers, a.day, a.seed, a.chunk, not a.no_reuse)))
         return 0
 
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
-    runs = ([(min(sizes), 1)] if a.serial else []) + [(n, a.workers) for n in sizes]
+    reuses = [False, True] if a.compare else [not a.no_reuse]
+    runs = ([(min(sizes), 1, r) for r in reuses] if a.serial else []) + [(n, a.workers, r) for n in sizes for r in reuses]
     rows = []
-    for n, w in runs:
+    for n, w, reuse in runs:
         cmd = [
             sys.executable,
             __file__,
@@ -340,7 +362,10 @@ def main() -> int:
         ]
         if a.chunk:
             cmd += ["--chunk", str(a.chunk)]
-        print(f"running {n} sites on {w} worker(s)...", file=sys.stderr, flush=True)
+        if not reuse:
+            cmd.append("--no-reuse")
+        print(f"running {n} sites on {w} worker(s), {'reusing models' if reuse else 'a model per site'}...",
+              file=sys.stderr, flush=True)
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         if res.returncode != 0:
             print(res.stdout, res.stderr, file=sys.stderr)
@@ -354,7 +379,7 @@ def main() -> int:
         )
     print(table(rows))
     for r in rows:
-        print(f"\n{r['sites']:,} sites, {r['workers']} worker(s): per kind\n{kinds_table(r)}")
+        print(f"\n{r['sites']:,} sites, {r['workers']} worker(s), reuse {r['reuse']}: per kind\n{kinds_table(r)}")
     print("\n" + machine())
     print(json.dumps(rows, indent=1), file=sys.stderr)
     if a.json:

@@ -106,14 +106,22 @@ class Battery(AssetBase):
             return energy_value_can_be_negative
         return bool(self.exclusive)
 
+    # the spec's numbers, held in mutable Params (``_set_numbers``): a built block takes another
+    # battery of the same structure (``refresh``), e.g. the next home of a fleet
+    NUMBERS: ClassVar[tuple[str, ...]] = (
+        "power_mw", "charge_power_mw", "discharge_power_mw", "energy_mwh", "charge_efficiency",
+        "discharge_efficiency", "soc_min_mwh", "soc_max_mwh", "soc_initial_mwh", "soc_final_mwh",
+        "degradation_eur_per_mwh", "max_cycles_per_day")
+
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
-        self.same_build(blk, use_binaries, "soc_initial_mwh")
+        self.same_build(blk, use_binaries, *self.NUMBERS)
         dt_h = horizon.dt_h
-        blk.charge = pyo.Var(T, bounds=(0, self.p_charge))
-        blk.discharge = pyo.Var(T, bounds=(0, self.p_discharge))
-        blk.soc = pyo.Var(T, bounds=(self.soc_min_mwh, self.soc_max))
-        blk.soc_initial = pyo.Param(initialize=self.soc_start, mutable=True)
-        eta_c, eta_d = self.charge_efficiency, self.discharge_efficiency
+        for name in ("p_charge", "p_discharge", "soc_lo", "soc_hi", "soc_initial", "eta_c", "eta_d", "degradation"):
+            blk.add_component(name, pyo.Param(mutable=True, initialize=0.0))
+        blk.charge = pyo.Var(T, bounds=lambda b, t: (0, b.p_charge))
+        blk.discharge = pyo.Var(T, bounds=lambda b, t: (0, b.p_discharge))
+        blk.soc = pyo.Var(T, bounds=lambda b, t: (b.soc_lo, b.soc_hi))
+        eta_c, eta_d = blk.eta_c, blk.eta_d
         first = T.first()
 
         # energy moved by expected reserve activation (0 unless a market sets it)
@@ -125,29 +133,52 @@ class Battery(AssetBase):
 
         blk.soc_dynamics = pyo.Constraint(T, rule=dynamics)
         if self.soc_final_mwh is not None:
-            blk.soc_final = pyo.Param(initialize=self.soc_final_mwh, mutable=True)
+            blk.soc_final = pyo.Param(initialize=0.0, mutable=True)
             blk.soc_final_target = pyo.Constraint(expr=blk.soc[T.last()] >= blk.soc_final)
         if use_binaries:
             blk.charging = pyo.Var(T, within=pyo.Binary)
             blk.charge_only_when_charging = pyo.Constraint(
-                T, rule=lambda b, t: b.charge[t] <= self.p_charge * b.charging[t]
+                T, rule=lambda b, t: b.charge[t] <= b.p_charge * b.charging[t]
             )
             blk.discharge_only_when_not_charging = pyo.Constraint(
-                T, rule=lambda b, t: b.discharge[t] <= self.p_discharge * (1 - b.charging[t])
+                T, rule=lambda b, t: b.discharge[t] <= b.p_discharge * (1 - b.charging[t])
             )
         if self.max_cycles_per_day is not None:
-            days = horizon.local_date
-            uniq = sorted(set(days))
-            blk.DAYS = pyo.RangeSet(0, len(uniq) - 1)
-            members = {i: [t for t in T if days[t] == d] for i, d in enumerate(uniq)}
-            limit = self.max_cycles_per_day * (self.soc_max - self.soc_min_mwh)
+            blk.day_members = _day_members(T, horizon)
+            members = blk.day_members
+            blk.DAYS = pyo.RangeSet(0, len(members) - 1)
+            blk.cycle_limit = pyo.Param(mutable=True, initialize=0.0)
             blk.daily_cycle_limit = pyo.Constraint(
-                blk.DAYS, rule=lambda b, i: sum(b.discharge[t] for t in members[i]) * dt_h <= limit
+                blk.DAYS, rule=lambda b, i: sum(b.discharge[t] for t in members[i]) * dt_h <= b.cycle_limit
             )
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.charge[t] - b.discharge[t])
         blk.cost_eur = pyo.Expression(
-            expr=self.degradation_eur_per_mwh * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
+            expr=blk.degradation * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
         )
+        self._set_numbers(blk)
+
+    def _set_numbers(self, blk) -> None:
+        """The spec's numbers into the block's Params (MW, MWh, EUR/MWh, per-unit efficiencies)."""
+        for name, v in (("p_charge", self.p_charge), ("p_discharge", self.p_discharge), ("soc_lo", self.soc_min_mwh),
+                        ("soc_hi", self.soc_max), ("soc_initial", self.soc_start), ("eta_c", self.charge_efficiency),
+                        ("eta_d", self.discharge_efficiency), ("degradation", self.degradation_eur_per_mwh)):
+            blk.component(name).set_value(v)
+        if self.soc_final_mwh is not None:
+            blk.soc_final.set_value(self.soc_final_mwh)
+        if self.max_cycles_per_day is not None:
+            blk.cycle_limit.set_value(self.max_cycles_per_day * (self.soc_max - self.soc_min_mwh))
+
+    def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
+        """A new day, or another battery of the same structure (the same binaries, final-SoC target
+        and cycle limit present or not, the same local days): its numbers into the Params."""
+        if (not self.same_build(blk, use_binaries, *self.NUMBERS)
+                or (self.soc_final_mwh is None) != (blk.component("soc_final") is None)
+                or (self.max_cycles_per_day is None) != (blk.component("DAYS") is None)
+                or (self.max_cycles_per_day is not None
+                    and blk.day_members != _day_members(blk.charge.index_set(), horizon))):
+            return False
+        self._set_numbers(blk)
+        return True
 
     def fix_unmanaged(self, blk, horizon: Horizon, data: dict) -> None:
         """Unmanaged, a battery idles: no charge, no discharge, so it holds its initial SoC (an
@@ -163,13 +194,6 @@ class Battery(AssetBase):
 
     def round_trip_efficiency(self) -> float:
         return self.charge_efficiency * self.discharge_efficiency
-
-    def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
-        """A new day: only the initial SoC may differ (the rest of the spec and the binaries as built)."""
-        if not self.same_build(blk, use_binaries, "soc_initial_mwh") or hasattr(blk, "DAYS"):
-            return False  # the daily cycle limit groups MTUs by local day: rebuild
-        blk.soc_initial.set_value(self.soc_start)
-        return True
 
     def reserve_choice(self) -> list[str] | None:
         return self.reserves
@@ -230,3 +254,9 @@ class Battery(AssetBase):
             f"{self.name}_discharge_mw": values(blk.discharge),
             f"{self.name}_soc_mwh": values(blk.soc),
         }
+
+
+def _day_members(T, horizon: Horizon) -> dict[int, list]:
+    """The MTUs of each local day of the horizon, days in order (the daily cycle limit's groups)."""
+    days = horizon.local_date
+    return {i: [t for t in T if days[t] == d] for i, d in enumerate(sorted(set(days)))}

@@ -6,7 +6,7 @@ generator (``peak_mw`` sets its size), times ``scale``. Net power at the connect
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyomo.environ as pyo
@@ -31,13 +31,17 @@ class Load(AssetBase):
     def prepare(self, case, horizon: Horizon) -> dict:
         return {"load_mw": demand_profile(self, case, horizon)}
 
+    # fields that reach the model only through ``prepare``'s profile (a Param): a built block takes
+    # another load that differs in them (``refresh``)
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("profile", "profile_column", "peak_mw", "scale")
+
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
-        self.same_build(blk, use_binaries)
+        self.same_build(blk, use_binaries, *self.DATA_FIELDS)
         blk.demand = pyo.Param(T, initialize=dict(enumerate(data["load_mw"])), mutable=True)
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.demand[t])
 
     def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
-        if not self.same_build(blk, use_binaries):
+        if not self.same_build(blk, use_binaries, *self.DATA_FIELDS):
             return False
         set_values(blk.demand, data["load_mw"])
         return True

@@ -11,7 +11,7 @@ Net power at the connection point is -p_t (generation lowers consumption).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyomo.environ as pyo
@@ -59,8 +59,13 @@ class PV(AssetBase):
     def needs_binaries(self, energy_value_can_be_negative: bool) -> bool:
         return False
 
+    # fields that reach the model only through ``prepare``'s generation (a Param): a built block
+    # takes another PV system that differs in them (``refresh``)
+    DATA_FIELDS: ClassVar[tuple[str, ...]] = ("capacity_mw", "profile", "profile_column", "profile_unit",
+                                              "profile_time_column", "performance_ratio", "latitude")
+
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
-        self.same_build(blk, use_binaries)
+        self.same_build(blk, use_binaries, *self.DATA_FIELDS)
         gen = data["generation_mw"]
         blk.available = pyo.Param(T, initialize=dict(enumerate(gen)), mutable=True)
         if self.curtailable:  # p_t <= g_t as the output's bound
@@ -71,7 +76,7 @@ class PV(AssetBase):
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: -b.output[t])
 
     def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
-        if not self.same_build(blk, use_binaries):
+        if not self.same_build(blk, use_binaries, *self.DATA_FIELDS):
             return False
         set_values(blk.available, data["generation_mw"])
         return True

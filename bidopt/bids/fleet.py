@@ -210,13 +210,14 @@ def _sites_table(cases: list[Case], stats: np.ndarray) -> pd.DataFrame:
         "solve_s": stats[:, 3],
         "cpu_s": stats[:, 4],
         "binaries": stats[:, 5].astype(bool),
+        "built": stats[:, 6].astype(bool),
     })
 
 
 def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, workers: int = 1,
               scheduler: str | None = None, chunk: int | None = None, mtu_minutes: int | None = None,
               time_limit_s: float | None = None, mip_gap: float | None = None,
-              keep_site_curves: bool = True) -> FleetBids:
+              keep_site_curves: bool = True, reuse_models: bool = True) -> FleetBids:
     """One day-ahead portfolio bid for ``cases`` (sites in one zone) on delivery ``day``.
 
     ``scenarios``: the price cube for the day (default: forecast once from the first case).
@@ -225,7 +226,9 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     ``workers`` is ignored). ``chunk``: sites per task (default: up to 50 and about 16 tasks per
     worker thread). With ``workers`` > 1 call this under ``if __name__ == "__main__":`` in a script
     (worker processes are started, not forked from the caller). ``mtu_minutes``: default the first case's. ``keep_site_curves``: keep every site's volumes
-    in ``FleetBids.site_volumes`` (sites x points floats).
+    in ``FleetBids.site_volumes`` (sites x points floats). ``reuse_models``: a worker keeps one built
+    model per site shape and refreshes it for the next site of that shape (``fleet_sites.ModelCache``;
+    the same results as a model built per site, which ``False`` does).
     """
     cases = list(cases)
     _check_fleet(cases)
@@ -240,7 +243,7 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     t_forecast = _time.perf_counter() - t_start
 
     n = len(cases)
-    ordered, size, n_workers = fleet_sites.solve_sites(cases, (day, mtu, cube, points, time_limit_s, mip_gap),
+    ordered, size, n_workers = fleet_sites.solve_sites(cases, (day, mtu, cube, points, time_limit_s, mip_gap, reuse_models),
                                                        workers, scheduler, chunk)
     site_volumes = np.concatenate([r["volumes"] for r in ordered])  # sites x points, site order
     stats = np.concatenate([r["stats"] for r in ordered])
@@ -270,6 +273,7 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
         "chunk": size,
         "n_chunks": len(ordered),
         "sites_with_binaries": int(stats[:, 5].sum()),
+        "models_built": int(stats[:, 6].sum()),
         "auction_id": orders.auction_id,
         "product": product,
         "portfolio": st.portfolio,

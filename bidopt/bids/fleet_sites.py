@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
 import math
 import multiprocessing
 import time as _time
 import traceback
 import uuid
+from collections import OrderedDict
 
 import numpy as np
 import pyomo.environ as pyo
@@ -49,13 +51,76 @@ def raise_site_error(err: dict) -> None:
     raise RuntimeError(f"fleet site '{site}': {err['kind']}: {args[0]}")
 
 
+class ModelCache:
+    """Built site models kept in a worker for the next sites of the same shape (``bid_site``): the
+    same horizon and scenario cube (so the same curve points), risk settings, asset names and kinds,
+    tariff kinds and grid limits. A kept model takes the next site through ``BiddingModel.refresh``
+    (its Params set, the compiled arrays renewed by ``bidopt.solver.Persistent``); a site it cannot
+    take is built anew and replaces it. Only sites whose every asset kind has a ``refresh`` are kept;
+    at most ``keep`` shapes (least recently used dropped). ``builds`` / ``refreshes`` count."""
+
+    def __init__(self, keep: int = 12):
+        self.keep = keep
+        self.models: OrderedDict[tuple, object] = OrderedDict()
+        self.builds = self.refreshes = 0
+
+    @staticmethod
+    def shape(case: Case, horizon: Horizon, cube_key: bytes, risk) -> tuple | None:
+        """The key of the site's shape, or None when one of its asset kinds cannot be refreshed."""
+        from bidopt.assets.base import AssetBase
+
+        if any(type(a).refresh is AssetBase.refresh for a in case.assets):
+            return None
+        return (cube_key, horizon.index[0], horizon.n, horizon.dt_h, risk.beta, risk.alpha,
+                tuple((a.name, a.kind) for a in case.assets), tuple(t.kind for t in case.tariffs),
+                case.grid.import_limit_mw, case.grid.export_limit_mw)
+
+    def model(self, case: Case, horizon: Horizon, cube: xr.DataArray, cube_key: bytes, risk):
+        """A ``BiddingModel`` of ``case`` on ``horizon`` and ``cube``: a kept one refreshed, or built
+        (and kept when refreshable). Returns (model, whether it was built now)."""
+        from bidopt.bids.stochastic import BiddingModel
+
+        key = self.shape(case, horizon, cube_key, risk)
+        bm = self.models.pop(key, None) if key is not None else None
+        if bm is not None and bm.refresh(case):
+            self.refreshes += 1
+            self.models[key] = bm
+            return bm, False
+        bm = BiddingModel(case, horizon, cube, risk, reuse=key is not None)
+        self.builds += 1
+        if key is not None:
+            self.models[key] = bm
+            while len(self.models) > self.keep:
+                self.models.popitem(last=False)
+        return bm, True
+
+
+CACHE = ModelCache()  # per process: a Dask worker keeps its models from one chunk to the next
+
+
+def cube_key(cube: xr.DataArray) -> bytes:
+    """A digest of the cube's prices, probabilities and MTUs (which models a kept model fits)."""
+    h = hashlib.blake2b(np.ascontiguousarray(cube.transpose("scenario", "time").values, dtype=float).tobytes())
+    for name in ("probability", "time"):
+        if name in cube.coords:
+            h.update(",".join(map(str, cube.coords[name].to_index())).encode())
+    return h.digest()
+
+
 def bid_site(case: Case, horizon: Horizon, cube: xr.DataArray, points: list[np.ndarray],
-              time_limit_s: float | None, mip_gap: float | None) -> dict:
+              time_limit_s: float | None, mip_gap: float | None, cache: ModelCache | None = None,
+              key: bytes = b"") -> dict:
+    """One site's curve model solved (``cache``: reuse a built model of the site's shape, else a
+    fresh build); plain numpy results, times (s) and whether the model was built (``built``)."""
     from bidopt.bids.stochastic import BiddingModel, RiskSettings
 
     t0, c0 = _time.perf_counter(), _time.process_time()
     st = settings(case)
-    bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha))
+    risk = RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha)
+    if cache is None:
+        bm, built = BiddingModel(case, horizon, cube, risk), True
+    else:
+        bm, built = cache.model(case, horizon, cube, key, risk)
     t1 = _time.perf_counter()
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
     t2 = _time.perf_counter()
@@ -72,28 +137,32 @@ def bid_site(case: Case, horizon: Horizon, cube: xr.DataArray, points: list[np.n
         imp += p * values(site.blk.grid.import_mw)
         exp += p * values(site.blk.grid.export_mw)
         obj += p * float(pyo.value(m.site[s].value_eur))
-    binaries = any(v.is_binary() or v.is_integer() for v in m.component_data_objects(pyo.Var, active=True))
+    if built:  # the structure's property: kept with a reused model
+        bm.binaries = any(v.is_binary() or v.is_integer() for v in m.component_data_objects(pyo.Var, active=True))
     t3, c3 = _time.perf_counter(), _time.process_time()
     return {"volumes": vol, "import": imp, "export": exp, "objective": obj, "seconds": t3 - t0,
-            "build_s": t1 - t0, "solve_s": t2 - t1, "cpu_s": c3 - c0, "binaries": binaries}
+            "build_s": t1 - t0, "solve_s": t2 - t1, "cpu_s": c3 - c0, "binaries": bm.binaries, "built": built}
 
 
 def solve_chunk(cases: list[Case], day, mtu: int, cube: xr.DataArray, points: list[np.ndarray],
-                 time_limit_s: float | None, mip_gap: float | None) -> dict:
-    """Bid every site of ``cases`` against ``cube``; stacked numpy results, or the first site's error."""
+                 time_limit_s: float | None, mip_gap: float | None, reuse: bool = True) -> dict:
+    """Bid every site of ``cases`` against ``cube``; stacked numpy results, or the first site's error.
+    ``reuse``: through this process's ``CACHE`` of built models (else a model built per site)."""
     horizon = Horizon(btime.delivery_index(day, mtu, cases[0].case.timezone), cases[0].case.timezone)
+    cache, key = (CACHE, cube_key(cube)) if reuse else (None, b"")
     rows = []
     # Garbage collection: a site's Pyomo model is a few 100 000 objects in reference cycles. With the
     # objects alive before the chunk frozen (modules, cases) and automatic collection off, one
     # collection after each site frees its model and scans nothing else (about 20 % less time
     # per site than Python's default thresholds, which rescan the whole heap as models pile up).
+    # Models kept for reuse are frozen after the collection that follows their build.
     was_enabled = gc.isenabled()
     gc.disable()
     gc.freeze()
     try:
         for case in cases:
             try:
-                rows.append(bid_site(case, horizon, cube, points, time_limit_s, mip_gap))
+                rows.append(bid_site(case, horizon, cube, points, time_limit_s, mip_gap, cache, key))
             except BidoptError as e:
                 return {"error": error_record(case.case.name, e)}
             except Exception as e:  # a bug: still name the site, with where it happened
@@ -101,6 +170,8 @@ def solve_chunk(cases: list[Case], day, mtu: int, cube: xr.DataArray, points: li
                 err["args"] = (f"{e}\n{''.join(traceback.format_exception(e)[-4:])}",)
                 return {"error": err}
             gc.collect()
+            if cache is not None and rows[-1]["built"]:
+                gc.freeze()
     finally:
         gc.unfreeze()
         if was_enabled:
@@ -109,8 +180,8 @@ def solve_chunk(cases: list[Case], day, mtu: int, cube: xr.DataArray, points: li
         "volumes": np.stack([r["volumes"] for r in rows]),
         "import": np.stack([r["import"] for r in rows]),
         "export": np.stack([r["export"] for r in rows]),
-        "stats": np.array([[r["objective"], r["seconds"], r["build_s"], r["solve_s"], r["cpu_s"], r["binaries"]]
-                           for r in rows]),
+        "stats": np.array([[r["objective"], r["seconds"], r["build_s"], r["solve_s"], r["cpu_s"], r["binaries"],
+                            r["built"]] for r in rows]),
     }
 
 
@@ -172,7 +243,7 @@ def run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | None
     try:
         n_workers = max(1, sum(client.nthreads().values()))
         size = chunk or auto_chunk(len(cases), max(n_workers, 2))
-        day, mtu, cube, points, time_limit_s, mip_gap = args
+        day, mtu, cube, points, time_limit_s, mip_gap, reuse = args
         cube_f, points_f = client.scatter([cube, points], broadcast=True)
         starts = list(range(0, len(cases), size))
         # a few tasks per worker in flight, the next submitted as one finishes: the scheduler holds
@@ -182,7 +253,7 @@ def run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | None
 
         def submit(j: int):
             a = starts[j]
-            f = client.submit(solve_chunk, cases[a:a + size], day, mtu, cube_f, points_f, time_limit_s, mip_gap,
+            f = client.submit(solve_chunk, cases[a:a + size], day, mtu, cube_f, points_f, time_limit_s, mip_gap, reuse,
                               key=f"fleet-chunk-{uuid.uuid4().hex}-{j}", pure=False)
             futures[f] = j
             return f

@@ -35,7 +35,7 @@ import pandas as pd
 import pyomo.environ as pyo
 import xarray as xr
 
-from bidopt import markets
+from bidopt import markets, solver
 from bidopt.assets.base import values
 from bidopt.bids import tails
 from bidopt.horizon import Horizon
@@ -64,14 +64,16 @@ class BiddingModel:
 
     def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
                  blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None,
-                 max_buy_price: float | None = None, min_sell_price: float | None = None, flat: bool = False):
+                 max_buy_price: float | None = None, min_sell_price: float | None = None, flat: bool = False,
+                 reuse: bool = False):
         """``fcr_scenarios``: {product: S x hours} FCR clearing prices paired with the day-ahead
         scenarios; with them FCR is bid in price steps (auction 1) accepted per scenario, instead of
         a first-stage volume at known prices. ``flat``: one volume per MTU at all scenario prices (the
         price-independent position of the best expected value; the tails of ``order_curves`` still
         close the curve). ``max_buy_price`` / ``min_sell_price`` (EUR/MWh): above
         (below) them the curve's volume is at most (at least) the must-run volume
-        (``bidopt.bids.tails``)."""
+        (``bidopt.bids.tails``). ``reuse``: keep the compiled model (``bidopt.solver.Persistent``)
+        for re-solves after ``refresh``."""
         self.case, self.horizon = case, horizon
         self.risk = risk or RiskSettings()
         prices = np.asarray(scenarios.transpose("scenario", "time").values, dtype=float)
@@ -88,7 +90,28 @@ class BiddingModel:
         self.must_run_by_sign = tails.MustRun(case, self.data, horizon.n)
         self.must_run = self.must_run_by_sign.pos  # MW per MTU, + = consumption, at prices >= 0
         self.m = self._build()
+        self.persistent = solver.Persistent(self.m) if reuse else None
         self.solve_info: SolveInfo | None = None
+
+    def refresh(self, case, data: dict | None = None) -> bool:
+        """Make this built model the model of another site ``case`` on the same horizon and scenario
+        cube (the next home of a fleet): every scenario copy's assets and tariffs set their Params
+        (``Site.refresh``). False when the site needs another structure (other assets, tariff kinds,
+        grid limits or binaries; an asset kind without ``refresh``) or the model has parts that are
+        not refreshed (blocks, FCR, price caps, a flat curve): the model is then unusable and the
+        caller builds anew. The risk settings are the caller's to match (they are constants)."""
+        if (self.block_candidates or self.fcr_scenarios or self.flat or self.max_buy_price is not None
+                or self.min_sell_price is not None or markets.capacity_products(case)):
+            return False
+        data = prepare_assets(case, self.horizon) if data is None else data
+        for s, site in enumerate(self.sites):
+            if not site.refresh(case, self.horizon, data, self.prices[s]):
+                return False
+        self.case, self.data = case, data
+        self.must_run_by_sign = tails.MustRun(case, data, self.horizon.n)
+        self.must_run = self.must_run_by_sign.pos
+        self.solve_info = None
+        return True
 
     # --- build ------------------------------------------------------------------------------------
     def _price_points(self) -> tuple[list[np.ndarray], np.ndarray]:
