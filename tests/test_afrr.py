@@ -235,3 +235,23 @@ def test_real_case_plans_bids_and_validates_from_the_command_line(tmp_path):
     bids.to_csv(path, index=False)
     r = CliRunner().invoke(main, ["validate", str(path)])
     assert r.exit_code == 1 and "lot" in r.output, r.output
+
+
+def test_activated_energy_is_settled_at_a_price_series_when_given(tmp_path):
+    """With activation_prices an expected share of the capacity is activated: up energy paid the up
+    price, down energy paying the down price, the net moving the SoC; without them none is."""
+    idx = btime.delivery_index(DAY, 60)
+    pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "up_eur_per_mwh": 100.0,
+                  "down_eur_per_mwh": 20.0}).to_csv(tmp_path / "act.csv", index=False)
+    res = bidopt.plan(afrr_case(tmp_path, afrr={"activation_prices": "act.csv"}), DAY)
+    s, rev = res.schedule, res.summary["revenue_eur"]
+    np.testing.assert_allclose(s.bess_afrr_up_mw, 1.0, atol=1e-9)
+    np.testing.assert_allclose(s.bess_afrr_down_mw, 1.0, atol=1e-9)
+    assert rev["afrr_up"] == pytest.approx(50.0 * 24 + 0.1 * 100.0 * 24)
+    assert rev["afrr_down"] == pytest.approx(40.0 * 24 - 0.1 * 20.0 * 24)
+    np.testing.assert_allclose(s.bess_soc_mwh, 1.0, atol=1e-9)  # 0.1 MW up and 0.1 MW down: no drift
+    res = bidopt.plan(afrr_case(tmp_path, afrr={"activation_prices": "act.csv", "activation_share_down": 0.0}), DAY)
+    s = res.schedule
+    drift = np.cumsum(0.1 * s.bess_afrr_up_mw.to_numpy())
+    np.testing.assert_allclose(s.bess_soc_mwh.to_numpy(), 1.0 - drift, atol=1e-6)
+    assert (s.bess_soc_mwh >= s.bess_afrr_up_mw - 1e-6).all()  # still 1 h of full activation up

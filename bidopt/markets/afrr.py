@@ -23,8 +23,12 @@ of hour h:
 
     power up = u     power down = d     energy up = u * endurance_h     energy down = d * endurance_h
 
-Activated energy is not modelled: the expected activation is 0 and activated energy is not paid
-(no aFRR energy price series is read; MARKET_RULES: Nordic aFRR energy price rules UNVERIFIED).
+Activated energy is settled only when ``activation_prices`` names a price series (CSV
+``timestamp_utc,up_eur_per_mwh,down_eur_per_mwh``, EUR/MWh): an expected share of the capacity is
+activated in every MTU (``activation_share_up``/``_down``, UNVERIFIED), upward energy paid the up
+price, downward energy (absorbed) paying the down price, and the expected net activation
+su * u - sd * d (MW) moves the SoC. Without it activated energy is not modelled (expected
+activation 0, nothing paid; MARKET_RULES: Nordic aFRR energy price rules UNVERIFIED).
 
 Sources and status. From MARKET_RULES 3.6: D-1 procurement, hourly validity, marginal pricing, min
 bid 1 MW (default lot 1 MW), gate closure between 07:00 and 10:00 D-1 (Fingrid: 08:30 Finnish time
@@ -40,6 +44,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
 from bidopt import time as btime
@@ -64,6 +69,9 @@ class AfrrRules(Strict):
     procured_only: bool = True  # sell only in hours the TSO bought volume of that direction in the zone
     gate_time: dt.time = dt.time(7, 30)  # gate closure, local clock time (MARKET_RULES 3.6: 07:00-10:00 D-1)
     gate_days_before: int = Field(1, ge=0)  # ... this many days before delivery
+    activation_prices: str | None = None  # CSV timestamp_utc,up_eur_per_mwh,down_eur_per_mwh; None: not modelled
+    activation_share_up: float = Field(0.1, ge=0, le=1)  # expected activated share of up capacity; UNVERIFIED
+    activation_share_down: float = Field(0.1, ge=0, le=1)  # ... of down capacity; UNVERIFIED
 
     @field_validator("prices", mode="before")
     @classmethod
@@ -128,13 +136,38 @@ class Afrr(Product):
 
     def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
         hour_of = horizon.hour_group
-        hold_h = self.rules(case).endurance_h
+        r = self.rules(case)
+        hold_h, su, sd = r.endurance_h, r.activation_share_up, r.activation_share_down
         pairs = set(cap.AP)
         out = {}
         for a in sorted({a for a, _ in pairs}):
             per = {s: [cap.cap[a, s, hour_of[t]] if (a, s) in pairs else 0.0 for t in T] for s in self.streams}
             up, down = per[UP], per[DOWN]
-            out[a] = Headroom(up, down, [hold_h * c for c in up], [hold_h * c for c in down], None)
+            expected = [su * u - sd * d for u, d in zip(up, down, strict=True)] if r.activation_prices else None
+            out[a] = Headroom(up, down, [hold_h * c for c in up], [hold_h * c for c in down], expected)
+        return out
+
+    def site_value(self, cap, blk, T, horizon: Horizon, case, spot: np.ndarray):
+        """Expected activated energy at ``activation_prices`` (EUR per stream, ``blk.activation_eur``):
+        up energy su * u * dt paid the up price, down energy sd * d * dt paying the down price."""
+        r = self.rules(case)
+        if not r.activation_prices:
+            return 0.0
+        price = {s: sources.profile(case, r.activation_prices, "markets.afrr.activation_prices", horizon.index,
+                                    None, column=f"{DIRECTION[s]}_eur_per_mwh") for s in self.streams}
+        share = {UP: r.activation_share_up, DOWN: -r.activation_share_down}
+        hour_of, dt_h = horizon.hour_group, horizon.dt_h
+        blk.activation_eur = pyo.Expression(list(self.streams), rule=lambda b, s: sum(
+            share[s] * dt_h * float(price[s][t]) * cap.cap[a, s, hour_of[t]]
+            for a, p in cap.AP if p == s for t in T))
+        return sum(blk.activation_eur[s] for s in self.streams)
+
+    def revenue(self, cap, blk) -> dict[str, float]:
+        """EUR per stream: the capacity value plus the expected activated energy (when settled)."""
+        out = super().revenue(cap, blk)
+        act = None if blk is None else blk.component("activation_eur")
+        for s in [] if act is None else self.streams:
+            out[s] = out.get(s, 0.0) + float(pyo.value(act[s]))
         return out
 
     def gate_utc(self, case, day) -> pd.Timestamp:
