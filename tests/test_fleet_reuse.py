@@ -1,5 +1,6 @@
 """Fleet bids on reused models (``bidopt.bids.fleet_sites.ModelCache``): one built model per site
-shape refreshed for the next site of that shape gives exactly the results of a model built per site."""
+shape refreshed for the next site of that shape gives exactly the results of a model built per site
+(battery + PV homes and heat-pump homes take part; EV homes are built per site)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ def test_reused_models_give_the_per_site_builds_results(seed):
     assert built.summary["models_built"] == 24
     assert reused.summary["models_built"] < 24  # battery homes of one shape share a model
     assert not reused.sites.built.all() and built.sites.built.all()
+    for kind in ("battery", "heat_pump"):  # homes of both kinds share models
+        homes = [i for i, c in enumerate(cases) if any(a.kind == kind for a in c.assets)]
+        assert not reused.sites.built.to_numpy()[homes].all(), kind
     _same(built, reused)
     if seed == 1:
         assert reused.summary["sites_with_binaries"] > 0

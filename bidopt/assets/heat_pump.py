@@ -244,7 +244,10 @@ class HeatPump(HeatPumpInputs, HeatPumpChecks, AssetBase):
 
     # --- model ------------------------------------------------------------------------------------
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        self.same_build(blk, use_binaries, *self.NUMBERS)
         dt_h = horizon.dt_h
+        blk.p_max = pyo.Param(mutable=True, initialize=self.max_power_mw)
+        blk.aux_max = pyo.Param(mutable=True, initialize=self.aux_max_mw)
         blk.outdoor = pyo.Param(T, initialize=dict(enumerate(data["outdoor_c"])), mutable=True)
         blk.cop = pyo.Param(T, initialize=dict(enumerate(data["cop"])), mutable=True)
         # MWh heat moved per MWh electric when a reserve activation changes consumption, at most
@@ -252,10 +255,10 @@ class HeatPump(HeatPumpInputs, HeatPumpChecks, AssetBase):
         blk.reserve_heat_per_mwh = pyo.Param(
             T, initialize=dict(enumerate(np.maximum(data["cop"], 1.0))), mutable=True
         )
-        blk.power = pyo.Var(T, bounds=(0, self.max_power_mw))
-        blk.aux = pyo.Var(T, bounds=(0, self.aux_max_mw))
+        blk.power = pyo.Var(T, bounds=lambda b, t: (0, b.p_max))
+        blk.aux = pyo.Var(T, bounds=lambda b, t: (0, b.aux_max))
         if self.has_tank:
-            blk.power_hot_water = pyo.Var(T, bounds=(0, self.max_power_mw))
+            blk.power_hot_water = pyo.Var(T, bounds=lambda b, t: (0, b.p_max))
             blk.hot_water_within_power = pyo.Constraint(T, rule=lambda b, t: b.power_hot_water[t] <= b.power[t])
             blk.space_heat = pyo.Expression(
                 T, rule=lambda b, t: b.cop[t] * (b.power[t] - b.power_hot_water[t]) + b.aux[t]
@@ -268,19 +271,17 @@ class HeatPump(HeatPumpInputs, HeatPumpChecks, AssetBase):
         blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.power[t] + b.aux[t])
 
         if self.mode == "rc":
-            a, gain, forcing = self._rc_coefficients(horizon, data)
-            lo_e, hi_e = self._temperature_bounds(horizon, data)
-            blk.indoor_initial = pyo.Param(initialize=self.indoor_start, mutable=True)
-            blk.forcing = pyo.Param(T, initialize=dict(enumerate(forcing)), mutable=True)
-            # bounds of T_t carry band_t ∩ band_{t+1}: both ends of every MTU inside its band
-            blk.temp_min = pyo.Param(T, initialize=dict(enumerate(lo_e)), mutable=True)
-            blk.temp_max = pyo.Param(T, initialize=dict(enumerate(hi_e)), mutable=True)
-            blk.initial_min = pyo.Param(initialize=float(data["band_min_c"][0]), mutable=True)
-            blk.initial_max = pyo.Param(initialize=max(float(data["band_max_c"][0]), self.indoor_start), mutable=True)
-            blk.indoor = pyo.Var(T, bounds=lambda b, t: (float(lo_e[t]), float(hi_e[t])))
+            # a, gain of the dynamics, the forcing, the start and the bounds of T_t (band_t ∩ band_{t+1}:
+            # both ends of every MTU inside its band) are Params, set by _set_rc
+            for name in ("rc_a", "rc_gain", "indoor_initial", "initial_min", "initial_max"):
+                blk.add_component(name, pyo.Param(mutable=True, initialize=0.0))
+            for name in ("forcing", "temp_min", "temp_max"):
+                blk.add_component(name, pyo.Param(T, mutable=True, initialize=0.0))
+            self._set_rc(blk, horizon, data)
+            blk.indoor = pyo.Var(T, bounds=lambda b, t: (b.temp_min[t], b.temp_max[t]))
 
-            blk._rc = (a, gain)  # plain numbers, reused if a reserve market adds expected activation
-            blk.indoor_dynamics = pyo.Constraint(T, rule=self._rc_rule(T, a, gain))
+            blk._rc = (blk.rc_a, blk.rc_gain)  # reused if a reserve market adds expected activation
+            blk.indoor_dynamics = pyo.Constraint(T, rule=self._rc_rule(T, blk.rc_a, blk.rc_gain))
             if self.final_at_least_initial:
                 blk.indoor_final = pyo.Constraint(expr=blk.indoor[T.last()] >= blk.indoor_initial)
         else:

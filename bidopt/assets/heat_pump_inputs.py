@@ -10,9 +10,15 @@ column, or a naive local-time file such as the Örebro measurements (``Date / Ti
 separated). Heat demand and solar gains are read the same way (``bidopt.data.local_time``: each
 label is the END of its hour by default, ``local_time_labels``; gaps of up to ``max_gap_h`` hours
 are interpolated, longer gaps are an input error when the horizon touches them).
+
+``refresh`` puts another day's inputs, or another house's (RC mode, the same structure), into a
+block ``build`` made: the spec's numbers that reach the model (powers, the RC coefficients, the
+comfort bounds, the start) are mutable Params.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,10 +27,45 @@ from bidopt.data.local_time import KW_PER_MW
 from bidopt.data.synthetic_weather import synthetic_outdoor_temp
 from bidopt.errors import InputError, data_labels
 from bidopt.horizon import Horizon
+from bidopt.params import set_values
 
 
 class HeatPumpInputs:
-    """``prepare`` and its readers; mixed into ``HeatPump``, whose fields they read."""
+    """``prepare`` and its readers, ``refresh``; mixed into ``HeatPump``, whose fields they read."""
+
+    # fields that reach the model only through Params (``_set_rc``, ``refresh``) or ``prepare``'s data
+    NUMBERS: ClassVar[tuple[str, ...]] = (
+        "max_power_mw", "aux_max_mw", "cop", "cop_at_0c", "cop_slope_per_k", "cop_min", "cop_max", "outdoor_temp",
+        "outdoor_temp_column", "synthetic_annual_mean_c", "synthetic_seasonal_amplitude_k",
+        "synthetic_daily_amplitude_k", "synthetic_weather_sigma_k", "local_time_labels", "max_gap_h",
+        "thermal_capacity_mwh_per_k", "heat_loss_mw_per_k", "internal_gain_mw", "solar_gain", "solar_gain_column",
+        "solar_gain_peak_mw", "latitude", "comfort_min_c", "comfort_max_c", "comfort_min_by_hour",
+        "comfort_max_by_hour", "indoor_initial_c")
+
+    def _set_rc(self, blk, horizon: Horizon, data: dict) -> None:
+        """The RC model's numbers into its Params: a and gain of the dynamics, the forcing (°C), the
+        bounds of T_t and of the start (°C), the start."""
+        a, gain, forcing = self._rc_coefficients(horizon, data)
+        lo_e, hi_e = self._temperature_bounds(horizon, data)
+        for name, v in (("rc_a", a), ("rc_gain", gain), ("indoor_initial", self.indoor_start),
+                        ("initial_min", float(data["band_min_c"][0])),
+                        ("initial_max", max(float(data["band_max_c"][0]), self.indoor_start))):
+            blk.component(name).set_value(v)
+        for name, v in (("forcing", forcing), ("temp_min", lo_e), ("temp_max", hi_e)):
+            set_values(blk.component(name), v)
+
+    def refresh(self, blk, horizon: Horizon, data: dict, use_binaries: bool) -> bool:
+        """Another day, or another house of the same structure, on a built RC block (the demand mode
+        is rebuilt): its inputs and numbers into the Params."""
+        if self.mode != "rc" or not self.same_build(blk, use_binaries, *self.NUMBERS):
+            return False
+        blk.p_max.set_value(self.max_power_mw)
+        blk.aux_max.set_value(self.aux_max_mw)
+        set_values(blk.outdoor, data["outdoor_c"])
+        set_values(blk.cop, data["cop"])
+        set_values(blk.reserve_heat_per_mwh, np.maximum(data["cop"], 1.0))
+        self._set_rc(blk, horizon, data)
+        return True
 
     def _series(self, case, ref: str, field: str, horizon: Horizon, column: str | None, synthetic_fn) -> np.ndarray:
         """A series per MTU from "synthetic", a timestamp_utc CSV or a naive local-time CSV."""
