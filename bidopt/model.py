@@ -64,7 +64,7 @@ def solve_model(owner, time_limit_s: float | None = None, mip_gap: float | None 
     default_gap = SolverOptions.model_fields["mip_gap"].default
     proven = converged and (not is_mip or rel_gap <= default_gap or gap <= default_gap)
     return SolveInfo(status=status, seconds=seconds, mip_gap=float(gap), termination=tc.name,
-                     proven_optimal=bool(proven), requested_gap=float(rel_gap))
+                     proven_optimal=bool(proven), requested_gap=float(rel_gap), objective=res.incumbent_objective)
 
 
 def check_solver_options(time_limit_s=None, mip_gap=None) -> None:
@@ -144,6 +144,7 @@ class SolveInfo:
     termination: str = ""
     proven_optimal: bool = True  # converged within the default [solver] mip_gap (solver_warnings)
     requested_gap: float = 0.0
+    objective: float | None = None  # the objective's value at the solution, as the solver computed it (EUR)
 
     def as_dict(self) -> dict:
         return {"status": self.status, "seconds": round(self.seconds, 4), "mip_gap": self.mip_gap,

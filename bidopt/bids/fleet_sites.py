@@ -131,12 +131,13 @@ def bid_site(case: Case, horizon: Horizon, cube: xr.DataArray, points: list[np.n
     vol = np.array([m.volume[t, k].value or 0.0 for t, pts in enumerate(points) for k in range(len(pts))], float)
     imp = np.zeros(horizon.n)
     exp = np.zeros(horizon.n)
-    obj = 0.0
     for s, site in enumerate(bm.sites):
         p = float(bm.prob[s])
         imp += p * values(site.blk.grid.import_mw)
         exp += p * values(site.blk.grid.export_mw)
-        obj += p * float(pyo.value(m.site[s].value_eur))
+    obj = bm.solve_info.objective  # risk-neutral, no first stage: the objective is sum_s p_s V_s
+    if obj is None or bm.risk.beta > 0 or bm.capacities:  # else Pyomo evaluates it (~5 ms per site)
+        obj = sum(float(bm.prob[s]) * float(pyo.value(m.site[s].value_eur)) for s in range(len(bm.sites)))
     if built:  # the structure's property: kept with a reused model
         bm.binaries = any(v.is_binary() or v.is_integer() for v in m.component_data_objects(pyo.Var, active=True))
     t3, c3 = _time.perf_counter(), _time.process_time()
