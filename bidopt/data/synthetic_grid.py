@@ -51,7 +51,24 @@ def mtu_minutes(idx: pd.DatetimeIndex) -> int:
     return int(minutes)
 
 
+_LAYOUTS: dict[tuple, Layout] = {}  # the last few layouts: a fleet's sites draw on the same day's index
+
+
 def layout(index: pd.DatetimeIndex, tz: str = STOCKHOLM) -> Layout:
+    """The grid of ``index`` (kept for the next call on the same instants; its arrays are read-only)."""
+    idx = pd.DatetimeIndex(index)
+    key = (tz, str(idx.freq), idx.as_unit("ns").asi8.tobytes())  # the frequency: the MTU of a 1-MTU index
+    lay = _LAYOUTS.get(key)
+    if lay is None:
+        lay = _LAYOUTS[key] = _layout(index, tz)
+        for a in (lay.codes, lay.qpos, lay.start_ns, lay.n_hours, lay.ordinal, lay.doy, lay.weekday):
+            a.setflags(write=False)
+        while len(_LAYOUTS) > 16:
+            _LAYOUTS.pop(next(iter(_LAYOUTS)))
+    return lay
+
+
+def _layout(index: pd.DatetimeIndex, tz: str) -> Layout:
     idx = utc_index(index)
     mtu = mtu_minutes(idx)
     local = idx.tz_convert(tz)
