@@ -17,7 +17,11 @@ each with its own tariff) as one portfolio in one bidding zone:
    Dask scheduler (``scheduler="tcp://host:8786"``). Local workers start from a fork server that
    has imported bidopt once (Linux), not each importing it again. Only small results come back from a task:
    per site the curve volumes, the expected grid import and export (numpy arrays), the expected
-   objective and the solve times. No Pyomo model leaves a worker.
+   objective and the solve times. No Pyomo model leaves a worker. A worker keeps one built model per
+   site shape (horizon, cube, risk settings, asset names and kinds, tariff kinds, grid limits) and
+   refreshes it for the next site of that shape: the site's numbers go into its Params and only the
+   arrays they reach are renewed (``fleet_sites.ModelCache``; the same bits as a model built per site,
+   ``reuse_models=False``). Homes with an asset kind that has no ``refresh`` (EV) are built per site.
 3. **Aggregation.** The portfolio curve of an MTU is the sum of the site curves. In general that sum
    is taken at the union of the sites' price points, each site curve interpolated linearly (and held
    flat beyond its end points), as the exchange reads a curve (``sum_curves``). Here all sites share

@@ -1,5 +1,6 @@
 """Solving the sites of a fleet bid (``bidopt.bids.fleet``): one site's stochastic curve model
-(``bid_site``), a chunk of sites in one worker process (``solve_chunk``, plain numpy results), and
+(``bid_site``), built or taken from the worker's models kept per site shape and refreshed
+(``ModelCache``), a chunk of sites in one worker process (``solve_chunk``, plain numpy results), and
 the chunks in this process or on a Dask cluster (``solve_sites``).
 
 Units: volumes and powers in MW (+ = buy / import), money in EUR, times in seconds. A site's error
