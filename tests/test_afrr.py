@@ -255,3 +255,20 @@ def test_activated_energy_is_settled_at_a_price_series_when_given(tmp_path):
     drift = np.cumsum(0.1 * s.bess_afrr_up_mw.to_numpy())
     np.testing.assert_allclose(s.bess_soc_mwh.to_numpy(), 1.0 - drift, atol=1e-6)
     assert (s.bess_soc_mwh >= s.bess_afrr_up_mw - 1e-6).all()  # still 1 h of full activation up
+
+
+def test_backtest_resumes_and_a_changed_mimer_export_is_recomputed(tmp_path):
+    """The Mimer exports are read whole (not as recorded slices): a rerun resumes while they are
+    unchanged, and recomputes every day once one changes."""
+    from bidopt.backtest.engine import backtest
+
+    days = ["2022-02-10", "2022-02-11"]
+    case = afrr_case(tmp_path, da=None)
+    write_mimer(tmp_path / "afrr.csv", days, 50.0, 40.0)
+    first = backtest(case, days[0], days[-1], out_dir=tmp_path / "out", strategy="perfect_foresight")
+    again = backtest(case, days[0], days[-1], out_dir=tmp_path / "out", strategy="perfect_foresight")
+    assert again.summary["resumed_days"] == 2 and again.summary["objective_eur"] == first.summary["objective_eur"]
+    write_mimer(tmp_path / "afrr.csv", days, 80.0, 40.0)
+    rerun = backtest(case, days[0], days[-1], out_dir=tmp_path / "out", strategy="perfect_foresight")
+    assert rerun.summary["stale_days"] == 2 and rerun.summary["objective_eur"] > first.summary["objective_eur"]
+    assert rerun.daily["afrr_up_eur"].sum() == pytest.approx(80.0 * 48)
