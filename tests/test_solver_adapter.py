@@ -131,7 +131,10 @@ def replanned_after(change) -> tuple:
     pm.solve()
     got = solved(pm)
     res = solver.solve_matrix(pm.m, case.solver.time_limit_s, case.solver.mip_gap, case.solver.threads)
-    assert res.incumbent_objective == pytest.approx(got[0], abs=1e-9)
+    # a MIP stops anywhere within its relative gap, and HiGHS's branch and bound on a busy machine
+    # need not stop at the same incumbent twice: exact for an LP, within the gap for a MIP
+    gap = case.solver.mip_gap if pm.persistent.mm.is_mip else 0.0
+    assert res.incumbent_objective == pytest.approx(got[0], rel=gap, abs=1e-9)
     return pm, got, solved(pm)
 
 
@@ -202,7 +205,7 @@ def test_a_domain_changed_in_a_reused_model_is_compiled():
 
     pm, got, fresh = replanned_after(integer)
     assert pm.persistent.compiles == 2 and pm.persistent.mm.is_mip
-    assert got == fresh
+    assert fresh[0] == pytest.approx(got[0], rel=1e-4)  # the same MIP, within the demo case's mip_gap
     assert all(abs(v.value - round(v.value)) <= 1e-6 for v in battery(pm).discharge.values())  # HiGHS tolerance
 
 
