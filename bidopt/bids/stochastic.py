@@ -21,8 +21,9 @@ result, optionally plus beta * CVaR_alpha of the scenario results:
 With one scenario the curve has one point per MTU: a price-independent volume equal to the
 deterministic plan. ``flat`` (``[bidding] curve = "flat"``) makes every monotone pair an equality,
 v_{t,k} = v_{t,k+1}: one price-independent volume per MTU, the one of the best expected result over
-the scenarios (for a site whose value is linear in the price, the plan on the expected price). The curves submitted (``order_curves``) add a floor and a ceiling tail point per
-MTU beyond the scenario prices, where the portfolio's flexible part stops selling and buying
+the scenarios (for a site whose value is linear in the price, the plan on the expected price).
+The curves submitted (``order_curves``) add a floor and a ceiling tail point per MTU beyond the
+scenario prices, where the portfolio's flexible part stops selling and buying
 (``bidopt.bids.tails``); the optional price caps bind as constraints on the volumes.
 """
 
