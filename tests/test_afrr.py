@@ -70,6 +70,7 @@ def afrr_case(tmp_path, day=DAY, *, up=50.0, down=40.0, afrr=None, da=0.0, close
 
 
 @pytest.mark.realdata
+@pytest.mark.usefixtures("shared_data")  # skipped without ../shared/data
 def test_reader_on_a_slice_of_the_real_exports(tmp_path):
     """Lines around the switch to zonal procurement (2022-05-11), copied from the two real exports
     (which overlap on that day): the national rows before, SN3's own after, one row per UTC hour."""
@@ -87,6 +88,7 @@ def test_reader_on_a_slice_of_the_real_exports(tmp_path):
 
 
 @pytest.mark.realdata
+@pytest.mark.usefixtures("shared_data")  # skipped without ../shared/data
 def test_case_reads_the_real_2022_prices():
     case = bidopt.load_case(CASE)
     idx = btime.delivery_index("2022-02-10", 60)
@@ -212,6 +214,7 @@ def test_backtest_holds_the_bid_afrr_at_delivery(tmp_path):
 
 
 @pytest.mark.realdata
+@pytest.mark.usefixtures("shared_data")  # skipped without ../shared/data
 def test_real_case_plans_bids_and_validates_from_the_command_line(tmp_path):
     """cases/se3_battery_afrr_2022 on 2022-02-10: plan earns both aFRR streams; bid writes
     afrr_bids.csv in whole 1 MW lots, which `bidopt validate` accepts."""
