@@ -52,7 +52,7 @@ from bidopt import time as btime
 from bidopt.case import DEFAULTS_DIR, Strict
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
-from bidopt.markets.base import Headroom, Product, register_product
+from bidopt.markets.base import Headroom, Product, product, register_product
 
 PRODUCTS = ("fcr_n", "fcr_d_up", "fcr_d_down")
 RULES_FILE = DEFAULTS_DIR / "fcr_rules.toml"
@@ -152,12 +152,7 @@ _OVERRIDES = ("pricing", "auction1_gate", "auction1_days_before", "auction2_gate
 def rules(case, day=None) -> FcrRules:
     """The case's ``[markets.fcr]`` rules; an unset ``step_mw`` is the lot in force on ``day`` (the
     latest entry's without a day; every entry so far has 0.1 MW)."""
-    try:
-        r = FcrRules.model_validate(case.markets.get("fcr", {}))
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = "markets.fcr." + ".".join(str(x) for x in err["loc"])
-        raise InputError(case.label, field, err["msg"]) from None
+    r = product("fcr").validate(FcrRules, case)
     if r.step_mw is None:
         lot = (rules_in_force(day) if day is not None else rules_table()[-1]).lot_mw
         r = r.model_copy(update={"step_mw": lot})

@@ -8,11 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal, get_args
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from bidopt.case import Strict
-from bidopt.errors import InputError
-from bidopt.markets.base import Product, register_product
+from bidopt.markets.base import Product, product, register_product
 
 Model = Literal["auto", "single", "two_price", "one_and_half"]
 MODELS: tuple[str, ...] = get_args(Model)
@@ -35,11 +34,7 @@ class ImbalanceRules(Strict):
 
 def rules(case) -> ImbalanceRules:
     """The case's ``[markets.imbalance]`` table, validated (errors name ``markets.imbalance.<field>``)."""
-    try:
-        return ImbalanceRules.model_validate(case.markets.get("imbalance", {}))
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise InputError(case.label, "markets.imbalance." + ".".join(map(str, err["loc"])), err["msg"]) from None
+    return product("imbalance").validate(ImbalanceRules, case)
 
 
 

@@ -7,11 +7,10 @@ adjustment terms they use are built by ``bidopt.site.Site`` (position plus adjus
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from bidopt.case import Strict
-from bidopt.errors import InputError
-from bidopt.markets.base import Product, register_product
+from bidopt.markets.base import Product, product, register_product
 
 
 class IntradayRules(Strict):
@@ -24,11 +23,8 @@ class IntradayRules(Strict):
 
 
 def rules(case) -> IntradayRules:
-    try:
-        return IntradayRules.model_validate(case.markets.get("intraday", {}))
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise InputError(case.label, "markets.intraday." + ".".join(map(str, err["loc"])), err["msg"]) from None
+    """The case's ``[markets.intraday]`` table, validated (errors name ``markets.intraday.<field>``)."""
+    return product("intraday").validate(IntradayRules, case)
 
 
 def adjustments(spot, intraday_price, r: IntradayRules, allowed=None) -> dict:
