@@ -66,7 +66,7 @@ class BiddingModel:
     def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
                  blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None,
                  max_buy_price: float | None = None, min_sell_price: float | None = None, flat: bool = False,
-                 reuse: bool = False):
+                 reuse: bool = False, continuous_capacity: bool = False):
         """``fcr_scenarios``: {product: S x hours} FCR clearing prices paired with the day-ahead
         scenarios; with them FCR is bid in price steps (auction 1) accepted per scenario, instead of
         a first-stage volume at known prices. ``flat``: one volume per MTU at all scenario prices (the
@@ -74,8 +74,10 @@ class BiddingModel:
         close the curve). ``max_buy_price`` / ``min_sell_price`` (EUR/MWh): above
         (below) them the curve's volume is at most (at least) the must-run volume
         (``bidopt.bids.tails``). ``reuse``: keep the compiled model (``bidopt.solver.Persistent``)
-        for re-solves after ``refresh``."""
+        for re-solves after ``refresh``. ``continuous_capacity``: capacity volumes in MW, not whole
+        lots (a fleet site's share of a pooled bid; the pool rounds, ``bidopt.bids.fleet_pool``)."""
         self.case, self.horizon = case, horizon
+        self.continuous_capacity = continuous_capacity
         self.risk = risk or RiskSettings()
         prices = np.asarray(scenarios.transpose("scenario", "time").values, dtype=float)
         if prices.shape[1] != horizon.n:
@@ -148,7 +150,7 @@ class BiddingModel:
                 continue  # stepped FCR bids: each scenario holds its own accepted volume
             cap = self.capacities[prod.name] = pyo.Block()
             m.add_component(prod.name, cap)
-            prod.build_capacity(cap, h, case, {a.name: a for a in case.assets})
+            prod.build_capacity(cap, h, case, {a.name: a for a in case.assets}, continuous=self.continuous_capacity)
             first_stage = first_stage + sum(cap.capacity_value_eur[p] for p in cap.P)
         # accepted block volume per (scenario, MTU), MW (+ = buy); 0 without block candidates
         block_volume = lambda s, t: 0.0  # noqa: E731
@@ -194,7 +196,7 @@ class BiddingModel:
         m.fcr_bids = pyo.Block()
         self.fcr_steps = FcrSteps(m.fcr_bids, [b.fcr.total_mw for b in sites], [b.fcr_accepted.mw for b in sites],
                                   self.fcr_scenarios, list(sites[0].fcr.P), list(sites[0].fcr.H),
-                                  fcr.rules(self.case).step_mw)
+                                  0.0 if self.continuous_capacity else fcr.rules(self.case).step_mw)
 
     def fcr_bid_steps(self) -> list[tuple[str, int, float, float]]:
         """(product, hour position, volume MW, price EUR/MW/h) of each auction-1 bid step."""
