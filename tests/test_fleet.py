@@ -118,7 +118,7 @@ def test_mixed_zones_are_an_input_error(cube):
         fleet_bid(cases, DAY, scenarios=cube)
 
 
-def test_blocks_fcr_and_duplicate_names_are_input_errors(cube):
+def test_blocks_duplicate_names_and_a_missing_fcr_file_are_input_errors(cube):
     base = home_sites(1, seed=5)[0]
     data = home_site_data(0, seed=5)
     data["case"]["name"] = "blocky"
@@ -128,8 +128,8 @@ def test_blocks_fcr_and_duplicate_names_are_input_errors(cube):
         fleet_bid([base, bidopt.case_from_dict(data)], DAY, scenarios=cube)
     data = home_site_data(0, seed=5)
     data["case"]["name"] = "fcr_site"
-    data["prices"]["fcr_n"] = "fcr.csv"
-    with pytest.raises(InputError, match="FCR is not supported"):
+    data["prices"]["fcr_n"] = "fcr.csv"  # FCR is pooled (tests/test_fleet_pool.py); its file must exist
+    with pytest.raises(InputError, match="fcr_site"):
         fleet_bid([base, bidopt.case_from_dict(data)], DAY, scenarios=cube)
     with pytest.raises(InputError, match="used twice"):
         fleet_bid([base, base], DAY, scenarios=cube)

@@ -56,7 +56,9 @@ of the per-site optima; solving them one by one loses nothing. Two things would 
   the sum of per-site CVaRs; here each site's own ``risk_beta`` applies to that site alone, so only
   risk-neutral fleets are exact), portfolio-level orders (block orders, a volume limit on the
   portfolio curve, rounding to the 0.1 MW lot inside the optimisation - here only the sum is
-  rounded), or FCR bid as one pool (minimum bid and lots on the pooled capacity).
+  rounded). Reserve capacity bid as one pool (lots and minimum bid on the pooled capacity) is
+  handled by solving each site with continuous capacity and rounding the pool down
+  (``bidopt.bids.fleet_pool``): exact up to the rounding loss, below one lot per stream and hour.
 - **Pooled delivery** is a larger problem: if the aggregator only has to make the fleet's total
   grid flow follow the fleet's cleared volume (one balance-responsible party re-dispatching its
   homes after the auction), a site's flow need not follow a monotone curve of its own - only the
@@ -64,8 +66,13 @@ of the per-site optima; solving them one by one loses nothing. Two things would 
   feasible for that problem, so its value is a lower bound there; the gain from pooling is not
   captured by this module.
 
-Out of scope: block orders and FCR bids. A site case with ``[bidding] blocks`` or with FCR price
-files (``[prices] fcr_*``) is an ``InputError``. All sites must be in one bidding zone and one time
+Reserve capacity (FCR-N, FCR-D, and every other capacity product ``bidopt.markets`` registers,
+offered when a site's case gives its prices) is bid as a **pool** (``bidopt.bids.fleet_pool``):
+each offering site is solved with its capacity in MW (price-taking at its case's capacity prices,
+built per site: such models are not refreshed), the fleet's offer per stream and hour is rounded
+down to the product's lot and minimum bid, and each site gets a share within its own offer
+(``FleetBids.capacity``: the pooled bids, ``fcr_bids`` in the ``fcr_bids.csv`` layout, and the
+per-site shares). Out of scope: block orders; a site case with ``[bidding] blocks`` is an ``InputError``. All sites must be in one bidding zone and one time
 zone (``InputError`` naming the first site that differs), with unique ``[case] name`` values. A site
 whose model is infeasible (or fails to solve) stops the fleet with the error of that site and its name.
 
@@ -84,13 +91,13 @@ import pandas as pd
 import xarray as xr
 
 from bidopt import time as btime
-from bidopt.bids import fleet_sites
+from bidopt.bids import fleet_pool, fleet_sites
 from bidopt.bids.dayahead import check_valid, curve_order_file, price_scenarios, product_for, settings
 from bidopt.bids.orders import OrdersFile
 from bidopt.case import Case
 from bidopt.errors import InputError
 from bidopt.forecast.scenarios import time_index
-from bidopt.markets import fcr
+from bidopt.horizon import Horizon
 
 MONOTONE_TOL_MW = 1e-6  # per site: how much a solved curve may rise with price from solver tolerance
 
@@ -105,6 +112,14 @@ class FleetBids:
     scenarios: xr.DataArray = field(repr=False)
     points: list[np.ndarray] = field(repr=False, default_factory=list)  # per MTU the shared price points
     site_volumes: np.ndarray | None = field(repr=False, default=None)  # sites x points (MTU by MTU, then point)
+    capacity: fleet_pool.CapacityPool | None = None  # pooled reserve bids and per-site shares
+
+    @property
+    def fcr_bids(self) -> pd.DataFrame:
+        """The pooled FCR bids as ``fcr_bids.csv`` rows (none without FCR)."""
+        if self.capacity is None:
+            return pd.DataFrame(columns=["product", "auction", "hour_start_utc", "volume_mw", "price_eur_per_mw_h"])
+        return self.capacity.fcr_bids()
 
     @property
     def orders_dict(self) -> dict:
@@ -169,10 +184,6 @@ def _check_fleet(cases: list[Case]) -> None:
         if st.blocks:
             raise InputError(where, "bidding.blocks", "block orders are not supported in a fleet bid "
                              "(sites are bid as curves only); remove [[bidding.blocks]]")
-        offered = fcr.offered(c)
-        if offered:
-            raise InputError(where, f"prices.{offered[0]}", "FCR is not supported in a fleet bid "
-                             "(day-ahead curves only); remove the [prices] fcr_* files")
 
 
 def _fleet_cube(first: Case, day, mtu: int, st, scenarios: xr.DataArray | None) -> tuple[xr.DataArray, pd.DatetimeIndex]:
@@ -218,6 +229,14 @@ def _sites_table(cases: list[Case], stats: np.ndarray) -> pd.DataFrame:
     })
 
 
+def _pool(cases: list[Case], keys, ordered: list[dict], horizon: Horizon, day) -> fleet_pool.CapacityPool | None:
+    """The fleet's pooled capacity from the chunks' offers (None when no site offers capacity)."""
+    if not keys:
+        return None
+    return fleet_pool.pool_capacity(cases, keys, np.concatenate([r["capacity"] for r in ordered]),
+                                    np.concatenate([r["capacity_price"] for r in ordered]), horizon, day)
+
+
 def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, workers: int = 1,
               scheduler: str | None = None, chunk: int | None = None, mtu_minutes: int | None = None,
               time_limit_s: float | None = None, mip_gap: float | None = None,
@@ -247,8 +266,10 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     t_forecast = _time.perf_counter() - t_start
 
     n = len(cases)
-    ordered, size, n_workers = fleet_sites.solve_sites(cases, (day, mtu, cube, points, time_limit_s, mip_gap, reuse_models),
-                                                       workers, scheduler, chunk)
+    horizon = Horizon(index, first.case.timezone)
+    keys = fleet_pool.pool_keys(cases, horizon) or None
+    ordered, size, n_workers = fleet_sites.solve_sites(
+        cases, (day, mtu, cube, points, time_limit_s, mip_gap, reuse_models, keys), workers, scheduler, chunk)
     site_volumes = np.concatenate([r["volumes"] for r in ordered])  # sites x points, site order
     stats = np.concatenate([r["stats"] for r in ordered])
     imp = np.concatenate([r["import"] for r in ordered]).sum(axis=0)
@@ -260,6 +281,7 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
     schedule = pd.DataFrame({"grid_import_mw": imp, "grid_export_mw": exp, "net_mw": imp - exp},
                             index=pd.DatetimeIndex(index, name="timestamp_utc"))
     sites = _sites_table(cases, stats)
+    pool = _pool(cases, keys, ordered, horizon, day)
     wall = _time.perf_counter() - t_start
     summary = {
         "zone": first.case.zone,
@@ -267,23 +289,20 @@ def fleet_bid(cases: list[Case], day, scenarios: xr.DataArray | None = None, wor
         "mtu_minutes": mtu,
         "n_sites": n,
         "n_scenarios": int(cube.sizes["scenario"]),
-        "objective_eur": float(stats[:, 0].sum()),
+        # the sites' expected results, less the capacity value the pool's rounding does not sell
+        "objective_eur": float(stats[:, 0].sum()) - (
+            sum(s["rounding_loss_eur"] for s in pool.summary.values()) if pool else 0.0),
         "site_seconds": float(stats[:, 1].sum()),
         "site_cpu_seconds": float(stats[:, 4].sum()),
         "forecast_seconds": round(t_forecast, 4),
         "wall_seconds": round(wall, 4),
-        "workers": n_workers,
-        "scheduler": scheduler,
-        "chunk": size,
-        "n_chunks": len(ordered),
-        "sites_with_binaries": int(stats[:, 5].sum()),
-        "models_built": int(stats[:, 6].sum()),
-        "auction_id": orders.auction_id,
-        "product": product,
-        "portfolio": st.portfolio,
+        "workers": n_workers, "scheduler": scheduler, "chunk": size, "n_chunks": len(ordered),
+        "sites_with_binaries": int(stats[:, 5].sum()), "models_built": int(stats[:, 6].sum()),
+        "auction_id": orders.auction_id, "product": product, "portfolio": st.portfolio,
+        "capacity": pool.summary if pool else {},
     }
     return FleetBids(orders, curves, schedule, sites, summary, cube, points,
-                     site_volumes if keep_site_curves else None)
+                     site_volumes if keep_site_curves else None, pool)
 
 
 __all__ = ["FleetBids", "fleet_bid", "price_points", "sum_curves"]

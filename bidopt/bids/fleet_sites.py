@@ -24,8 +24,10 @@ import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
 
+from bidopt import markets
 from bidopt import time as btime
 from bidopt.assets.base import values
+from bidopt.bids import fleet_pool
 from bidopt.bids.dayahead import settings
 from bidopt.case import Case
 from bidopt.errors import BidoptError, InfeasibleError, InputError, SolverError
@@ -110,15 +112,20 @@ def cube_key(cube: xr.DataArray) -> bytes:
 
 def bid_site(case: Case, horizon: Horizon, cube: xr.DataArray, points: list[np.ndarray],
               time_limit_s: float | None, mip_gap: float | None, cache: ModelCache | None = None,
-              key: bytes = b"") -> dict:
+              key: bytes = b"", pool_keys: list | None = None) -> dict:
     """One site's curve model solved (``cache``: reuse a built model of the site's shape, else a
-    fresh build); plain numpy results, times (s) and whether the model was built (``built``)."""
+    fresh build); plain numpy results, times (s) and whether the model was built (``built``).
+    ``pool_keys``: the fleet pools capacity (``bidopt.bids.fleet_pool``); a site offering some is
+    built with continuous capacity (not refreshed) and returns its offer per key (``capacity``)."""
     from bidopt.bids.stochastic import BiddingModel, RiskSettings
 
     t0, c0 = _time.perf_counter(), _time.process_time()
     st = settings(case)
     risk = RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha)
-    if cache is None:
+    pooled = pool_keys is not None and bool(markets.capacity_products(case))
+    if pooled:
+        bm, built = BiddingModel(case, horizon, cube, risk, continuous_capacity=True), True
+    elif cache is None:
         bm, built = BiddingModel(case, horizon, cube, risk), True
     else:
         bm, built = cache.model(case, horizon, cube, key, risk)
@@ -139,17 +146,24 @@ def bid_site(case: Case, horizon: Horizon, cube: xr.DataArray, points: list[np.n
     obj = bm.solve_info.objective  # risk-neutral, no first stage: the objective is sum_s p_s V_s
     if obj is None or bm.risk.beta > 0 or bm.capacities:  # else Pyomo evaluates it (~5 ms per site)
         obj = sum(float(bm.prob[s]) * float(pyo.value(m.site[s].value_eur)) for s in range(len(bm.sites)))
+        obj += sum(float(pyo.value(c.capacity_value_eur[p])) for c in bm.capacities.values() for p in c.P)
     if built:  # the structure's property: kept with a reused model
         bm.binaries = any(v.is_binary() or v.is_integer() for v in m.component_data_objects(pyo.Var, active=True))
+    out = {}
+    if pool_keys is not None:
+        out["capacity"], out["capacity_price"] = (fleet_pool.site_capacity(bm, pool_keys) if pooled
+                                                  else (np.zeros(len(pool_keys)), np.zeros(len(pool_keys))))
     t3, c3 = _time.perf_counter(), _time.process_time()
-    return {"volumes": vol, "import": imp, "export": exp, "objective": obj, "seconds": t3 - t0,
+    return {**out, "volumes": vol, "import": imp, "export": exp, "objective": obj, "seconds": t3 - t0,
             "build_s": t1 - t0, "solve_s": t2 - t1, "cpu_s": c3 - c0, "binaries": bm.binaries, "built": built}
 
 
 def solve_chunk(cases: list[Case], day, mtu: int, cube: xr.DataArray, points: list[np.ndarray],
-                 time_limit_s: float | None, mip_gap: float | None, reuse: bool = True) -> dict:
+                 time_limit_s: float | None, mip_gap: float | None, reuse: bool = True,
+                 pool_keys: list | None = None) -> dict:
     """Bid every site of ``cases`` against ``cube``; stacked numpy results, or the first site's error.
-    ``reuse``: through this process's ``CACHE`` of built models (else a model built per site)."""
+    ``reuse``: through this process's ``CACHE`` of built models (else a model built per site).
+    ``pool_keys``: also each site's capacity offer per key (``bid_site``)."""
     horizon = Horizon(btime.delivery_index(day, mtu, cases[0].case.timezone), cases[0].case.timezone)
     cache, key = (CACHE, cube_key(cube)) if reuse else (None, b"")
     rows = []
@@ -164,7 +178,7 @@ def solve_chunk(cases: list[Case], day, mtu: int, cube: xr.DataArray, points: li
     try:
         for case in cases:
             try:
-                rows.append(bid_site(case, horizon, cube, points, time_limit_s, mip_gap, cache, key))
+                rows.append(bid_site(case, horizon, cube, points, time_limit_s, mip_gap, cache, key, pool_keys))
             except BidoptError as e:
                 return {"error": error_record(case.case.name, e)}
             except Exception as e:  # a bug: still name the site, with where it happened
@@ -178,7 +192,9 @@ def solve_chunk(cases: list[Case], day, mtu: int, cube: xr.DataArray, points: li
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+    pool = {k: np.stack([r[k] for r in rows]) for k in ("capacity", "capacity_price")} if pool_keys is not None else {}
     return {
+        **pool,
         "volumes": np.stack([r["volumes"] for r in rows]),
         "import": np.stack([r["import"] for r in rows]),
         "export": np.stack([r["export"] for r in rows]),
@@ -245,7 +261,7 @@ def run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | None
     try:
         n_workers = max(1, sum(client.nthreads().values()))
         size = chunk or auto_chunk(len(cases), max(n_workers, 2))
-        day, mtu, cube, points, time_limit_s, mip_gap, reuse = args
+        day, mtu, cube, points, time_limit_s, mip_gap, reuse, pool_keys = args
         cube_f, points_f = client.scatter([cube, points], broadcast=True)
         starts = list(range(0, len(cases), size))
         # a few tasks per worker in flight, the next submitted as one finishes: the scheduler holds
@@ -256,7 +272,7 @@ def run_dask(cases, chunk: int | None, args, workers: int, scheduler: str | None
         def submit(j: int):
             a = starts[j]
             f = client.submit(solve_chunk, cases[a:a + size], day, mtu, cube_f, points_f, time_limit_s, mip_gap, reuse,
-                              key=f"fleet-chunk-{uuid.uuid4().hex}-{j}", pure=False)
+                              pool_keys, key=f"fleet-chunk-{uuid.uuid4().hex}-{j}", pure=False)
             futures[f] = j
             return f
 
