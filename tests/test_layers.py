@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("model", ("bidopt.site", "bidopt.model", "bidopt.notes", "bidopt.replan", "bidopt.diagnose")),
     ("bids", ("bidopt.bids", "bidopt.forecast")),
     ("backtest", ("bidopt.backtest",)),
-    ("cli", ("bidopt.cli",)),
+    ("cli", ("bidopt.cli", "bidopt.cli_fleet")),
 ]
 # The root package sits at the bottom: every ``import bidopt.x`` runs it, and its own code imports
 # nothing (its public names, ``bidopt.plan`` etc., load their modules lazily by name on first use).
