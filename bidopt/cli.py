@@ -250,7 +250,6 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
     Price scenarios come from [bidding] scenarios, or from the baseline forecaster on the case's
     price history (only data published before the 12:00 CET gate).
     """
-    from bidopt import markets
     from bidopt.bids import export
     from bidopt.bids.curve_plot import plot_curves
     from bidopt.bids.dayahead import bid as make_bids
@@ -260,14 +259,12 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
     b = make_bids(case, day, mtu_minutes=int(mtu_minutes) if mtu_minutes else None,
                   time_limit_s=time_limit, mip_gap=mip_gap)
     s = b.summary
-    bm = b.result.model
-    products = {name: (markets.product(name), cap) for name, cap in bm.capacities.items()
-                if not markets.product(name).own_bid_path}  # each product's bid file (FCR: fcr_bids.csv)
     _write(out_dir, {
         "dayahead_orders.json": lambda p: export.write_orders(b.orders, p),
         "fcr_bids.csv": lambda p: export.write_fcr_bids(b.fcr_bids, p),
-        **{f"{name}_bids.csv": lambda p, pc=pc: export.write_capacity_bids(pc[0].bid_table(pc[1], bm.horizon), p)
-           for name, pc in products.items()},
+        # each plug-in product's bid file (stepped or price-taking; FCR: fcr_bids.csv)
+        **{f"{name}_bids.csv": lambda p, t=table: export.write_capacity_bids(t, p)
+           for name, table in b.capacity_bids.items()},
         "schedule.csv": lambda p: output.schedule_csv(b.schedule, p),
         "summary.json": lambda p: output.summary_json(b.summary, p),
         "timing.csv": lambda p: output.timing_csv(b.summary, p),
@@ -451,6 +448,11 @@ def sweep(sweep_file, out_dir, workers, scheduler, progress):
     table = run(sweep_file, out_dir, workers=workers, scheduler=scheduler, progress=progress)
     click.echo(table.to_string(index=False))
     click.echo(f"wrote {out_dir / 'comparison.csv'}")
+
+
+from bidopt import cli_fleet  # noqa: E402  (`bidopt fleet`, in its own module: cli.py is near its size limit)
+
+cli_fleet.add_to(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -198,10 +198,11 @@ def test_gate_is_d_minus_1_and_configurable(tmp_path):
 
 
 def test_backtest_holds_the_bid_afrr_at_delivery(tmp_path):
-    """bid sells aFRR once for all scenarios; the delivery re-plan holds it and pays the price."""
+    """Price-taking bids (the day's price taken as known) sell aFRR once for all scenarios; the
+    delivery re-plan holds it and pays the price."""
     from bidopt.backtest.day import strategy_day
 
-    case = afrr_case(tmp_path, da=None, closed=False)
+    case = afrr_case(tmp_path, da=None, closed=False, afrr={"bids": "price_taking"})
     bids = bidopt.bid(case, DAY)
     assert bids.result.model.capacities["afrr"] is bids.result.model.m.afrr
     sold = bids.schedule.bess_afrr_up_mw.to_numpy()

@@ -9,9 +9,10 @@ prices only the must-run volume stays), piecewise linear, flat beyond the tails 
 volumes in 0.1 MW lots, prices on the 0.01 tick; FCR bids for the first-stage capacity, the
 expected schedule and the summary (with ``price_responsive_curves`` of ``curves_total``).
 
-FCR bids for auction 1 are stepped over FCR price scenarios (``[bidding] fcr_bids = "stepped"``,
-``bidopt.bids.fcr_steps``) or price-taking (the capacity worth selling at the case's FCR prices, bid
-at 0 EUR/MW/h). Auction 2 comes after the day-ahead result (``bidopt.bids.fcr_auction2``). Block orders: the model chooses among the candidates of ``[[bidding.blocks]]``
+Capacity bids (FCR auction 1, aFRR, any registered capacity product) are stepped over the product's
+clearing-price scenarios (``bidopt.bids.capacity_steps``; FCR: ``[bidding] fcr_bids = "stepped"``,
+aFRR: ``[markets.afrr] bids``) or price-taking (the capacity worth selling at the case's prices,
+bid at 0 EUR/MW/h); a plug-in product's bids are ``Bids.capacity_bids`` (``<name>_bids.csv``). Auction 2 comes after the day-ahead result (``bidopt.bids.fcr_auction2``). Block orders: the model chooses among the candidates of ``[[bidding.blocks]]``
 (``bidopt.bids.blocks``); the submitted ones are exported as block orders and linked
 exclusive-group orders.
 
@@ -31,6 +32,7 @@ from pydantic import ValidationError
 
 from bidopt import time as btime
 from bidopt.bids import blocks as block_model
+from bidopt.bids import capacity_steps
 from bidopt.bids.contracts import dayahead_mtu, dayahead_mtu_note, dayahead_product
 from bidopt.bids.export import empty_orders, snap
 from bidopt.bids.orders import Curve, CurveOrder, CurvePoint, OrdersFile
@@ -38,7 +40,6 @@ from bidopt.bids.rules import ExchangeRules, validate
 from bidopt.bids.stochastic import BiddingModel, BidResult, RiskSettings
 from bidopt.bids.tails import responsive_count
 from bidopt.case_tables import BiddingSettings
-from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
@@ -62,6 +63,7 @@ class Bids:
     summary: dict
     scenarios: xr.DataArray = field(repr=False)
     result: BidResult = field(repr=False)
+    capacity_bids: dict[str, pd.DataFrame] = field(default_factory=dict)  # plug-in products' bid tables (BID_COLUMNS)
 
     @property
     def orders_dict(self) -> dict:
@@ -131,24 +133,8 @@ def check_valid(orders: OrdersFile, rules: ExchangeRules) -> None:
 def fcr_price_scenarios(case, day: btime.DeliveryDay, n: int, st: BiddingSettings) -> dict[str, np.ndarray]:
     """{product: S x hours} FCR clearing-price scenarios from the case's FCR price history, using
     only prices published before the auction-1 gate in force on ``day`` (``bidopt.markets.fcr.gate_utc``:
-    D-1 00:30 from 1 Jun 2023, D-2 15:00 before; ``bidopt.forecast.baseline.fcr_price_scenarios``)."""
-    from bidopt.forecast import baseline
-
-    d = btime.day_of(day)
-    first = pd.Timestamp(d) - pd.Timedelta(days=st.fcr_lookback_days + 8)
-    hist = btime.horizon_index(first.date(), d, 60, case.case.timezone)
-    out = {}
-    for p in fcr.offered(case):
-        try:
-            history = pd.Series(sources.reserve_prices(case, p, hist), index=hist)
-        except InputError as e:
-            raise InputError(e.file, e.field, f"{e.message} (stepped FCR bids need {st.fcr_lookback_days + 8} "
-                             "days of FCR price history; or set [bidding] fcr_bids = \"price_taking\")") from None
-        cube = baseline.fcr_price_scenarios(history, day, n_scenarios=n, seed=st.seed,
-                                            lookback_days=st.fcr_lookback_days, tz=case.case.timezone,
-                                            gate_utc=fcr.gate_utc(case, day, 1))
-        out[p] = np.asarray(cube.transpose("scenario", "time").values, dtype=float)
-    return out
+    D-1 00:30 from 1 Jun 2023, D-2 15:00 before; ``bidopt.bids.capacity_steps.price_scenarios``)."""
+    return capacity_steps.price_scenarios(case, day, n, st.seed, products=["fcr"]).get("fcr", {})
 
 
 def fcr_bids(bm: BiddingModel) -> pd.DataFrame:
@@ -200,11 +186,9 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
     product = product_for(case, day, mtu, explicit)
     horizon = Horizon(day.index(mtu), case.case.timezone)
     cube = scenarios if scenarios is not None else price_scenarios(case, day, mtu, st)
-    fcr_cube = None
-    if fcr.offered(case) and st.fcr_bids == "stepped":
-        fcr_cube = fcr_price_scenarios(case, day, int(cube.sizes["scenario"]), st)
+    capacity_cube = capacity_steps.price_scenarios(case, day, int(cube.sizes["scenario"]), st.seed)
     bm = BiddingModel(case, horizon, cube, RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha), blocks=st.blocks,
-                      fcr_scenarios=fcr_cube, max_buy_price=st.max_buy_price_eur_per_mwh,
+                      capacity_scenarios=capacity_cube, max_buy_price=st.max_buy_price_eur_per_mwh,
                       min_sell_price=st.min_sell_price_eur_per_mwh, flat=st.curve == "flat")
     block_model.finish(bm, st.max_blocks)
     bm.solve(time_limit_s=time_limit_s, mip_gap=mip_gap)
@@ -222,4 +206,4 @@ def bid(case, day, mtu_minutes: int | None = None, scenarios: xr.DataArray | Non
                **notes.site_summary(bm.sites, bm.prob, curve_lot_rounding(bm, result, orders, rules),
                                     "expected day-ahead energy")}
     summary["warnings"] = solver_warnings(bm.solve_info) + summary["warnings"]
-    return Bids(orders, fcr_bids(bm), result.schedule, summary, cube, result)
+    return Bids(orders, fcr_bids(bm), result.schedule, summary, cube, result, bm.capacity_bids())

@@ -13,7 +13,7 @@ the fee) and imbalance (day-ahead price +- penalty) as recourse, and FCR capacit
 
     accepted_{s,p,h} = sold in auction 1_{p,h} + step * n_{p,h,k(s)}
 
-with the auction-2 bid ladder n of ``bidopt.bids.fcr_steps``; every copy holds the headroom for
+with the auction-2 bid ladder n of ``bidopt.bids.capacity_steps``; every copy holds the headroom for
 the auction-1 volume plus the whole auction-2 ladder, so any mix of auction-2 steps the auction
 accepts is deliverable with the known position. It maximises the expected result;
 auction-1 capacity is valued at its own clearing price in the reported figures. Volumes MW, prices
@@ -32,8 +32,8 @@ import pyomo.environ as pyo
 
 from bidopt import time as btime
 from bidopt.bids import intraday
+from bidopt.bids.capacity_steps import CapacitySteps
 from bidopt.bids.contracts import bidding_mtu
-from bidopt.bids.fcr_steps import FcrSteps
 from bidopt.data import sources
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
@@ -108,7 +108,7 @@ class Auction2Model:
             if v > 1e-9 and p not in set(first.P):
                 raise InputError(None, "fcr_bids.csv", f"{p} was sold in auction 1 but no asset of the case provides it")
         m.fcr_bids = pyo.Block()
-        self.steps = FcrSteps(m.fcr_bids, [m.site[s].fcr.total_mw for s in range(S)],
+        self.steps = CapacitySteps(m.fcr_bids, [m.site[s].fcr.total_mw for s in range(S)],
                               [m.site[s].fcr_accepted.mw for s in range(S)], scenarios, list(first.P),
                               list(first.H), fcr.rules(case).step_mw, sold_mw)
         m.objective = pyo.Objective(expr=sum(float(self.prob[s]) * m.site[s].value_eur for s in range(S)),

@@ -10,13 +10,14 @@ grid position must equal the cleared volume:
 
     imp_{s,t} - exp_{s,t} = v_{t,k(s,t)}
 
-FCR capacity is a first-stage decision shared by all scenarios (sold before day-ahead): a volume
-at known prices, or stepped bids (``bidopt.bids.fcr_steps``) whose accepted volume depends on each
-scenario's FCR clearing prices while every scenario holds the headroom for the whole ladder, so the
-bids are deliverable whatever mix of steps the auction accepts. The objective is the expected
-result, optionally plus beta * CVaR_alpha of the scenario results:
+Reserve capacity (FCR, aFRR, any registered capacity product) is a first-stage decision shared by
+all scenarios (sold before day-ahead): a volume at known prices, or, for each product with
+clearing-price scenarios, stepped bids (``bidopt.bids.capacity_steps``) whose accepted volume
+depends on each scenario's clearing prices while every scenario holds the headroom for the whole
+ladder, so the bids are deliverable whatever mix of steps the auction accepts. The objective is the
+expected result, optionally plus beta * CVaR_alpha of the scenario results:
 
-    max  sum_s pi_s V_s + FCR value + beta * (zeta - 1/(1 - alpha) sum_s pi_s u_s),  u_s >= zeta - V_s, u_s >= 0
+    max  sum_s pi_s V_s + capacity value + beta * (zeta - 1/(1 - alpha) sum_s pi_s u_s),  u_s >= zeta - V_s, u_s >= 0
 
 With one scenario the curve has one point per MTU: a price-independent volume equal to the
 deterministic plan. ``flat`` (``[bidding] curve = "flat"``) makes every monotone pair an equality,
@@ -38,9 +39,8 @@ import xarray as xr
 
 from bidopt import markets, solver
 from bidopt.assets.base import values
-from bidopt.bids import tails
+from bidopt.bids import capacity_steps, tails
 from bidopt.horizon import Horizon
-from bidopt.markets import fcr
 from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_sites, summary_header
 from bidopt.site import STREAM_ORDER, Site
 
@@ -66,10 +66,12 @@ class BiddingModel:
     def __init__(self, case, horizon: Horizon, scenarios: xr.DataArray, risk: RiskSettings | None = None,
                  blocks: list | None = None, fcr_scenarios: dict[str, np.ndarray] | None = None,
                  max_buy_price: float | None = None, min_sell_price: float | None = None, flat: bool = False,
-                 reuse: bool = False, continuous_capacity: bool = False):
-        """``fcr_scenarios``: {product: S x hours} FCR clearing prices paired with the day-ahead
-        scenarios; with them FCR is bid in price steps (auction 1) accepted per scenario, instead of
-        a first-stage volume at known prices. ``flat``: one volume per MTU at all scenario prices (the
+                 reuse: bool = False, continuous_capacity: bool = False,
+                 capacity_scenarios: dict[str, dict[str, np.ndarray]] | None = None):
+        """``capacity_scenarios``: {product name: {stream: S x hours}} clearing prices paired with
+        the day-ahead scenarios; with them the product is bid in price steps accepted per scenario
+        (``bidopt.bids.capacity_steps``), without them a first-stage volume at the case's prices.
+        ``fcr_scenarios``: the same for product ``fcr`` ({stream: S x hours}, auction 1). ``flat``: one volume per MTU at all scenario prices (the
         price-independent position of the best expected value; the tails of ``order_curves`` still
         close the curve). ``max_buy_price`` / ``min_sell_price`` (EUR/MWh): above
         (below) them the curve's volume is at most (at least) the must-run volume
@@ -86,7 +88,10 @@ class BiddingModel:
         self.prob = np.full(prices.shape[0], 1.0 / prices.shape[0]) if probs is None else np.asarray(probs, float)
         self.prices = prices
         self.block_candidates = list(blocks or [])
-        self.fcr_scenarios = fcr_scenarios
+        self.capacity_scenarios = {k: v for k, v in (capacity_scenarios or {}).items() if v}
+        if fcr_scenarios:
+            self.capacity_scenarios["fcr"] = fcr_scenarios
+        self.fcr_scenarios = self.capacity_scenarios.get("fcr")
         self.data = prepare_assets(case, horizon)
         self.max_buy_price, self.min_sell_price = max_buy_price, min_sell_price
         self.flat = flat
@@ -103,7 +108,7 @@ class BiddingModel:
         grid limits or binaries; an asset kind without ``refresh``) or the model has parts that are
         not refreshed (blocks, FCR, price caps, a flat curve): the model is then unusable and the
         caller builds anew. The risk settings are the caller's to match (they are constants)."""
-        if (self.block_candidates or self.fcr_scenarios or self.flat or self.max_buy_price is not None
+        if (self.block_candidates or self.capacity_scenarios or self.flat or self.max_buy_price is not None
                 or self.min_sell_price is not None or markets.capacity_products(case)):
             return False
         data = prepare_assets(case, self.horizon) if data is None else data
@@ -143,11 +148,12 @@ class BiddingModel:
             m.flat = pyo.Constraint(list(m.monotone.keys()), rule=lambda b, t, k: b.volume[t, k] == b.volume[t, k + 1])
         tails.cap_constraints(m, self.points, self.must_run_by_sign, self.max_buy_price, self.min_sell_price)
         first_stage = 0.0
-        stepped = bool(self.fcr_scenarios) and bool(fcr.offered(case))
+        offered = markets.capacity_products(case)
+        stepped = [p.name for p in offered if p.name in self.capacity_scenarios]
         self.capacities = {}  # first-stage capacity of each offered market product, shared by the scenarios
-        for prod in markets.capacity_products(case):
-            if stepped and prod.name == "fcr":
-                continue  # stepped FCR bids: each scenario holds its own accepted volume
+        for prod in offered:
+            if prod.name in stepped:
+                continue  # stepped bids: each scenario holds its own accepted volume
             cap = self.capacities[prod.name] = pyo.Block()
             m.add_component(prod.name, cap)
             prod.build_capacity(cap, h, case, {a.name: a for a in case.assets}, continuous=self.continuous_capacity)
@@ -162,17 +168,16 @@ class BiddingModel:
         m.site = pyo.Block(m.S)
         self.sites = []
         for s in range(S):
-            fcr_prices = {p: np.asarray(v)[s] for p, v in self.fcr_scenarios.items()} if stepped else None
+            own = {n: {p: np.asarray(v)[s] for p, v in self.capacity_scenarios[n].items()} for n in stepped}
             site = Site(case, h, self.data, self.prices[s], m.site[s], m.T, capacities=self.capacities,
-                        fcr_prices=fcr_prices)
+                        scenario_prices=own)
             self.sites.append(site)
             g = m.site[s].grid
             m.site[s].follows_curve = pyo.Constraint(
                 m.T, rule=lambda b, t, s=s, g=g: g.import_mw[t] - g.export_mw[t]
                 == m.volume[t, int(self.where[s, t])] + block_volume(s, t)
             )
-        if stepped:
-            self._build_fcr_steps(m)
+        self._build_steps(m, stepped)
         expected = sum(float(self.prob[s]) * m.site[s].value_eur for s in range(S))
         obj = expected + first_stage
         if self.risk.beta > 0:
@@ -187,20 +192,43 @@ class BiddingModel:
         m.objective = pyo.Objective(expr=obj, sense=pyo.maximize)
         return m
 
-    def _build_fcr_steps(self, m) -> None:
-        """Stepped, indivisible FCR bids for auction 1, accepted per scenario at its clearing price
-        (``bidopt.bids.fcr_steps``)."""
-        from bidopt.bids.fcr_steps import FcrSteps
-
+    def _build_steps(self, m, stepped: list[str]) -> None:
+        """Stepped, indivisible bids of each product in ``stepped`` (block ``<name>_bids``; FCR: auction
+        1), accepted per scenario at its clearing price (``bidopt.bids.capacity_steps``)."""
         sites = [m.site[s] for s in range(len(self.sites))]
-        m.fcr_bids = pyo.Block()
-        self.fcr_steps = FcrSteps(m.fcr_bids, [b.fcr.total_mw for b in sites], [b.fcr_accepted.mw for b in sites],
-                                  self.fcr_scenarios, list(sites[0].fcr.P), list(sites[0].fcr.H),
-                                  0.0 if self.continuous_capacity else fcr.rules(self.case).step_mw)
+        self.capacity_steps = {}
+        for name in stepped:
+            blk = pyo.Block()
+            m.add_component(f"{name}_bids", blk)
+            first = sites[0].component(name)
+            lot = 0.0 if self.continuous_capacity else markets.product(name).lot_mw(self.case, self.horizon)
+            self.capacity_steps[name] = capacity_steps.CapacitySteps(
+                blk, [b.component(name).total_mw for b in sites], [b.component(f"{name}_accepted").mw for b in sites],
+                self.capacity_scenarios[name], list(first.P), list(first.H), lot)
+
+    def bid_steps(self, name: str) -> list[tuple[str, int, float, float]]:
+        """(stream, hour position, volume MW, price EUR/MW/h) of each bid step of product ``name``
+        ([] when it is not bid in steps)."""
+        steps = getattr(self, "capacity_steps", {}).get(name)
+        return steps.bids() if steps is not None else []
 
     def fcr_bid_steps(self) -> list[tuple[str, int, float, float]]:
-        """(product, hour position, volume MW, price EUR/MW/h) of each auction-1 bid step."""
-        return self.fcr_steps.bids() if hasattr(self.m, "fcr_bids") else []
+        """(product, hour position, volume MW, price EUR/MW/h) of each auction-1 FCR bid step."""
+        return self.bid_steps("fcr")
+
+    def capacity_bids(self) -> dict[str, pd.DataFrame]:
+        """{product name: bid table} of every offered product with its own bid file (not FCR's
+        ``fcr_bids.csv``): the steps (``capacity_steps.step_table``, several rows per stream and
+        hour) or the price-taking volumes (``Product.bid_table``)."""
+        out = {}
+        for prod in markets.capacity_products(self.case):
+            if prod.own_bid_path:
+                continue
+            if prod.name in self.capacity_steps:
+                out[prod.name] = capacity_steps.step_table(self.bid_steps(prod.name), self.horizon.hour_starts)
+            elif prod.name in self.capacities:
+                out[prod.name] = prod.bid_table(self.capacities[prod.name], self.horizon)
+        return out
 
     # --- solve and results ------------------------------------------------------------------------
     def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None) -> SolveInfo:

@@ -161,6 +161,16 @@ def fcr_price_scenarios(
     )
 
 
+def capacity_price_scenarios(history: pd.Series, day, gate_utc, published: dt.time, n_scenarios: int = 20,
+                             seed: int = 0, lookback_days: int = 28, tz: str = btime.STOCKHOLM,
+                             mtu_minutes: int = 60, weight_last: float = 1.0) -> xr.DataArray:
+    """Hourly clearing-price scenarios (EUR/MW/h) of any capacity product for ``day``, as
+    ``fcr_price_scenarios`` but with the product's own publication time (``published``, local, on
+    the day before delivery) and bid gate ``gate_utc`` (``bidopt.markets.base.Product``). Clipped at 0."""
+    return _scenarios(history, day, n_scenarios, mtu_minutes, seed, gate_utc, lookback_days, tz, "blend",
+                      weight_last, published, sc.CAPACITY_PRICE, floor=0.0)
+
+
 # ------------------------------------------------------------------------------------------ helpers
 
 

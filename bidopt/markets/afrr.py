@@ -9,10 +9,19 @@ hour and the procured volume in MW, per zone from 2022-05-11, nationally before)
 Streams ``afrr_up`` and ``afrr_down``. For each stream p and UTC hour h the portfolio sells
 C_{p,h} = lot * n_{p,h} MW (n integer), split over the providing assets
 (``bidopt.markets.base.Product.build_capacity``). Revenue: sum_h price_{p,h} * C_{p,h} * 1 h, the
-published marginal price taken as the clearing price (a price-taking bid, accepted whole: a first
-step; the bid does not move the price and is not limited by the procured volume). Capacity is 0 in
-hours the files do not cover and, with ``procured_only``, in hours the TSO bought no volume of that
-direction in the zone (Mimer: price 0 and volume 0 = not procured).
+published marginal price taken as the clearing price (the bid does not move the price). Capacity is
+0 in hours the files do not cover and, with ``procured_only``, in hours the TSO bought no volume of
+that direction in the zone (Mimer: price 0 and volume 0 = not procured; the TSO's demand is taken
+as known when bidding, UNVERIFIED).
+
+Bids (``bids``). ``"stepped"`` (default): ``bid`` does not know the day's price; it offers stepped,
+indivisible bids per stream and hour over clearing-price scenarios forecast from the Mimer prices
+of earlier days published before the gate (``price_history``, ``bidopt.bids.capacity_steps``;
+``price_lookback_days``), deliverable for any accepted prefix of every ladder. ``"price_taking"``:
+one volume per stream and hour at price 0, the published price taken as known (an upper bound).
+Clearing (the backtest): a step is accepted whole when its price is at or below the published
+price and paid that price; with ``accept_up_to_procured`` (UNVERIFIED, off) steps in ascending
+price are accepted only while their sum fits the volume the TSO procured in the hour.
 
 Who provides it: an asset with flexibility in the stream's direction that follows a continuous
 signal (``Flexibility.continuous``: aFRR follows the TSO's set-point continuously) and declares a
@@ -41,6 +50,7 @@ duration the energy headroom is sized for (``endurance_h`` 1 h), the full activa
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -72,6 +82,9 @@ class AfrrRules(Strict):
     activation_prices: str | None = None  # CSV timestamp_utc,up_eur_per_mwh,down_eur_per_mwh; None: not modelled
     activation_share_up: float = Field(0.1, ge=0, le=1)  # expected activated share of up capacity; UNVERIFIED
     activation_share_down: float = Field(0.1, ge=0, le=1)  # ... of down capacity; UNVERIFIED
+    bids: Literal["stepped", "price_taking"] = "stepped"  # stepped over price scenarios; or at price 0, price known
+    price_lookback_days: int = Field(14, ge=1)  # days of Mimer prices the scenarios' errors come from
+    accept_up_to_procured: bool = False  # clearing: accepted volume <= the TSO's procured volume; UNVERIFIED
 
     @field_validator("prices", mode="before")
     @classmethod
@@ -133,6 +146,30 @@ class Afrr(Product):
         if self.rules(case).procured_only:
             ok &= np.nan_to_num(volume, nan=0.0) > 0
         return ok
+
+    price_published = dt.time(12, 0)  # local time on D-1 the D-1 auction's prices are public; UNVERIFIED
+    price_taking_key = '[markets.afrr] bids = "price_taking"'
+
+    def stepped_bids(self, case) -> bool:
+        return self.rules(case).bids == "stepped"
+
+    def price_lookback_days(self, case) -> int:
+        return self.rules(case).price_lookback_days
+
+    def price_history(self, case, stream: str, index: pd.DatetimeIndex) -> pd.Series:
+        """Published price per UTC hour of ``index`` (EUR/MW/h); NaN where no file covers the hour."""
+        r = self.rules(case)
+        t = sources.afrr_prices(case, r.prices, r.zone or case.case.zone, index)
+        return t[f"{DIRECTION[stream]}_price_eur_per_mw_h"].astype(float)
+
+    def bid_gate_utc(self, case, day) -> pd.Timestamp:
+        return self.gate_utc(case, day)
+
+    def accept_limit_mw(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
+        """With ``accept_up_to_procured``: the volume the TSO procured per UTC hour (MW; 0 where unknown)."""
+        if not self.rules(case).accept_up_to_procured:
+            return None
+        return np.nan_to_num(self._table(case, horizon)[f"{DIRECTION[stream]}_volume_mw"].to_numpy(float), nan=0.0)
 
     def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
         hour_of = horizon.hour_group

@@ -14,6 +14,7 @@ site and passed to ``AssetBase.add_reserve_headroom``).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -92,6 +93,32 @@ class Product:
     def open_hours(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
         """Per UTC hour of the horizon, whether ``stream`` is procured (a seasonal or daily window);
         None = every hour. Capacity in a closed hour is 0."""
+        return None
+
+    # --- stepped bids over clearing-price scenarios (bidopt.bids.capacity_steps) --------------------
+    price_published: ClassVar[dt.time] = dt.time(12, 0)  # local time on D-1 a day D's clearing prices are public
+    price_taking_key: ClassVar[str] = ""  # the setting that makes the bids price-taking (named in errors)
+
+    def stepped_bids(self, case) -> bool:
+        """Whether ``bid`` offers stepped bids over clearing-price scenarios forecast from
+        ``price_history`` (else one volume per stream and hour at the case's prices, taken as known)."""
+        return False
+
+    def price_lookback_days(self, case) -> int:
+        """Days of price history the scenarios' errors are drawn from."""
+        return 28
+
+    def price_history(self, case, stream: str, index: pd.DatetimeIndex) -> pd.Series:
+        """Realised clearing price per UTC hour of ``index`` (EUR/MW/h), NaN where unknown."""
+        return pd.Series(self.prices(case, stream, Horizon(index, case.case.timezone)), index=index)
+
+    def bid_gate_utc(self, case, day) -> pd.Timestamp:
+        """Gate closure (UTC) of the product's bids for delivery ``day``: what is known when bidding."""
+        raise NotImplementedError(f"{self.name}: no bid gate")
+
+    def accept_limit_mw(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
+        """The most volume the auction can accept per UTC hour of the horizon (MW, e.g. the volume
+        the TSO procured), None = no limit: steps accepted in ascending price while they fit."""
         return None
 
     def build_capacity(self, blk, horizon: Horizon, case, assets: dict, prices: dict | None = None,

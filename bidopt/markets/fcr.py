@@ -50,6 +50,7 @@ from pydantic import Field, ValidationError
 
 from bidopt import time as btime
 from bidopt.case import DEFAULTS_DIR, Strict
+from bidopt.case_tables import BiddingSettings
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets.base import Headroom, Product, product, register_product
@@ -382,7 +383,7 @@ class Fcr(Product):
     order = 10
     always_listed = True
     table = FcrRules
-    own_bid_path = True  # stepped bids, two auctions, pay-as-bid days: bidopt.bids.fcr_steps, settlement.settle_fcr
+    own_bid_path = True  # fcr_bids.csv: two auctions, pay-as-bid days (bids.fcr_auction2, settlement.settle_fcr)
 
     def without(self, case):
         return case.model_copy(update={"prices": case.prices.model_copy(update={p: None for p in PRODUCTS})})
@@ -405,6 +406,19 @@ class Fcr(Product):
     def lot_mw(self, case, horizon: Horizon) -> float:
         """Bids clear whole in lots (MARKET_RULES 3.2): ``[markets.fcr] step_mw`` or the lot in force."""
         return rules(case, horizon.first_day).step_mw
+
+    # stepped bids for auction 1 (bidopt.bids.capacity_steps): [bidding] fcr_bids, fcr_lookback_days
+    price_published = dt.time(19, 0)  # a day's prices final after auction 2 (gate 18:00 D-1), assumed lag
+    price_taking_key = '[bidding] fcr_bids = "price_taking"'
+
+    def stepped_bids(self, case) -> bool:
+        return BiddingSettings.model_validate(case.bidding).fcr_bids == "stepped"
+
+    def price_lookback_days(self, case) -> int:
+        return BiddingSettings.model_validate(case.bidding).fcr_lookback_days
+
+    def bid_gate_utc(self, case, day) -> pd.Timestamp:
+        return gate_utc(case, day, 1)
 
     def headroom(self, cap, blk, T, horizon: Horizon, case, assets: dict) -> dict[str, Headroom]:
         return headroom(cap, blk, T, horizon, case, assets)
