@@ -284,3 +284,29 @@ def test_one_day_backtest_of_the_demo_case_reports_the_stream(tmp_path):
     assert "local_flex_eur" in daily and (daily.local_flex_eur > 0).all()
     summary = json.loads((tmp_path / "bt" / "summary.json").read_text())
     assert summary["revenue_eur"]["local_flex"] == pytest.approx(float(daily.local_flex_eur.sum()))
+
+
+def test_quarter_hour_mtus_hold_the_same_window(tmp_path):
+    """At 15-minute MTUs the energy a full activation takes accumulates per quarter hour: the same
+    0.6 MW (2 MWh over 3 h) is sold, and the cut stays feasible."""
+    case = flex_case(tmp_path)
+    case = case.model_copy(update={"case": case.case.model_copy(update={"mtu_minutes": 15})})
+    res = bidopt.plan(case, DAY)
+    idx = res.schedule.index
+    in_window = (idx >= pd.Timestamp(START)) & (idx < pd.Timestamp(END))
+    sold = res.schedule.bess_local_flex_mw.to_numpy()
+    assert len(sold) == 96
+    np.testing.assert_allclose(sold[in_window], 0.6, atol=1e-9)
+    assert (sold[~in_window] == 0).all()
+    assert cut_is_feasible(case, res, sold)
+
+
+def test_stacks_with_fcr_d_up_within_the_battery_power(tmp_path):
+    """FCR-D up all day and local flex in the window: their upward power is summed, never above 1 MW."""
+    pd.DataFrame({"timestamp_utc": IDX.strftime("%Y-%m-%dT%H:%M:%SZ"), "price_eur_per_mw_h": 40.0}).to_csv(
+        tmp_path / "fcr_d_up.csv", index=False)
+    case = flex_case(tmp_path, da=30.0)
+    case = case.model_copy(update={"prices": case.prices.model_copy(update={"fcr_d_up": "fcr_d_up.csv"})})
+    s = bidopt.plan(case, DAY).schedule
+    assert s.bess_local_flex_mw[IN_WINDOW].min() > 0 and s.bess_fcr_d_up_mw[~IN_WINDOW].max() > 0
+    assert (s.bess_local_flex_mw + s.bess_fcr_d_up_mw + s.bess_discharge_mw - s.bess_charge_mw <= 1.0 + 1e-9).all()
