@@ -7,10 +7,19 @@ name (a renamed file is checked the same way):
 |---|---|---|
 | ``dayahead_orders.json``, ``intraday_orders.json`` | a JSON object with Auction API keys (``auctionId``, ``product``, ``curveOrders``, ...) | ``rules.validate``: the product's market (day-ahead or intraday auction) |
 | ``fcr_bids.csv`` | CSV columns ``hour_start_utc`` / ``price_eur_per_mw_h`` | ``rules.validate_fcr_bids`` |
-| ``<product>_bids.csv`` (a plug-in market product's, e.g. ``ffr_bids.csv``) | the same columns without ``auction``, every ``product`` one of those products' streams | ``bidopt.markets.check_capacity_bids``: each row by its product |
+| ``<product>_bids.csv`` (a plug-in market product's, e.g. ``ffr_bids.csv``, ``afrr_bids.csv``) | the same columns without ``auction``, every ``product`` one of those products' streams | ``bidopt.markets.check_capacity_bids``: each row by its product |
 | ``intraday_orders.csv`` (continuous) | CSV columns ``side`` / ``limit_price_eur_per_mwh`` | ``rules.validate_continuous_orders`` |
 | ``schedule.csv`` | CSV columns ``grid_import_mw`` / ``grid_export_mw`` | ``validate_schedule``: the DESIGN contract |
 | ``summary.json`` | a JSON object with ``objective_eur`` / ``revenue_eur`` | ``validate_summary``: the DESIGN contract |
+
+``<product>_bids.csv`` format (``bidopt.markets.base.BID_COLUMNS``): ``product`` (a stream of the
+product, e.g. ``afrr_up``), ``hour_start_utc`` (UTC hour start, ``2022-02-10T04:00:00Z``),
+``volume_mw`` (>= 0, whole lots of the product's default lot) and ``price_eur_per_mw_h`` (the
+step's price). A price-taking product has one row per stream and hour, at price 0. A product bid in
+steps (``bidopt.bids.capacity_steps``: aFRR by default) has one row per step, so several rows per
+stream and hour, at distinct ascending prices; each step is indivisible and is accepted whole when
+its price is at or below the hour's clearing price (marginal pricing), the accepted steps of an hour
+summing to the volume held.
 
 A file that is none of these is bad input (``InputError``, exit 2) whose one line lists what is
 checked. A recognised file that cannot be read (invalid JSON, a missing column) is bad input too;
