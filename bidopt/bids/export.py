@@ -157,6 +157,14 @@ def read_continuous_orders(path: str | Path) -> pd.DataFrame:
     return _read_table(path, CONTINUOUS_COLUMNS)
 
 
+def read_capacity_bids(path: str | Path) -> pd.DataFrame:
+    """Read a plug-in product's ``<name>_bids.csv`` (``BID_COLUMNS``) as text cells; InputError
+    naming the file and the missing column or unreadable line (``check_capacity_bids`` judges rows)."""
+    from bidopt.markets.base import BID_COLUMNS
+
+    return _read_table(path, BID_COLUMNS)
+
+
 def read_fcr_bids(path: str | Path) -> pd.DataFrame:
     """Read an FCR bid CSV as written by ``write_fcr_bids``; InputError if it cannot be used.
 
