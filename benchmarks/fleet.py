@@ -5,6 +5,7 @@
     python benchmarks/fleet.py --sizes 100,1000 --write         # also update docs/performance.md
     python benchmarks/fleet.py --sizes 100,1000 --compare       # each size with a model per site, then reused
     python benchmarks/fleet.py --profile                        # profile one site's bid (top entries)
+    python benchmarks/fleet.py --sizes 1000 --pool              # the homes also offer FCR, bid as a pool
 
 Sites come from ``home_sites(n, seed)`` (5 battery + PV, 3 heat pump, 2 EV homes in every 10, each
 with its own size and tariff; synthetic prices, 5 scenarios, 60-minute MTUs). Each fleet size runs
@@ -110,13 +111,40 @@ class PeakSampler:
 # one run (in its own process)
 
 
-def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None, reuse: bool = True) -> dict:
+def pool_sites(n: int, seed: int, day: str) -> list:
+    """``home_sites(n, seed, day)`` offering FCR-N, FCR-D up and FCR-D down (prices 5-40 EUR/MW/h,
+    drawn from ``seed``, in a temporary folder): the battery homes' capacity is pooled."""
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    from bidopt import time as btime
+    from bidopt.case import case_from_dict
+    from bidopt.data.demo_sites import home_site_data
+
+    folder = Path(tempfile.mkdtemp(prefix="fleet_pool_"))
+    idx = btime.delivery_index(day, 60)
+    rng = np.random.default_rng(seed)
+    for p in ("fcr_n", "fcr_d_up", "fcr_d_down"):
+        pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      "price_eur_per_mw_h": rng.uniform(5.0, 40.0, len(idx)).round(2)}).to_csv(folder / f"{p}.csv", index=False)
+    cases = []
+    for i in range(n):
+        d = home_site_data(i, seed, day=day)
+        d["prices"].update({p: str(folder / f"{p}.csv") for p in ("fcr_n", "fcr_d_up", "fcr_d_down")})
+        cases.append(case_from_dict(d, source=f"pool_sites(seed={seed})[{i}]"))
+    return cases
+
+
+def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None, reuse: bool = True,
+            pool: bool = False) -> dict:
     from bidopt.bids.fleet import fleet_bid
     from bidopt.data.demo_sites import home_sites
 
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    cases = home_sites(n, seed=seed, day=day)
+    cases = pool_sites(n, seed, day) if pool else home_sites(n, seed=seed, day=day)
     t_cases = time.perf_counter() - t0
     with PeakSampler() as mem:
         r0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -140,6 +168,8 @@ def run_one(n: int, workers: int, day: str, seed: int, chunk: int | None, reuse:
     first = fb.orders.curve_orders[0].curves
     return {
         "sites": n,
+        "pool": pool,
+        "pooled_mw_h": {k: v["pooled_mw_h"] for k, v in fb.summary["capacity"].items()},
         "workers": workers,
         "reuse": reuse,
         "models_built": fb.summary["models_built"],
@@ -352,6 +382,7 @@ def main() -> int:
     ap.add_argument(
         "--profile", action="store_true", help="print a cProfile of one site of each kind and exit"
     )
+    ap.add_argument("--pool", action="store_true", help="the homes also offer FCR, bid as a pool (bids/fleet_pool.py)")
     ap.add_argument("--json", type=Path, default=None, help="also write the rows there (run_all.py)")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # internal: one size, JSON out
     a = ap.parse_args()
@@ -360,7 +391,7 @@ def main() -> int:
         print(profile_one(a.day, a.seed))
         return 0
     if a.one is not None:
-        print(json.dumps(run_one(a.one, a.workers, a.day, a.seed, a.chunk, not a.no_reuse)))
+        print(json.dumps(run_one(a.one, a.workers, a.day, a.seed, a.chunk, not a.no_reuse, a.pool)))
         return 0
 
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
@@ -384,6 +415,8 @@ def main() -> int:
             cmd += ["--chunk", str(a.chunk)]
         if not reuse:
             cmd.append("--no-reuse")
+        if a.pool:
+            cmd.append("--pool")
         print(f"running {n} sites on {w} worker(s), {'reusing models' if reuse else 'a model per site'}...",
               file=sys.stderr, flush=True)
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)

@@ -72,6 +72,18 @@ def pool_keys(cases: Sequence, horizon: Horizon) -> list[PoolKey]:
             for h in range(len(horizon.hour_starts))]
 
 
+def pooled_case(case) -> tuple[object, bool]:
+    """(the case to model, whether it offers pooled capacity): a site offering a capacity product
+    that none of its assets provides is modelled without it (the capacity would be 0; so its model
+    stays refreshable, ``fleet_sites.ModelCache``)."""
+    prods = markets.capacity_products(case)
+    if any(prod.provides(a, s, case) for prod in prods for s in prod.offered(case) for a in case.assets):
+        return case, True
+    for prod in prods:
+        case = prod.without(case)
+    return case, False
+
+
 def site_capacity(bm, keys: Sequence[PoolKey]) -> tuple[np.ndarray, np.ndarray]:
     """(MW, EUR/MW/h) per key of a solved price-taking ``BiddingModel``: the capacity the site would
     sell and the price it was valued at (0 MW where it does not offer the stream)."""
@@ -270,4 +282,4 @@ def site_model_with_shares(case, horizon: Horizon, cube, shares: dict[tuple[str,
 
 
 __all__ = ["CapacityPool", "PoolKey", "SHARE_COLUMNS", "WATT_MW", "allocate", "allocate_ladder", "min_bid_mw",
-           "pool_capacity", "pool_keys", "pool_ladder", "site_capacity", "site_model_with_shares", "to_watts"]
+           "pool_capacity", "pool_keys", "pooled_case", "pool_ladder", "site_capacity", "site_model_with_shares", "to_watts"]

@@ -24,7 +24,6 @@ import numpy as np
 import pyomo.environ as pyo
 import xarray as xr
 
-from bidopt import markets
 from bidopt import time as btime
 from bidopt.assets.base import values
 from bidopt.bids import fleet_pool
@@ -122,7 +121,9 @@ def bid_site(case: Case, horizon: Horizon, cube: xr.DataArray, points: list[np.n
     t0, c0 = _time.perf_counter(), _time.process_time()
     st = settings(case)
     risk = RiskSettings(beta=st.risk_beta, alpha=st.risk_alpha)
-    pooled = pool_keys is not None and bool(markets.capacity_products(case))
+    pooled = False
+    if pool_keys is not None:
+        case, pooled = fleet_pool.pooled_case(case)
     if pooled:
         bm, built = BiddingModel(case, horizon, cube, risk, continuous_capacity=True), True
     elif cache is None:
