@@ -99,9 +99,10 @@ class Site:
             a.build(ab, T, h, self.data[a.name], a.needs_binaries(self.energy_value_can_be_negative))
             self.asset_blocks[a.name] = ab
         blocks = list(self.asset_blocks.values())
+        nets = [dict(zip(T, data_objects(b.net_mw), strict=True)) for b in blocks]  # each asset's net_mw by t
         blk.grid = pyo.Block()
         grid_connection.build(blk.grid, T, case.grid.import_limit_mw, case.grid.export_limit_mw,
-                              lambda t: sum(b.net_mw[t] for b in blocks), self.grid_needs_binaries)
+                              lambda t: sum(n[t] for n in nets), self.grid_needs_binaries)
         blk.dayahead = pyo.Block()
         dayahead.build(blk.dayahead, T, h.dt_h, blk.grid, self.import_cost, self.export_value)
         market_value = blk.dayahead.value_eur
@@ -125,8 +126,8 @@ class Site:
         self.fixed_cost_eur = sum(t.fixed_cost_eur(case, h) for t in case.tariffs)
         tariff_cost = sum(b.cost_eur for b in self.tariff_blocks.values())
         asset_cost = sum(b.cost_eur for b in blocks if hasattr(b, "cost_eur"))
-        blk.vat = pyo.Param(initialize=self.vat_factor, mutable=True)
-        blk.fixed_cost = pyo.Param(initialize=self.fixed_cost_eur, mutable=True)
+        blk.vat = pyo.Param(initialize=self.vat_factor, mutable=True, domain=pyo.Any)
+        blk.fixed_cost = pyo.Param(initialize=self.fixed_cost_eur, mutable=True, domain=pyo.Any)
         blk.value_eur = pyo.Expression(expr=market_value - blk.vat * (tariff_cost + blk.fixed_cost) - asset_cost)
 
     def _build_products(self, T):

@@ -29,6 +29,7 @@ from bidopt.assets.base import AssetBase, Flexibility, values
 from bidopt.case import register_asset
 from bidopt.errors import InfeasibleError
 from bidopt.horizon import Horizon
+from bidopt.params import data_objects
 
 FAST_RESPONSE_S = 0.5  # s to full activation declared for a battery inverter (typical; UNVERIFIED)
 
@@ -114,46 +115,49 @@ class Battery(AssetBase):
         "degradation_eur_per_mwh", "max_cycles_per_day")
 
     def build(self, blk, T, horizon: Horizon, data: dict, use_binaries: bool) -> None:
+        """The block's Params, variables and rows. Rows are written over lists of the variables'
+        data objects (in T's order) rather than rules indexing T: the same expressions, built in
+        the same order, without an index lookup per term (a cold plan's build is mostly this)."""
         self.same_build(blk, use_binaries, *self.NUMBERS)
         dt_h = horizon.dt_h
         for name in ("p_charge", "p_discharge", "soc_lo", "soc_hi", "soc_initial", "eta_c", "eta_d", "degradation"):
-            blk.add_component(name, pyo.Param(mutable=True, initialize=0.0))
-        blk.charge = pyo.Var(T, bounds=lambda b, t: (0, b.p_charge))
-        blk.discharge = pyo.Var(T, bounds=lambda b, t: (0, b.p_discharge))
-        blk.soc = pyo.Var(T, bounds=lambda b, t: (b.soc_lo, b.soc_hi))
+            blk.add_component(name, pyo.Param(mutable=True, initialize=0.0, domain=pyo.Any))
+        blk.charge = pyo.Var(T, bounds=(0, blk.p_charge))
+        blk.discharge = pyo.Var(T, bounds=(0, blk.p_discharge))
+        blk.soc = pyo.Var(T, bounds=(blk.soc_lo, blk.soc_hi))
+        charge, discharge, soc = data_objects(blk.charge), data_objects(blk.discharge), data_objects(blk.soc)
         eta_c, eta_d = blk.eta_c, blk.eta_d
-        first = T.first()
 
         # energy moved by expected reserve activation (0 unless a market sets it)
         blk.activation_mwh = pyo.Expression(T, initialize=0.0)
-
-        def dynamics(b, t):
-            prev = b.soc_initial if t == first else b.soc[T.prev(t)]
-            return b.soc[t] == prev + (eta_c * b.charge[t] - b.discharge[t] / eta_d) * dt_h - b.activation_mwh[t]
-
-        blk.soc_dynamics = pyo.Constraint(T, rule=dynamics)
+        at_start = [blk.soc_initial, *soc[:-1]]  # s_{t-1}: the SoC at the start of each MTU
+        terms = zip(T, soc, at_start, charge, discharge, data_objects(blk.activation_mwh), strict=True)
+        dynamics = {t: s == prev + (eta_c * c - d / eta_d) * dt_h - a for t, s, prev, c, d, a in terms}
+        blk.soc_dynamics = pyo.Constraint(T, rule=lambda b, t: dynamics[t])
         if self.soc_final_mwh is not None:
-            blk.soc_final = pyo.Param(initialize=0.0, mutable=True)
-            blk.soc_final_target = pyo.Constraint(expr=blk.soc[T.last()] >= blk.soc_final)
+            blk.soc_final = pyo.Param(initialize=0.0, mutable=True, domain=pyo.Any)
+            blk.soc_final_target = pyo.Constraint(expr=soc[-1] >= blk.soc_final)
         if use_binaries:
             blk.charging = pyo.Var(T, within=pyo.Binary)
+            charging = dict(zip(T, data_objects(blk.charging), strict=True))
             blk.charge_only_when_charging = pyo.Constraint(
-                T, rule=lambda b, t: b.charge[t] <= b.p_charge * b.charging[t]
+                T, rule=lambda b, t: b.charge[t] <= b.p_charge * charging[t]
             )
             blk.discharge_only_when_not_charging = pyo.Constraint(
-                T, rule=lambda b, t: b.discharge[t] <= b.p_discharge * (1 - b.charging[t])
+                T, rule=lambda b, t: b.discharge[t] <= b.p_discharge * (1 - charging[t])
             )
         if self.max_cycles_per_day is not None:
             blk.day_members = _day_members(T, horizon)
             members = blk.day_members
             blk.DAYS = pyo.RangeSet(0, len(members) - 1)
-            blk.cycle_limit = pyo.Param(mutable=True, initialize=0.0)
+            blk.cycle_limit = pyo.Param(mutable=True, initialize=0.0, domain=pyo.Any)
             blk.daily_cycle_limit = pyo.Constraint(
                 blk.DAYS, rule=lambda b, i: sum(b.discharge[t] for t in members[i]) * dt_h <= b.cycle_limit
             )
-        blk.net_mw = pyo.Expression(T, rule=lambda b, t: b.charge[t] - b.discharge[t])
+        net = {t: c - d for t, c, d in zip(T, charge, discharge, strict=True)}
+        blk.net_mw = pyo.Expression(T, rule=lambda b, t: net[t])
         blk.cost_eur = pyo.Expression(
-            expr=blk.degradation * dt_h * sum(blk.charge[t] + blk.discharge[t] for t in T)
+            expr=blk.degradation * dt_h * sum(c + d for c, d in zip(charge, discharge, strict=True))
         )
         self._set_numbers(blk)
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import pyomo.environ as pyo
 
+from bidopt.params import data_objects
+
 
 def build(blk, T, import_limit_mw: float, export_limit_mw: float, net_mw, use_binaries: bool) -> None:
     blk.import_mw = pyo.Var(T, bounds=(0, import_limit_mw))
     blk.export_mw = pyo.Var(T, bounds=(0, export_limit_mw))
-    blk.balance = pyo.Constraint(T, rule=lambda b, t: b.import_mw[t] - b.export_mw[t] == net_mw(t))
+    flows = zip(T, data_objects(blk.import_mw), data_objects(blk.export_mw), strict=True)
+    balance = {t: imp - exp == net_mw(t) for t, imp, exp in flows}  # T's order, no index lookups
+    blk.balance = pyo.Constraint(T, rule=lambda b, t: balance[t])
     if use_binaries:
         blk.importing = pyo.Var(T, within=pyo.Binary)
         blk.import_only_when_importing = pyo.Constraint(

@@ -15,15 +15,18 @@ import numpy as np
 import pyomo.environ as pyo
 
 from bidopt.markets.base import Product, register_product
-from bidopt.params import set_values
+from bidopt.params import data_objects, set_values
 
 
 def build(blk, T, dt_h: float, grid, import_cost: np.ndarray, export_value: np.ndarray) -> None:
-    blk.import_cost = pyo.Param(T, initialize=dict(enumerate(import_cost)), mutable=True)
-    blk.export_value = pyo.Param(T, initialize=dict(enumerate(export_value)), mutable=True)
-    blk.value_eur = pyo.Expression(
-        expr=sum((blk.export_value[t] * grid.export_mw[t] - blk.import_cost[t] * grid.import_mw[t]) * dt_h for t in T)
-    )
+    """The price Params (set in bulk, ``set_values``) and the value term, written over the data
+    objects in T's order (the same expression as indexing T term by term, built without the lookups)."""
+    blk.import_cost = pyo.Param(T, initialize=0.0, mutable=True, domain=pyo.Any)
+    blk.export_value = pyo.Param(T, initialize=0.0, mutable=True, domain=pyo.Any)
+    update(blk, import_cost, export_value)
+    terms = zip(data_objects(blk.export_value), data_objects(grid.export_mw), data_objects(blk.import_cost),
+                data_objects(grid.import_mw), strict=True)
+    blk.value_eur = pyo.Expression(expr=sum((ev * exp - ic * imp) * dt_h for ev, exp, ic, imp in terms))
 
 
 def update(blk, import_cost: np.ndarray, export_value: np.ndarray) -> None:

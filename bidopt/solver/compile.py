@@ -276,13 +276,17 @@ def _matrix(lins: list, order: dict) -> tuple:
 
 def _integer(columns: list) -> np.ndarray:
     """Integrality per column (bool); a domain with a step other than 0 or 1 is refused."""
-    domains = [v.domain for v in columns]
     step_of: dict[int, int] = {}
-    for dom in {id(d): d for d in domains}.values():
-        step = step_of[id(dom)] = dom.get_interval()[2]
-        if step not in (0, 1):
-            raise NotMatrixCompatible(f"a variable has domain {dom} (step {step})")
-    return np.array([step_of[id(d)] for d in domains], dtype=bool) if columns else np.zeros(0, dtype=bool)
+    integer = []
+    for v in columns:
+        dom = v._domain
+        step = step_of.get(id(dom))
+        if step is None:
+            step = step_of[id(dom)] = dom.get_interval()[2]
+            if step not in (0, 1):
+                raise NotMatrixCompatible(f"a variable has domain {dom} (step {step})")
+        integer.append(step)
+    return np.array(integer, dtype=bool) if columns else np.zeros(0, dtype=bool)
 
 
 def drop_zeros(full_start, full_index, full_value):
@@ -299,7 +303,17 @@ def drop_zeros(full_start, full_index, full_value):
 
 
 def bounds_of(columns) -> tuple[np.ndarray, np.ndarray]:
-    bounds = [v.bounds for v in columns]
+    """Column bounds (HiGHS's infinities where there is none). ``VarData.bounds`` evaluates the
+    stored bounds (numbers, Params or expressions) against the domain's; variables of one indexed
+    component usually share those objects, so each distinct (domain, lower, upper) is evaluated once."""
+    seen: dict[tuple[int, int, int], tuple] = {}
+    bounds = []
+    for v in columns:
+        key = (id(v._domain), id(v._lb), id(v._ub))
+        b = seen.get(key)
+        if b is None:
+            b = seen[key] = v.bounds
+        bounds.append(b)
     col_lo = np.array([b[0] for b in bounds], dtype=float)  # None (no bound) becomes nan
     col_hi = np.array([b[1] for b in bounds], dtype=float)
     col_lo[np.isnan(col_lo)] = -INF

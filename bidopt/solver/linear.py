@@ -17,6 +17,9 @@ from pyomo.core.expr.numeric_expr import (
     LinearExpression,
     MonomialTermExpression,
     NegationExpression,
+    NPV_DivisionExpression,
+    NPV_NegationExpression,
+    NPV_ProductExpression,
     NumericValue,
     ProductExpression,
     SumExpression,
@@ -81,7 +84,7 @@ class FastLinear:
             lin[vid] += mult
             return 0.0
         if vid not in self.var_map:
-            if v.fixed:
+            if v._fixed:
                 return mult * self.fixed_value(v)
             self.rec.add(v)
         lin[vid] = mult
@@ -94,7 +97,7 @@ class FastLinear:
     def pv(self, e):
         """The value of a Param or an expression without variables."""
         self.touched = True
-        return e._value if e.__class__ is ParamData else value(e)
+        return e._value if e.__class__ is ParamData else number(e)
 
     def fixed_value(self, v):
         """The value of a fixed variable, read as a constant."""
@@ -118,20 +121,37 @@ class FastLinear:
         return self.var(v, mult * c, lin)
 
     def sum(self, e, mult, lin):
+        """The terms of a sum; monomials and variables, the common cases, are read inline (what
+        ``var`` does; a variable adds nothing to ``const``, which starts at +0.0 and so stays
+        what adding ``var``'s 0.0 would leave)."""
         const = 0.0
         handlers = _HANDLERS
-        var = FastLinear.var
+        var_map, order = self.var_map, self.rec.order
         for a in e.args:  # never e._args_: sums share their argument lists
             h = handlers.get(a.__class__)
             if h is None:
                 h = handler_for(a)
-            if h is _monomial:  # the common case, inlined
+            if h is _monomial:
                 c, v = a._args_
                 if c.__class__ not in native_types:
                     c = self.pv(c)
-                const += var(self, v, mult * c, lin)
+                m = mult * c
+            elif h is _var:
+                v, m = a, mult
             else:
                 const += h(self, a, mult, lin)
+                continue
+            vid = id(v)
+            if vid in lin:
+                lin[vid] += m
+            elif vid in var_map:
+                lin[vid] = m
+            elif not v._fixed:
+                order[vid] = len(var_map)  # a new column (``Recorder.add``)
+                var_map[vid] = v
+                lin[vid] = m
+            else:
+                const += m * self.fixed_value(v)
         return const
 
     def negation(self, e, mult, lin):
@@ -187,6 +207,28 @@ class FastLinear:
         return mult * sub_const
 
 
+def number(e):
+    """The value of an expression without variables, as ``pyomo.core.expr.value`` computes it: a
+    Param's value, and negations, products and quotients of such values taken here in Python (the
+    same IEEE operations on the same operands that Pyomo's evaluation performs, without its visitor);
+    anything else, or a Param without a number, is evaluated by Pyomo (which also raises its errors)."""
+    cls = e.__class__
+    if cls in native_numeric_types:
+        return e
+    if isinstance(e, ParamData):
+        x = e._value
+        return x if x.__class__ in native_numeric_types else value(e)
+    if cls is NPV_NegationExpression:
+        return -number(e._args_[0])
+    if cls is NPV_ProductExpression:
+        a, b = e._args_
+        return number(a) * number(b)
+    if cls is NPV_DivisionExpression:
+        a, b = e._args_
+        return number(a) / number(b)
+    return value(e)
+
+
 _EXACT = {
     MonomialTermExpression: FastLinear.monomial,
     LinearExpression: FastLinear.sum,
@@ -198,6 +240,7 @@ _EXACT = {
 _HANDLERS: dict[type, object] = {}
 TWO_SIDED = (EqualityExpression, InequalityExpression)
 _monomial = FastLinear.monomial
+_var = FastLinear.var
 
 
 def handler_for(e):
