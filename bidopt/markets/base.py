@@ -46,6 +46,7 @@ class Product:
     name: ClassVar[str]  # registry key and [markets.<name>] table
     streams: ClassVar[tuple[str, ...]] = ()  # revenue streams (summary.json, daily.csv <stream>_eur)
     order: ClassVar[int] = 50  # position of the streams among the products'
+    label: ClassVar[str] = ""  # name in the backtest report (default: ``name``)
     always_listed: ClassVar[bool] = False  # streams listed (as 0) even when the case does not offer it
     has_table: ClassVar[bool] = True  # whether [markets.<name>] exists
     own_bid_path: ClassVar[bool] = False  # bids, clearing and settlement on a path of its own (FCR's)
@@ -173,6 +174,38 @@ class Product:
                     cap.lots[p, h].fix(round(v / lot))
                 else:
                     cap.total_mw[p, h].fix(v)
+
+    # --- clearing and settlement (the backtest; bidopt.markets.capacity_settlement) -----------------
+    def clearing_prices(self, case, stream: str, horizon: Horizon, auction: int = 1) -> np.ndarray:
+        """Realised clearing price per UTC hour of the horizon that bids of ``stream`` in ``auction``
+        are settled against (EUR/MW/h), NaN where nothing clears: the price series, closed hours NaN."""
+        price = np.array(self.prices(case, stream, horizon), dtype=float)
+        window = self.open_hours(case, stream, horizon)
+        if window is not None:
+            price[~np.asarray(window, dtype=bool)] = np.nan
+        return price
+
+    def accept(self, bid_price, clearing_price) -> np.ndarray:
+        """The clearing rule per bid: accepted whole when its price is at or below the clearing price."""
+        from bidopt.markets.capacity_settlement import accepted_by_price
+
+        return accepted_by_price(bid_price, clearing_price)
+
+    def pricing(self, case, day) -> str:
+        """What an accepted bid is paid on delivery ``day``: ``"marginal"`` (the clearing price) or
+        ``"pay_as_bid"`` (its own price)."""
+        return "marginal"
+
+    def settle_bids(self, case, bids: pd.DataFrame, horizon: Horizon, day) -> pd.DataFrame:
+        """The day's bids (``BID_COLUMNS``, optionally ``auction``) settled at the realised clearing
+        prices: with ``clearing_eur_per_mw_h``, ``accepted``, ``paid_eur_per_mw_h``, ``payment_eur``."""
+        from bidopt.markets.capacity_settlement import settle
+
+        return settle(self, case, bids, horizon, day)
+
+    def settlement_summary(self, case, days) -> dict:
+        """Keys the backtest's summary.json adds for this product over ``days`` (e.g. FCR's dated rules)."""
+        return {}
 
     def bid_table(self, cap, horizon: Horizon) -> pd.DataFrame:
         """The capacity bids of a solved ``cap`` (the default bid format): one row per stream and hour

@@ -58,7 +58,6 @@ from bidopt.markets.base import Headroom, Product, product, register_product
 PRODUCTS = ("fcr_n", "fcr_d_up", "fcr_d_down")
 RULES_FILE = DEFAULTS_DIR / "fcr_rules.toml"
 Pricing = Literal["pay_as_bid", "marginal"]
-PRICE_TOL = 1e-9  # EUR/MW/h: a bid this close to the clearing price is accepted
 
 
 # --- auction rules by delivery day --------------------------------------------------------------------
@@ -209,20 +208,16 @@ def capacity_payments(bids: pd.DataFrame, clearing: Mapping[tuple[str, int, str]
     A bid is accepted whole when its price is at or below the clearing price (both rules, MARKET_RULES
     3.2); an accepted bid is paid its own price under ``"pay_as_bid"`` and the clearing price under
     ``"marginal"``, for one hour. A bid without a clearing price is not accepted. Returns the bids with
-    ``clearing_eur_per_mw_h``, ``accepted``, ``paid_eur_per_mw_h`` and ``payment_eur`` (EUR)."""
-    if pricing not in ("pay_as_bid", "marginal"):
-        raise ValueError(f"unknown FCR pricing {pricing!r}")
-    out = bids.copy()
-    q = np.array([clearing.get((r.product, int(r.auction), r.hour_start_utc), np.nan)
-                  for r in bids.itertuples()], dtype=float)
-    bid = bids["price_eur_per_mw_h"].to_numpy(float)
-    ok = np.isfinite(q) & (bid <= q + PRICE_TOL)
-    paid = np.where(ok, bid if pricing == "pay_as_bid" else q, 0.0)
-    out["clearing_eur_per_mw_h"] = q
-    out["accepted"] = ok
-    out["paid_eur_per_mw_h"] = paid
-    out["payment_eur"] = paid * bids["volume_mw"].to_numpy(float) * 1.0  # hourly products
-    return out
+    ``clearing_eur_per_mw_h``, ``accepted``, ``paid_eur_per_mw_h`` and ``payment_eur`` (EUR)
+    (``bidopt.markets.capacity_settlement.payments``)."""
+    from bidopt.markets.capacity_settlement import payments
+
+    return payments(bids, clearing, pricing)
+
+
+PAY_AS_BID_NOTE = ("pay-as-bid days: accepted FCR bids are paid their own price; the bidding model still values "
+                   "its bid steps at the clearing price (marginal pricing), and acceptance is judged against the "
+                   "published hourly price (an average of accepted bids before 2024)")
 
 
 def pay_as_bid_shortfall(lots, points, k_clear: int, unit: float):
@@ -431,3 +426,23 @@ class Fcr(Product):
 
     def revenue(self, cap, blk) -> dict[str, float]:
         return revenue(cap, blk)
+
+    # clearing and settlement (bidopt.markets.capacity_settlement): two auctions, pricing by date
+    label = "FCR"
+
+    def clearing_prices(self, case, stream: str, horizon: Horizon, auction: int = 1) -> np.ndarray:
+        """``[prices] <stream>`` per UTC hour; auction 2 ``<stream>_auction2`` (else auction 1's)."""
+        from bidopt.data import sources
+
+        return sources.reserve_prices(case, stream, horizon.hour_starts, auction=auction)
+
+    def pricing(self, case, day) -> str:
+        return auction_rules(case, day).pricing
+
+    def settlement_summary(self, case, days) -> dict:
+        """``fcr_rules``: the auction rules over ``days`` (``rules_used``), a note on pay-as-bid days."""
+        used = rules_used(case, days)
+        for r in used:
+            if r["pricing"] == "pay_as_bid":
+                r["note"] = PAY_AS_BID_NOTE
+        return {"fcr_rules": used}
