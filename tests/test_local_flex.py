@@ -18,6 +18,7 @@ from bidopt.assets.battery import Battery
 from bidopt.assets.curtailable_load import CurtailableLoad
 from bidopt.cli import main
 from bidopt.errors import InfeasibleError, InputError
+from bidopt.horizon import Horizon
 from bidopt.markets import product, provided_by, stream_order
 from bidopt.model import PortfolioModel
 from tests.conftest import REPO
@@ -34,7 +35,8 @@ def request(start=START, end=END, mw=0.8, avail=1500.0, act=200.0, notice=60, **
             "activation_eur_per_mwh": act, "notice_minutes": notice, **extra}
 
 
-def flex_case(tmp_path, requests=None, *, da=None, flex=None, export_limit=2.0, assets=None, **battery):
+def flex_case(tmp_path, requests=None, *, da=None, flex=None, export_limit=2.0, import_limit=2.0, assets=None,
+              **battery):
     """A 1 MW / 2 MWh lossless battery; day-ahead 20 EUR/MWh, 300 in the window (it wants to discharge there)."""
     if not isinstance(da, str):  # "synthetic": the demo generator's prices
         da = np.where(IN_WINDOW, 300.0, 20.0) if da is None else np.broadcast_to(da, len(IDX))
@@ -44,7 +46,7 @@ def flex_case(tmp_path, requests=None, *, da=None, flex=None, export_limit=2.0, 
     bat = {"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 2.0, "charge_efficiency": 1.0,
            "discharge_efficiency": 1.0, "soc_initial_mwh": 1.0, **battery}
     data = {"case": {"zone": "SE3", "mtu_minutes": 60}, "prices": {"dayahead": da if isinstance(da, str) else "da.csv"},
-            "grid": {"import_limit_mw": 2.0, "export_limit_mw": export_limit}, "assets": assets or [bat],
+            "grid": {"import_limit_mw": import_limit, "export_limit_mw": export_limit}, "assets": assets or [bat],
             "markets": {"local_flex": {"requests": "req.csv", **(flex or {})}}}
     return bidopt.case_from_dict(data, base_dir=tmp_path)
 
@@ -310,3 +312,35 @@ def test_stacks_with_fcr_d_up_within_the_battery_power(tmp_path):
     s = bidopt.plan(case, DAY).schedule
     assert s.bess_local_flex_mw[IN_WINDOW].min() > 0 and s.bess_fcr_d_up_mw[~IN_WINDOW].max() > 0
     assert (s.bess_local_flex_mw + s.bess_fcr_d_up_mw + s.bess_discharge_mw - s.bess_charge_mw <= 1.0 + 1e-9).all()
+
+
+def test_activate_at_delivery_plans_with_the_realised_activation(tmp_path):
+    """Perfect foresight's hook: a built model set to the request's `activated` share (1 here) plans
+    and earns with it: revenue = availability + 1 x C x 3 h x (200 + 300), the SoC falls C per hour."""
+    case = flex_case(tmp_path, [request(activated=1.0)])
+    pm = PortfolioModel(case, Horizon.for_days(DAY))
+    LF.activate_at_delivery(pm.site.capacities["local_flex"], pm.site.market_terms["local_flex"], pm.horizon, case,
+                            None)
+    pm.solve()
+    s = pm.schedule()
+    c = float(s.bess_local_flex_mw[IN_WINDOW].iloc[0])
+    assert c > 0 and pm.revenue()["local_flex"] == pytest.approx(1500.0 * c + c * 3 * 500.0, rel=1e-9)
+    drift = np.diff(np.r_[1.0, s.bess_soc_mwh.to_numpy()]) - (s.bess_charge_mw - s.bess_discharge_mw).to_numpy()
+    np.testing.assert_allclose(drift[IN_WINDOW], -c, atol=1e-7)
+
+
+def test_a_fully_activated_window_at_delivery_holds_no_second_energy_reserve(tmp_path):
+    """A full 2 MWh battery that cannot import sells 0.6 MW for the 3 h window (1.8 MWh + the expected
+    0.18). Activated in full at delivery, the re-plan holding 0.6 MW is feasible: the activated 1.8 MWh
+    is in the SoC path and only the unactivated share (0) is held on top of it."""
+    case = flex_case(tmp_path, [request(activated=1.0)], import_limit=0.0, soc_initial_mwh=2.0)
+    res = bidopt.plan(case, DAY)
+    np.testing.assert_allclose(res.schedule.bess_local_flex_mw[IN_WINDOW], 0.6, atol=1e-9)
+    pm = PortfolioModel(case, Horizon.for_days(DAY))
+    LF.fix_capacity(pm.site.capacities["local_flex"], {("local_flex", h): (0.6 if IN_WINDOW[h] else 0.0)
+                                                       for h in range(24)})
+    pm.solve()
+    s = pm.schedule()
+    drift = np.diff(np.r_[2.0, s.bess_soc_mwh.to_numpy()]) - (s.bess_charge_mw - s.bess_discharge_mw).to_numpy()
+    np.testing.assert_allclose(drift[IN_WINDOW], -0.6, atol=1e-7)
+    assert pm.revenue()["local_flex"] == pytest.approx(1500.0 * 0.6 + 0.6 * 3 * 500.0, rel=1e-9)

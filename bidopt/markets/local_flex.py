@@ -21,6 +21,10 @@ window's start to its end. Per providing asset a with share c_{a,h}, in every MT
     power up = c_{a,h(t)}     energy up = dt * sum of c_{a,h(tau)} over the window's MTUs tau <= t
     expected activation = s_h * c_{a,h(t)}    (moves the asset's energy, Headroom.expected_up_mw)
 
+When bidding the energy term is the whole of a full activation's on top of the expected one (safe
+whatever the asset's efficiency); once the activation is realised (delivery re-plan, perfect
+foresight: ``activate_at_delivery``) it is (1 - s) of it, the activated part being in the SoC path.
+
 The energy term is the energy a full activation has taken by the end of MTU t (a storage asset
 must hold it above its floor on top of its planned schedule, ``AssetBase.add_reserve_headroom``),
 so the cut can be held to the window's end whatever the plan does inside the window (adjacent
@@ -268,6 +272,7 @@ class LocalFlex(Product):
         }
         share = {h: r.activation_probability for w in wins for h in w.hours}
         blk.activation_share = pyo.Param(blk.H, initialize=lambda b, h: share.get(h, 0.0), mutable=True)
+        blk.energy_reserve_share = pyo.Param(blk.H, initialize=1.0, mutable=True)  # 1 - realised share at delivery
         if STREAM not in blk.P:
             return
         same = [(w.hours[0], h) for w in wins for h in w.hours[1:]]
@@ -292,7 +297,7 @@ class LocalFlex(Product):
                 up.append(cap.cap[a, STREAM, h])
                 k = window_of.get(h)
                 taken = 0.0 if k is None else (taken if last is not None else 0.0) + dt_h * up[-1]
-                energy.append(taken)
+                energy.append(0.0 if k is None else cap.energy_reserve_share[h] * taken)
                 last = k
             expected = [cap.activation_share[int(hour_of[t])] * u for t, u in zip(T, up, strict=True)]
             zeros = [0.0] * len(up)
@@ -340,8 +345,17 @@ class LocalFlex(Product):
         """Hold the bid's capacity (the seam's rule: accepted whole, paid the availability) and settle
         activation: ``activation_share`` becomes the realised share of each window."""
         super().fix_capacity(cap, volumes)
-        for h, share in cap._local_flex["settled"].items():
-            cap.activation_share[h] = share
+        self.activate_at_delivery(cap, None, None, None, None)
+
+    def activate_at_delivery(self, cap, terms, horizon: Horizon, case, spot: np.ndarray) -> None:
+        """The realised activation (the request file's ``activated``, else ``settled_activation_share``)
+        on a built model: for perfect foresight, which plans knowing it, and the delivery re-plan. The
+        activation share s pays and moves the energy; the energy held on top shrinks to (1 - s) of a
+        full activation (the activated part is in the SoC path); the power and the grid's room stay."""
+        if cap is not None and cap.component("activation_share") is not None:
+            for h, share in cap._local_flex["settled"].items():
+                cap.activation_share[h] = share
+                cap.energy_reserve_share[h] = 1.0 - share  # the realised part is in the SoC path already
 
     def bid_table(self, cap, horizon: Horizon) -> pd.DataFrame:
         """``local_flex_bids.csv``: one row per hour of each window sold (the seam's columns, price 0:
