@@ -8,6 +8,7 @@ name (a renamed file is checked the same way):
 | ``dayahead_orders.json``, ``intraday_orders.json`` | a JSON object with Auction API keys (``auctionId``, ``product``, ``curveOrders``, ...) | ``rules.validate``: the product's market (day-ahead or intraday auction) |
 | ``fcr_bids.csv`` | CSV columns ``hour_start_utc`` / ``price_eur_per_mw_h`` | ``rules.validate_fcr_bids`` |
 | ``<product>_bids.csv`` (a plug-in market product's, e.g. ``ffr_bids.csv``, ``afrr_bids.csv``) | the same columns without ``auction``, every ``product`` one of those products' streams | ``bidopt.markets.check_capacity_bids``: each row by its product |
+| a product's own bid file (e.g. ``mfrr_eam_bids.csv``, the mFRR energy bids) | CSV columns = the product's ``extra_bid_columns`` | the product's ``check_extra_bids`` |
 | ``intraday_orders.csv`` (continuous) | CSV columns ``side`` / ``limit_price_eur_per_mwh`` | ``rules.validate_continuous_orders`` |
 | ``schedule.csv`` | CSV columns ``grid_import_mw`` / ``grid_export_mw`` | ``validate_schedule``: the DESIGN contract |
 | ``summary.json`` | a JSON object with ``objective_eur`` / ``revenue_eur`` | ``validate_summary``: the DESIGN contract |
@@ -40,6 +41,7 @@ from bidopt.bids.rules import ExchangeRules, validate, validate_continuous_order
 from bidopt.errors import InputError
 
 CHECKED = ("dayahead_orders.json and intraday_orders.json (Auction API orders), fcr_bids.csv, <product>_bids.csv, "
+           "a product's own bid file (mfrr_eam_bids.csv), "
            "intraday_orders.csv (continuous intraday orders), schedule.csv and summary.json")
 ORDER_KEYS = {"auctionId", "product", "curveOrders", "blockOrders", "linkedExclusiveGroupOrders", "contracts"}
 STREAMS = markets.listed_streams()  # every summary.json lists these (bidopt.markets)
@@ -52,7 +54,8 @@ def _unrecognised(path: Path, what: str) -> InputError:
 
 
 def recognise(path: str | Path) -> str:
-    """The kind of ``path``: "orders", "summary", "fcr_bids", "continuous_orders" or "schedule".
+    """The kind of ``path``: "orders", "summary", "fcr_bids", "capacity_bids", "product_bids",
+    "continuous_orders" or "schedule".
 
     InputError if it cannot be read, is JSON that does not parse, or is none of them."""
     path = Path(path)
@@ -67,6 +70,8 @@ def recognise(path: str | Path) -> str:
         raise _unrecognised(path, f"a JSON {type(data).__name__} that is neither orders nor a summary")
     first = head.splitlines()[0] if head else ""
     header = {c.strip().strip('"').lower() for c in next(csv.reader([first]), [])}
+    if _extra_bids_product(header) is not None:
+        return "product_bids"
     if {"side", "limit_price_eur_per_mwh"} & header:
         return "continuous_orders"
     if {"hour_start_utc", "price_eur_per_mw_h"} & header:
@@ -85,6 +90,15 @@ def _capacity_bids(text: str, header: set[str]) -> bool:
     return bool(rows) and all((r.get("product") or "").strip() in known for r in rows)
 
 
+def _extra_bids_product(header: set[str]):
+    """The product whose own extra bid file has exactly this header (``extra_bid_columns``), or None."""
+    for prod in markets.registered():
+        cols = getattr(prod, "extra_bid_columns", ())
+        if cols and set(cols) == header:
+            return prod
+    return None
+
+
 def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple[str, list[str]]:
     """(kind, problems) of ``path``: ``recognise`` it, then check it against its rules."""
     path = Path(path)
@@ -95,6 +109,10 @@ def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple
         return kind, validate_fcr_bids(read_fcr_bids(path), rules)
     if kind == "capacity_bids":
         return kind, markets.check_capacity_bids(pd.read_csv(path, dtype=str, keep_default_na=False))
+    if kind == "product_bids":
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df.columns = [str(c).strip().lower() for c in df.columns]
+        return kind, _extra_bids_product(set(df.columns)).check_extra_bids(df)
     if kind == "continuous_orders":
         return kind, validate_continuous_orders(read_continuous_orders(path), rules)
     if kind == "schedule":
