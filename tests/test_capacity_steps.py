@@ -202,3 +202,12 @@ def test_price_taking_bids_one_volume_at_price_zero(tmp_path):
     table = b.capacity_bids["afrr"]
     assert len(table) > 0 and (table["price_eur_per_mw_h"] == 0).all()
     assert table.groupby(["product", "hour_start_utc"]).size().max() == 1
+
+
+def test_a_day_with_no_hour_procured_needs_no_forecast(tmp_path):
+    """After the price files end (every hour closed) nothing is bid and no history is needed."""
+    n = hours_of(DAYS)
+    case = stepped_case(tmp_path, np.full(n, 50.0), np.full(n, 40.0))
+    assert capacity_steps.price_scenarios(case, "2022-03-01", 4) == {}  # not covered by the file
+    b = bidopt.bid(case, "2022-03-01")
+    assert len(b.capacity_bids["afrr"]) == 0

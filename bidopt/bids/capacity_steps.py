@@ -42,6 +42,7 @@ import pyomo.environ as pyo
 from bidopt import markets
 from bidopt import time as btime
 from bidopt.errors import InputError
+from bidopt.horizon import Horizon
 
 
 class CapacitySteps:
@@ -122,8 +123,9 @@ def step_table(steps: list[tuple[str, int, float, float]], hour_starts: pd.Datet
 
 def price_scenarios(case, day, n: int, seed: int = 0, products=None) -> dict[str, dict[str, np.ndarray]]:
     """{product name: {stream: S x hours}} clearing-price scenarios for delivery ``day`` of every
-    offered product with stepped bids (``products``: these names, stepped or not), forecast from the
-    product's own price history published before its bid gate (module docstring)."""
+    offered product with stepped bids (``products``: these names, stepped or not) and an hour open
+    that day (``Product.open_hours``), forecast from the product's own price history published
+    before its bid gate (module docstring)."""
     from bidopt.forecast import baseline
 
     d = btime.day_of(day)
@@ -131,6 +133,8 @@ def price_scenarios(case, day, n: int, seed: int = 0, products=None) -> dict[str
     for prod in markets.capacity_products(case):
         if not (prod.name in products if products is not None else prod.stepped_bids(case)):
             continue
+        if not _open_on(prod, case, d):
+            continue  # nothing procured that day (e.g. after the price files end): no bids, no forecast
         lookback = prod.price_lookback_days(case)
         first = pd.Timestamp(d) - pd.Timedelta(days=lookback + 8)
         hist = btime.horizon_index(first.date(), d, 60, case.case.timezone)
@@ -147,3 +151,13 @@ def price_scenarios(case, day, n: int, seed: int = 0, products=None) -> dict[str
                                  f"of {stream} price history; or bid price-taking, {prod.price_taking_key})") from None
             out[prod.name][stream] = np.asarray(cube.transpose("scenario", "time").values, dtype=float)
     return out
+
+
+def _open_on(prod, case, day) -> bool:
+    """Whether any stream of ``prod`` is procured in any hour of ``day`` (``open_hours``; None = open)."""
+    horizon = Horizon(btime.delivery_index(day, 60, case.case.timezone), case.case.timezone)
+    for stream in prod.offered(case):
+        window = prod.open_hours(case, stream, horizon)
+        if window is None or np.asarray(window, dtype=bool).any():
+            return True
+    return False
