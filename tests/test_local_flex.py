@@ -83,7 +83,7 @@ def test_headroom_holds_an_independent_resolve_with_import_cut_is_feasible(tmp_p
     assert not cut_is_feasible(case, res, np.where(IN_WINDOW, 0.7, 0.0))
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(da=st.lists(st.floats(0, 400), min_size=24, max_size=24), first=st.integers(0, 21), hours=st.integers(1, 3),
        soc=st.floats(0.0, 2.0), share=st.sampled_from([0.0, 0.1, 0.5]), eta=st.sampled_from([0.9, 1.0]))
 def test_property_the_cut_sold_is_always_feasible(tmp_path, da, first, hours, soc, share, eta):
