@@ -241,6 +241,16 @@ def validate_cmd(file):
 
 
 
+def _extra_bid_files(case, bm) -> dict:
+    """{file name: table} of every product's own bid files (``Product.extra_bid_files``), priced at the
+    bidding model's expected day-ahead price per MTU."""
+    from bidopt import markets
+
+    spot = (bm.prob[:, None] * bm.prices).sum(axis=0)
+    return {f: t for name, cap in bm.capacities.items()
+            for f, t in markets.product(name).extra_bid_files(cap, bm.horizon, case, spot).items()}
+
+
 @main.command()
 @_day_options("dayahead_orders.json, fcr_bids.csv, schedule.csv, summary.json and curves.png",
               "15 from delivery day 2025-10-01")
@@ -265,6 +275,8 @@ def bid(case_path, day, out_dir, mtu_minutes, time_limit, mip_gap, soc, peaks_fi
         # each plug-in product's bid file (stepped or price-taking; FCR: fcr_bids.csv)
         **{f"{name}_bids.csv": lambda p, t=table: export.write_capacity_bids(t, p)
            for name, table in b.capacity_bids.items()},
+        # a product's own bid files (mFRR: mfrr_eam_bids.csv, energy bids matching the capacity)
+        **{f: lambda p, t=t: output.table_csv(t, p) for f, t in _extra_bid_files(case, b.result.model).items()},
         "schedule.csv": lambda p: output.schedule_csv(b.schedule, p),
         "summary.json": lambda p: output.summary_json(b.summary, p),
         "timing.csv": lambda p: output.timing_csv(b.summary, p),

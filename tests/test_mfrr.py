@@ -272,3 +272,37 @@ def test_activation_that_cannot_be_delivered_is_a_shortfall(tmp_path):
     assert s.bess_mfrr_shortfall_mw.iloc[12] == pytest.approx(1.0) and s.bess_mfrr_shortfall_mw.drop(s.index[12]).max() < 1e-9
     assert (s.bess_mfrr_activated_mw.abs() < 1e-9).all()
     assert pm.revenue()["mfrr_up"] == pytest.approx(24 * 20.0 - 700.0)
+
+
+def test_cli_bid_writes_both_mfrr_bid_files_and_validate_checks_them(tmp_path):
+    """`bidopt bid` on a case with synthetic day-ahead history: mfrr_bids.csv (capacity) and
+    mfrr_eam_bids.csv (energy: the capacity per 15 minutes, up at the planned price + margin); both
+    pass `bidopt validate`, a broken EAM row fails it (exit 1)."""
+    from click.testing import CliRunner
+
+    from bidopt.cli import main
+
+    case = mfrr_case(tmp_path, up=30.0, down=0.0, mfrr={"directions": ["up"], "eam_margin_up_eur_per_mwh": 12.0})
+    text = (f'[case]\nzone = "SE3"\nmtu_minutes = 60\n[prices]\ndayahead = "synthetic"\n'
+            f'[grid]\nimport_limit_mw = 2.0\nexport_limit_mw = 2.0\n[bidding]\nn_scenarios = 3\nlookback_days = 7\n'
+            f'[[assets]]\nkind = "battery"\nname = "bess"\npower_mw = 1.0\nenergy_mwh = 2.0\nsoc_initial_mwh = 1.0\n'
+            f'[markets.mfrr]\nprices = "cap.csv"\ndirections = ["up"]\nweekdays = {ALL_HOURS["weekdays"]}\n'
+            f'up_hours = {ALL_HOURS["up_hours"]}\neam_margin_up_eur_per_mwh = 12.0\n')
+    assert case.markets["mfrr"].prices == "cap.csv"
+    (tmp_path / "case.toml").write_text(text)
+    r = CliRunner().invoke(main, ["bid", str(tmp_path / "case.toml"), "--day", DAY, "--out", str(tmp_path / "bid")])
+    assert r.exit_code == 0, r.output
+    cap = pd.read_csv(tmp_path / "bid" / "mfrr_bids.csv")
+    eam = pd.read_csv(tmp_path / "bid" / "mfrr_eam_bids.csv")
+    assert cap.volume_mw.sum() > 0 and set(eam.direction) == {"up"}
+    assert eam.volume_mw.sum() * 0.25 == pytest.approx(cap.volume_mw.sum())  # 4 quarters per hour
+    sched = pd.read_csv(tmp_path / "bid" / "schedule.csv", index_col="timestamp_utc")
+    hour = pd.to_datetime(eam.mtu_start_utc, utc=True).dt.floor("h").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    np.testing.assert_allclose(eam.price_eur_per_mwh, sched.price_eur_per_mwh.loc[hour].to_numpy() + 12.0, atol=0.006)
+    for f in ("mfrr_bids.csv", "mfrr_eam_bids.csv"):
+        r = CliRunner().invoke(main, ["validate", str(tmp_path / "bid" / f)])
+        assert r.exit_code == 0 and "valid" in r.output, r.output
+    eam.loc[0, "direction"] = "sideways"
+    eam.to_csv(tmp_path / "bad.csv", index=False)
+    r = CliRunner().invoke(main, ["validate", str(tmp_path / "bad.csv")])
+    assert r.exit_code == 1 and "sideways" in r.output, r.output

@@ -207,6 +207,26 @@ class Product:
         """Keys the backtest's summary.json adds for this product over ``days`` (e.g. FCR's dated rules)."""
         return {}
 
+    # --- activation at delivery and bid files of its own (mFRR's energy bids) ----------------------
+    extra_bid_columns: ClassVar[tuple[str, ...]] = ()  # header of the product's own bid file (bidopt validate)
+
+    def activate_at_delivery(self, cap, terms, horizon: Horizon, case, spot: np.ndarray) -> None:
+        """The backtest's delivery re-plan and perfect-foresight plan, before the solve: set on the
+        product's site ``terms`` what the TSO activated at the realised prices (it moves the SoC through
+        ``Headroom.expected_up_mw`` and is paid through ``site_value``); ``spot``: the realised
+        day-ahead price per MTU. Default: nothing is activated."""
+
+    def extra_bid_files(self, cap, horizon: Horizon, case, spot: np.ndarray) -> dict[str, pd.DataFrame]:
+        """The product's bid files besides ``<name>_bids.csv`` ({file name: table with the columns
+        ``extra_bid_columns``}) for a solved ``cap``, ``spot`` the planned day-ahead price per MTU
+        (mFRR: ``mfrr_eam_bids.csv``); ``bidopt bid`` writes them. Default: none."""
+        return {}
+
+    def check_extra_bids(self, rows: pd.DataFrame) -> list[str]:
+        """Problems of the product's own bid file (columns ``extra_bid_columns``, read as text), one
+        line each (empty: valid)."""
+        return []
+
     def bid_table(self, cap, horizon: Horizon) -> pd.DataFrame:
         """The capacity bids of a solved ``cap`` (the default bid format): one row per stream and hour
         with capacity, columns ``product, hour_start_utc, volume_mw, price_eur_per_mw_h``; offered at

@@ -335,7 +335,9 @@ class Mfrr(Product):
     def extra_bid_files(self, cap, horizon: Horizon, case, spot: np.ndarray) -> dict[str, pd.DataFrame]:
         """``mfrr_eam_bids.csv``: the energy bids matching the capacity sold (at ``spot``, the
         planned day-ahead price)."""
-        return {EAM_FILE: self.eam_bid_table(case, horizon, self.capacity_volumes(cap), spot)}
+        table = self.eam_bid_table(case, horizon, self.capacity_volumes(cap), spot)
+        table["mtu_start_utc"] = pd.DatetimeIndex(table["mtu_start_utc"]).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {EAM_FILE: table}
 
     extra_bid_columns = EAM_COLUMNS
 
