@@ -143,6 +143,8 @@ class Mfrr(Product):
 
     # --- capacity ----------------------------------------------------------------------------------
     def offered(self, case) -> list[str]:
+        if self.name not in case.markets:  # cheap: no table, nothing offered (no validation per model build)
+            return []
         r = self.rules(case)
         return [s for s in self.streams if DIRECTION[s] in r.directions] if r.prices else []
 
