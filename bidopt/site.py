@@ -220,7 +220,7 @@ class Site:
         return True
 
     def _build_accepted(self, name: str, cap):
-        """Stepped bids (``bidopt.bids.fcr_steps``): ``cap`` (``blk.<name>``) holds the headroom
+        """Stepped bids (``bidopt.bids.capacity_steps``): ``cap`` (``blk.<name>``) holds the headroom
         for every volume the bids may get accepted (the top of each bid ladder); this path earns its
         own clearing price on ``<name>_accepted.mw``, the volume its prices accept (MW per stream and
         hour, tied to the ladder by the bidding model). Returns the value (EUR)."""
