@@ -166,6 +166,7 @@ def test_notice_passed_at_the_gate_is_not_bid(tmp_path):
     ([request(end=START)], r"window_end_utc \(row 1\)"),
     ([request(mw=-1)], r"requested_mw \(row 1\)"),
     ([request(activated=1.5)], r"activated \(row 1\)"),
+    ([request(baseline_mw="none")], r"baseline_mw \(row 1\)"),
     ([request(), request("2024-06-12T17:00:00Z", "2024-06-12T19:00:00Z")], r"window_start_utc \(row 2\)"),
 ])
 def test_bad_request_file_names_the_file_and_field(tmp_path, rows, field):
@@ -344,3 +345,19 @@ def test_a_fully_activated_window_at_delivery_holds_no_second_energy_reserve(tmp
     drift = np.diff(np.r_[2.0, s.bess_soc_mwh.to_numpy()]) - (s.bess_charge_mw - s.bess_discharge_mw).to_numpy()
     np.testing.assert_allclose(drift[IN_WINDOW], -0.6, atol=1e-7)
     assert pm.revenue()["local_flex"] == pytest.approx(1500.0 * 0.6 + 0.6 * 3 * 500.0, rel=1e-9)
+
+
+def test_a_dso_baseline_stops_raising_the_import_to_sell_its_cut(tmp_path):
+    """Against the plan as baseline, a heat pump that would idle in the window heats in it so there is
+    consumption to cut (the plan's import rises in the congested window). With the DSO's
+    `baseline_mw` the window is planned at or below it, so at most that much is sold."""
+    hp = {"name": "hp", "template": str(REPO / "models" / "assets" / "heat_pump_apartment.toml"), "offer_reserves": True}
+    plain = bidopt.plan(flex_case(tmp_path, [request(mw=1.0)], assets=[hp], flex={"lot_mw": 0.0}, da="synthetic"), DAY)
+    without = bidopt.plan(LF.without(flex_case(tmp_path, [request(mw=1.0)], assets=[hp], da="synthetic")), DAY)
+    assert without.schedule.grid_import_mw[IN_WINDOW].max() < 1e-6  # idle without the product
+    assert plain.schedule.hp_local_flex_mw[IN_WINDOW].min() > 0.02  # ... and heating to be cut with it
+    case = flex_case(tmp_path, [request(mw=1.0, baseline_mw=0.004)], assets=[hp], flex={"lot_mw": 0.0}, da="synthetic")
+    s = bidopt.plan(case, DAY).schedule
+    net = (s.grid_import_mw - s.grid_export_mw)[IN_WINDOW]
+    assert (net <= 0.004 + 1e-9).all() and (s.hp_local_flex_mw[IN_WINDOW] <= 0.004 + 1e-9).all()
+    assert s.hp_local_flex_mw[IN_WINDOW].min() > 0  # the baseline's worth is still sold

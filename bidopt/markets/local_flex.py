@@ -6,7 +6,7 @@ site's import reduced, with the most it buys (``requested_mw``), an availability
 activation payment per MWh and a notice time. The requests come from a CSV file,
 ``[markets.local_flex] requests`` (``read_requests``: columns ``window_start_utc, window_end_utc,
 requested_mw, availability_eur_per_mw, activation_eur_per_mwh, notice_minutes``; optional
-``request_id``, ``published_utc`` and ``activated``). Stream ``local_flex``.
+``request_id``, ``published_utc``, ``activated`` and ``baseline_mw``). Stream ``local_flex``.
 
 Decision: for each request k open at the gate, the site sells C_k MW (``lot_mw`` * integer lots), the
 same in every hour of the window and at most ``requested_mw``; 0 in hours outside every window.
@@ -16,7 +16,9 @@ hours of one window, split over the assets with upward flexibility.
 Reduced import (``docs/formulation.md``, local flexibility): the baseline is the planned schedule
 (``schedule.csv``: grid import minus export per MTU, which contains no activation). Selling C means
 the site can bring its net import to baseline - C in every MTU of the window, activated from the
-window's start to its end. Per providing asset a with share c_{a,h}, in every MTU t of the window:
+window's start to its end. A plan may raise its import in the window to sell the cut of it (a heat
+pump heating only to be cut); a request with the DSO's own ``baseline_mw`` (e.g. from metered
+history) prevents that: a window sold against it is planned at or below it. Per providing asset a with share c_{a,h}, in every MTU t of the window:
 
     power up = c_{a,h(t)}     energy up = dt * sum of c_{a,h(tau)} over the window's MTUs tau <= t
     expected activation = s_h * c_{a,h(t)}    (moves the asset's energy, Headroom.expected_up_mw)
@@ -72,7 +74,7 @@ from bidopt.markets.base import BID_COLUMNS, Headroom, Product, register_product
 STREAM = "local_flex"
 REQUIRED = ("window_start_utc", "window_end_utc", "requested_mw", "availability_eur_per_mw",
             "activation_eur_per_mwh", "notice_minutes")
-OPTIONAL = ("request_id", "published_utc", "activated")
+OPTIONAL = ("request_id", "published_utc", "activated", "baseline_mw")
 BID_EXTRA = ("request_id", "window_start_utc", "window_end_utc", "availability_eur_per_mw_h", "activation_eur_per_mwh")
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -103,6 +105,7 @@ class Request:
     notice_minutes: float
     published: pd.Timestamp | None = None  # None: known at any gate
     activated: float | None = None  # realised share of the window's energy; None: not in the file
+    baseline_mw: float | None = None  # the DSO's baseline net import for the window (MW); None: the plan
 
     @property
     def hours(self) -> float:
@@ -138,8 +141,9 @@ def _numbers(path, df: pd.DataFrame, col: str, lo: float, hi: float = np.inf, lo
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(v) & ((v > lo) if lo_open else (v >= lo)) & (v <= hi)
     for i in np.flatnonzero(~blank & ~ok):
-        bound = (f"> {lo:g}" if lo_open else f">= {lo:g}") + (f" and <= {hi:g}" if np.isfinite(hi) else "")
-        raise InputError(path, f"{col} (row {i + 1})", f"not a number {bound}")
+        bound = ((f" > {lo:g}" if lo_open else f" >= {lo:g}") if np.isfinite(lo) else "") + (
+            f" and <= {hi:g}" if np.isfinite(hi) else "")
+        raise InputError(path, f"{col} (row {i + 1})", f"not a number{bound}")
     return x
 
 
@@ -164,12 +168,14 @@ def _read(path: str, stat: tuple) -> tuple[Request, ...]:
     notice = _numbers(path, df, "notice_minutes", 0.0)
     pub = _times(path, df, "published_utc", optional=True) if "published_utc" in df else None
     done = _numbers(path, df, "activated", 0.0, 1.0, optional=True) if "activated" in df else None
+    base = _numbers(path, df, "baseline_mw", -np.inf, optional=True) if "baseline_mw" in df else None
     ids = df["request_id"].str.strip() if "request_id" in df else pd.Series([f"R{i + 1}" for i in range(len(df))])
     for i in np.flatnonzero(ids.duplicated().to_numpy() | (ids == "").to_numpy()):
         raise InputError(path, f"request_id (row {i + 1})", "empty or used by an earlier row")
     out = [Request(ids.iloc[i], start.iloc[i], end.iloc[i], float(mw.iloc[i]), float(avail.iloc[i]), float(act.iloc[i]),
                    float(notice.iloc[i]), None if pub is None or pd.isna(pub.iloc[i]) else pub.iloc[i],
-                   None if done is None or pd.isna(done.iloc[i]) else float(done.iloc[i])) for i in range(len(df))]
+                   None if done is None or pd.isna(done.iloc[i]) else float(done.iloc[i]),
+                   None if base is None or pd.isna(base.iloc[i]) else float(base.iloc[i])) for i in range(len(df))]
     order = sorted(range(len(out)), key=lambda i: out[i].start)
     for prev, i in zip(order, order[1:], strict=False):
         if out[i].start < out[prev].end:
@@ -305,11 +311,29 @@ class LocalFlex(Product):
         parent = blk.parent_block()
         grid = None if parent is None else parent.component("grid")
         if grid is not None:
-            cut = [t for t in T if int(hour_of[t]) in window_of]
-            limit = case.grid.export_limit_mw
-            blk.export_room = pyo.Constraint(cut, rule=lambda b, t: (
-                grid.import_mw[t] - grid.export_mw[t] - cap.total_mw[STREAM, int(hour_of[t])] >= -limit))
+            self._grid_terms(cap, blk, grid, [t for t in T if int(hour_of[t]) in window_of], hour_of, case)
         return out
+
+    def _grid_terms(self, cap, blk, grid, cut: list, hour_of, case) -> None:
+        """The connection takes the cut (planned net import - C >= -export limit), and a window sold
+        against the DSO's ``baseline_mw`` is planned at or below it (binary ``selling[k]``: nothing
+        sold, no limit), so the cut is real against the DSO's reference, not an inflated plan."""
+        def net(t):
+            return grid.import_mw[t] - grid.export_mw[t]
+
+        blk.export_room = pyo.Constraint(cut, rule=lambda b, t: (
+            net(t) - cap.total_mw[STREAM, int(hour_of[t])] >= -case.grid.export_limit_mw))
+        wins = cap._local_flex["windows"]
+        ks = [k for k, w in enumerate(wins) if w.request.baseline_mw is not None]
+        if not ks:
+            return
+        big = case.grid.import_limit_mw + case.grid.export_limit_mw + max(abs(wins[k].request.baseline_mw) for k in ks)
+        blk.selling = pyo.Var(ks, within=pyo.Binary)
+        blk.sold_only_if_selling = pyo.Constraint(ks, rule=lambda b, k: (
+            cap.total_mw[STREAM, wins[k].hours[0]] <= wins[k].request.requested_mw * b.selling[k]))
+        at = [(k, t) for k in ks for t in cut if int(hour_of[t]) in wins[k].hours]
+        blk.at_most_baseline = pyo.Constraint(at, rule=lambda b, k, t: (
+            net(t) <= wins[k].request.baseline_mw + big * (1 - b.selling[k])))
 
     def site_value(self, cap, blk, T, horizon: Horizon, case, spot: np.ndarray):
         """Expected activation (EUR, ``blk.activation_eur``): activation_share * C * dt per window MTU
