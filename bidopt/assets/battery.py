@@ -132,7 +132,10 @@ class Battery(AssetBase):
         blk.activation_mwh = pyo.Expression(T, initialize=0.0)
         at_start = [blk.soc_initial, *soc[:-1]]  # s_{t-1}: the SoC at the start of each MTU
         terms = zip(T, soc, at_start, charge, discharge, data_objects(blk.activation_mwh), strict=True)
-        dynamics = {t: s == prev + (eta_c * c - d / eta_d) * dt_h - a for t, s, prev, c, d, a in terms}
+        # eta_c c_t - d_t / eta_d, with the coefficient -1/eta_d made once for all MTUs (Pyomo builds
+        # the same term either way: a monomial whose coefficient is -(1/eta_d))
+        minus_inv_eta_d = -(1 / eta_d)
+        dynamics = {t: s == prev + (eta_c * c + minus_inv_eta_d * d) * dt_h - a for t, s, prev, c, d, a in terms}
         blk.soc_dynamics = pyo.Constraint(T, rule=lambda b, t: dynamics[t])
         if self.soc_final_mwh is not None:
             blk.soc_final = pyo.Param(initialize=0.0, mutable=True, domain=pyo.Any)

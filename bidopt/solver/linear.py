@@ -180,7 +180,7 @@ class FastLinear:
     def named(self, e, mult, lin):
         sub = self.cache.get(id(e))
         if sub is None:
-            expr = e.expr
+            expr = e._args_[0]  # what ``e.expr`` gives, without wrapping a number in a NumericConstant
             if expr is None:
                 raise Unsupported
             sub_lin: dict[int, float] = {}
