@@ -7,7 +7,7 @@ name (a renamed file is checked the same way):
 |---|---|---|
 | ``dayahead_orders.json``, ``intraday_orders.json`` | a JSON object with Auction API keys (``auctionId``, ``product``, ``curveOrders``, ...) | ``rules.validate``: the product's market (day-ahead or intraday auction) |
 | ``fcr_bids.csv`` | CSV columns ``hour_start_utc`` / ``price_eur_per_mw_h`` | ``rules.validate_fcr_bids`` |
-| ``<product>_bids.csv`` (a plug-in market product's, e.g. ``ffr_bids.csv``, ``afrr_bids.csv``) | the same columns without ``auction``, every ``product`` one of those products' streams | ``bidopt.markets.check_capacity_bids``: each row by its product |
+| ``<product>_bids.csv`` (a plug-in market product's, e.g. ``ffr_bids.csv``, ``afrr_bids.csv``) | the same columns without ``auction``, no row of FCR's streams (a header-only file too) | ``bidopt.markets.check_capacity_bids``: each row by its product |
 | a product's own bid file (e.g. ``mfrr_eam_bids.csv``, the mFRR energy bids) | CSV columns = the product's ``extra_bid_columns`` | the product's ``check_extra_bids`` |
 | ``intraday_orders.csv`` (continuous) | CSV columns ``side`` / ``limit_price_eur_per_mwh`` | ``rules.validate_continuous_orders`` |
 | ``schedule.csv`` | CSV columns ``grid_import_mw`` / ``grid_export_mw`` | ``validate_schedule``: the DESIGN contract |
@@ -36,7 +36,14 @@ from pathlib import Path
 import pandas as pd
 
 from bidopt import markets
-from bidopt.bids.export import parse_json, read_continuous_orders, read_fcr_bids, read_orders, read_text
+from bidopt.bids.export import (
+    parse_json,
+    read_capacity_bids,
+    read_continuous_orders,
+    read_fcr_bids,
+    read_orders,
+    read_text,
+)
 from bidopt.bids.rules import ExchangeRules, validate, validate_continuous_orders, validate_fcr_bids
 from bidopt.errors import InputError
 
@@ -82,12 +89,13 @@ def recognise(path: str | Path) -> str:
 
 
 def _capacity_bids(text: str, header: set[str]) -> bool:
-    """A plug-in product's bid file: no ``auction`` column and every ``product`` one of theirs."""
+    """A plug-in product's bid file: no ``auction`` column and no row of a product with a bid file of
+    its own (FCR's); a header-only file (nothing sold) and a misspelt product are theirs too, so
+    ``check_capacity_bids`` reports the row."""
     if "auction" in header or "product" not in header:
         return False
-    rows = list(csv.DictReader(text.lstrip().splitlines()))
-    known = markets.bid_file_products()
-    return bool(rows) and all((r.get("product") or "").strip() in known for r in rows)
+    own = {s for p in markets.registered() if p.own_bid_path for s in p.streams}
+    return not any((r.get("product") or "").strip() in own for r in csv.DictReader(text.lstrip().splitlines()))
 
 
 def _extra_bids_product(header: set[str]):
@@ -108,7 +116,7 @@ def validate_file(path: str | Path, rules: ExchangeRules | None = None) -> tuple
     if kind == "fcr_bids":
         return kind, validate_fcr_bids(read_fcr_bids(path), rules)
     if kind == "capacity_bids":
-        return kind, markets.check_capacity_bids(pd.read_csv(path, dtype=str, keep_default_na=False))
+        return kind, markets.check_capacity_bids(read_capacity_bids(path))
     if kind == "product_bids":
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         df.columns = [str(c).strip().lower() for c in df.columns]
