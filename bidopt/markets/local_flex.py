@@ -16,22 +16,21 @@ hours of one window, split over the assets with upward flexibility.
 Reduced import (``docs/formulation.md``, local flexibility): the baseline is the planned schedule
 (``schedule.csv``: grid import minus export per MTU, which contains no activation). Selling C means
 the site can bring its net import to baseline - C in every MTU of the window, activated from the
-window's start to its end. A plan may raise its import in the window to sell the cut of it (a heat
-pump heating only to be cut); a request with the DSO's own ``baseline_mw`` (e.g. from metered
-history) prevents that: a window sold against it is planned at or below it. Per providing asset a with share c_{a,h}, in every MTU t of the window:
+window's start to its end. Per providing asset a with share c_{a,h}, in every MTU t of the window:
 
-    power up = c_{a,h(t)}     energy up = dt * sum of c_{a,h(tau)} over the window's MTUs tau <= t
+    power up = c_{a,h(t)}     energy up = rho_h * dt * sum of c_{a,h(tau)} over the window's MTUs tau <= t
     expected activation = s_h * c_{a,h(t)}    (moves the asset's energy, Headroom.expected_up_mw)
-
-When bidding the energy term is the whole of a full activation's on top of the expected one (safe
-whatever the asset's efficiency); once the activation is realised (delivery re-plan, perfect
-foresight: ``activate_at_delivery``) it is (1 - s) of it, the activated part being in the SoC path.
 
 The energy term is the energy a full activation has taken by the end of MTU t (a storage asset
 must hold it above its floor on top of its planned schedule, ``AssetBase.add_reserve_headroom``),
 so the cut can be held to the window's end whatever the plan does inside the window (adjacent
-windows count as one run: activated back to back, their energy adds up). The grid
-connection must take the cut too: baseline_t - C >= -export_limit_mw.
+windows count as one run). When bidding rho = 1: the whole of a full activation on top of the
+expected one (safe whatever the asset's efficiency); once the activation is realised (delivery
+re-plan, perfect foresight: ``activate_at_delivery``) rho = 1 - s, the activated part being in the
+SoC path. The grid connection must take the cut: baseline_t - C >= -export_limit_mw. A plan may
+raise its import in the window to sell the cut of it (a heat pump heating only to be cut); a
+request with the DSO's own ``baseline_mw`` (e.g. from metered history) prevents that: a window sold
+against it is planned at or below it.
 
 Money: availability A_k * C_k (A_k per MW for the window; with ``availability_per = "mw_h"`` the
 file's price is per MW and hour, times the window's hours), plus the expected activation
