@@ -1,5 +1,5 @@
-"""Stacking (issue 16 item 5): one battery sells FCR-N, FCR-D up/down, aFRR up/down, FFR (and
-mFRR when registered) on the same day; the headroom of every product held at once never exceeds
+"""Stacking (issue 16 item 5): one battery sells FCR-N, FCR-D up/down, aFRR up/down, mFRR up/down
+and FFR on the same day; the headroom of every product held at once never exceeds
 the asset.
 
 The check is independent of the model's constraints: it reads the solved schedule (charge,
@@ -10,6 +10,8 @@ must hold by the rules documented in its module and MARKET_RULES:
   1.34 N + Du + 0.20 Dd, power down 1.34 N + 0.20 Du + Dd, energy up 1 h N + 1/3 h Du, energy down
   1 h N + 1/3 h Dd;
 - aFRR (``bidopt/markets/afrr.py``): power u up, d down, energy u * endurance_h and d * endurance_h;
+- mFRR capacity (``bidopt/markets/mfrr.py``): power u up, d down, energy u * endurance_h and
+  d * endurance_h (no EAM activation planned);
 - FFR (``bidopt/markets/ffr.py``): power c up, energy c * endurance_s / 3600 h up.
 
 Columns add up when products are combined (MARKET_RULES 3.3: the same MW is never sold twice).
@@ -40,7 +42,10 @@ TOL = 1e-6
 DAYS = ["2024-06-12", "2024-10-27", "2024-03-31"]  # FFR in season, a 25-hour day in season, out of season
 FCR = ("fcr_n", "fcr_d_up", "fcr_d_down")
 FAST = (Phase.explicit, Phase.reuse, Phase.generate)  # no shrinking: a solve per step is slow
-MFRR = "mfrr" in {p.name for p in markets.registered()}
+STREAMS = ("fcr_n", "fcr_d_up", "fcr_d_down", "afrr_up", "afrr_down", "mfrr_up", "mfrr_down", "ffr")
+LOT = {"fcr_n": 0.1, "fcr_d_up": 0.1, "fcr_d_down": 0.1, "afrr_up": 1.0, "afrr_down": 1.0, "mfrr_up": 1.0,
+       "mfrr_down": 1.0, "ffr": 0.1}  # the default lots of the products
+ALL_HOURS = {"weekdays": list(range(7)), "up_hours": list(range(24)), "down_hours": list(range(24))}
 
 
 # ------------------------------------------------------------------------------ the independent check
@@ -48,17 +53,18 @@ MFRR = "mfrr" in {p.name for p in markets.registered()}
 
 def held_headroom(s: pd.DataFrame, rules: dict) -> dict[str, np.ndarray]:
     """Per MTU, the power (MW) and energy (MWh) all products sold by ``bess`` ask of it together,
-    from the schedule's capacity columns and the documented rules (``rules``: aFRR endurance_h,
-    FFR endurance_s)."""
+    from the schedule's capacity columns and the documented rules (``rules``: aFRR and mFRR
+    endurance_h, FFR endurance_s)."""
     def col(stream):
         return s[f"bess_{stream}_mw"].to_numpy(float) if f"bess_{stream}_mw" in s else np.zeros(len(s))
 
     n, du, dd = col("fcr_n"), col("fcr_d_up"), col("fcr_d_down")
-    au, ad, ffr = col("afrr_up"), col("afrr_down"), col("ffr")
-    up = 1.34 * n + du + 0.20 * dd + au + ffr
-    down = 1.34 * n + 0.20 * du + dd + ad
-    e_up = 1.0 * n + du / 3.0 + au * rules["afrr_endurance_h"] + ffr * rules["ffr_endurance_s"] / 3600.0
-    e_down = 1.0 * n + dd / 3.0 + ad * rules["afrr_endurance_h"]
+    au, ad, mu, md, ffr = col("afrr_up"), col("afrr_down"), col("mfrr_up"), col("mfrr_down"), col("ffr")
+    ea, em = rules["afrr_endurance_h"], rules.get("mfrr_endurance_h", 1.0)
+    up = 1.34 * n + du + 0.20 * dd + au + mu + ffr
+    down = 1.34 * n + 0.20 * du + dd + ad + md
+    e_up = 1.0 * n + du / 3.0 + au * ea + mu * em + ffr * rules["ffr_endurance_s"] / 3600.0
+    e_down = 1.0 * n + dd / 3.0 + ad * ea + md * em
     return {"up_mw": up, "down_mw": down, "up_mwh": e_up, "down_mwh": e_down}
 
 
@@ -110,6 +116,12 @@ def stacked_case(folder, day, bat: dict, prices: dict, da, rules: dict, lots: bo
         write_mimer(folder / "afrr.csv", [day], up, down, up_vol=np.where(np.asarray(up) > 0, 10.0, 0.0),
                     down_vol=np.where(np.asarray(down) > 0, 10.0, 0.0))
         mk["afrr"] = {"prices": "afrr.csv", "lot_mw": 1.0 if lots else 0.0, "endurance_h": rules["afrr_endurance_h"]}
+    if "mfrr_up" in prices or "mfrr_down" in prices:
+        pd.DataFrame({"timestamp_utc": _utc(idx), "up_price_eur_per_mw_h": prices.get("mfrr_up", 0.0),
+                      "down_price_eur_per_mw_h": prices.get("mfrr_down", 0.0)}).to_csv(folder / "mfrr.csv", index=False)
+        window = ALL_HOURS if rules.get("mfrr_window") == "all" else {}  # else Svenska kraftnät's (default)
+        mk["mfrr"] = {"prices": "mfrr.csv", "lot_mw": 1.0 if lots else 0.0,
+                      "endurance_h": rules.get("mfrr_endurance_h", 1.0), **window}
     if "ffr" in prices:
         mk["ffr"] = {"prices": write_capacity_prices(folder / "ffr.csv", day, prices["ffr"]),
                      "lot_mw": 0.1 if lots else 0.0, "endurance_s": rules["ffr_endurance_s"]}
@@ -134,12 +146,12 @@ def stacked_days(draw):
            "charge_efficiency": draw(st.floats(0.8, 1.0)), "discharge_efficiency": draw(st.floats(0.8, 1.0)),
            "degradation_eur_per_mwh": draw(st.floats(0.0, 5.0))}
     hourly = st.lists(st.floats(0.0, 80.0).map(lambda v: round(v, 3)), min_size=n, max_size=n)  # Mimer: 3 decimals
-    streams = ["fcr_n", "fcr_d_up", "fcr_d_down", "afrr_up", "afrr_down", "ffr"]
-    chosen = draw(st.lists(st.sampled_from(streams), min_size=2, max_size=len(streams), unique=True))
+    chosen = draw(st.lists(st.sampled_from(STREAMS), min_size=2, max_size=len(STREAMS), unique=True))
     prices = {p: draw(hourly) for p in chosen}
     da = draw(st.lists(st.floats(-20.0, 300.0), min_size=n, max_size=n))
     rules = {"mtu": draw(st.sampled_from([15, 60])), "afrr_endurance_h": draw(st.floats(0.25, 2.0)),
-             "ffr_endurance_s": draw(st.floats(5.0, 900.0))}
+             "ffr_endurance_s": draw(st.floats(5.0, 900.0)), "mfrr_endurance_h": draw(st.floats(0.25, 2.0)),
+             "mfrr_window": draw(st.sampled_from(["svk", "all"]))}
     return day, bat, prices, da, rules
 
 
@@ -173,6 +185,11 @@ def test_stacked_headroom_of_the_plan_fits_the_battery(tmp_path, drawn):
         closed = (np.asarray(price) <= 0) if p.startswith("afrr") else np.zeros(len(price), bool)
         if p == "ffr" and day == "2024-03-31":
             closed[:] = True
+        if p.startswith("mfrr") and rules["mfrr_window"] == "svk":  # weekdays, up 06-22, down 22-06 local
+            local = h.hour_starts.tz_convert(btime.STOCKHOLM)
+            hours = np.asarray(local.hour)
+            inside = (hours >= 6) & (hours < 22) if p == "mfrr_up" else (hours < 6) | (hours >= 22)
+            closed |= ~inside | (np.asarray(local.day_of_week) >= 5)
         assert per_hour[closed].max(initial=0.0) <= TOL, f"{p} sold in a closed hour"
         assert res.summary["revenue_eur"][p] == pytest.approx(float(np.dot(price, per_hour)), abs=1e-6)
 
@@ -197,8 +214,7 @@ def test_any_accepted_steps_fit_at_delivery(tmp_path, drawn, data):
     h = Horizon.for_days(day, mtu_minutes=rules["mtu"])
     pm = PortfolioModel(case, h)
     pm.solve()
-    lot = {"fcr_n": 0.1, "fcr_d_up": 0.1, "fcr_d_down": 0.1, "afrr_up": 1.0, "afrr_down": 1.0, "ffr": 0.1}
-    n = h.n
+    lot, n = LOT, h.n
     spot = np.asarray(data.draw(st.lists(st.floats(-20.0, 300.0), min_size=n, max_size=n)), float)
     again = PortfolioModel(case, h, spot)
     accepted = {}
@@ -214,16 +230,16 @@ def test_any_accepted_steps_fit_at_delivery(tmp_path, drawn, data):
 
 
 def test_all_products_stack_and_the_check_is_tight(tmp_path):
-    """One day with every stream offered, each the best-paid in some hours: the battery sells all six, three or
-    more in the same hour, the stacked headroom fits and binds (the upward power room is full in some
-    hour); 0.05 MW more FCR-D up than the plan sold is reported as a power violation of 0.05 MW, so
-    the independent check is not vacuous."""
+    """One day with every stream offered, each the best-paid in some hours: the battery sells all
+    eight streams, three or more in the same hour, the stacked headroom fits and binds (the upward
+    power room is full in some hour); 0.05 MW more FCR-D up than the plan sold is reported as a power
+    violation of 0.05 MW, so the independent check is not vacuous."""
     day, n = "2024-06-12", 24
     bat = {"charge_power_mw": 1.0, "discharge_power_mw": 1.0, "energy_mwh": 2.0, "soc_min_mwh": 0.0,
            "soc_max_mwh": 2.0, "soc_initial_mwh": 1.0, "charge_efficiency": 0.95, "discharge_efficiency": 0.95}
-    rules = {"mtu": 60, "afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0}
-    streams = ("fcr_n", "fcr_d_up", "fcr_d_down", "afrr_up", "afrr_down", "ffr")
-    prices = {p: [30.0 if h % 6 == i else 5.0 + i for h in range(n)] for i, p in enumerate(streams)}  # each best somewhere
+    rules = {"mtu": 60, "afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0, "mfrr_window": "all"}
+    prices = {p: [60.0 if h % len(STREAMS) == i else 5.0 + i for h in range(n)]  # each the best somewhere
+              for i, p in enumerate(STREAMS)}
     s = bidopt.plan(stacked_case(tmp_path / "c", day, bat, prices, [50.0] * n, rules), day).schedule
     sold = s[[f"bess_{p}_mw" for p in prices]] > 1e-6
     assert sold.any().all(), sold.any()  # every stream sold in some hour
@@ -254,18 +270,18 @@ def test_the_check_is_independent_of_the_model(tmp_path):
 def test_the_same_mw_is_not_sold_twice(tmp_path):
     """MARKET_RULES 3.3: capacities add up when products are combined. A 1 MW battery that cannot
     trade energy (grid closed, so it cannot charge into extra upward room) and is paid for FCR-D up,
-    aFRR up and FFR sells at most 1 MW upwards in all three together, the best-paid first; held at
+    aFRR up, mFRR up and FFR sells at most 1 MW upwards in all four together, the best-paid first; held at
     1 MW in two of them at once it is infeasible (exit 3), not sold twice."""
     day, n = "2024-06-12", 24
     bat = {"charge_power_mw": 1.0, "discharge_power_mw": 1.0, "energy_mwh": 10.0, "soc_min_mwh": 0.0,
            "soc_max_mwh": 10.0, "soc_initial_mwh": 5.0, "charge_efficiency": 1.0, "discharge_efficiency": 1.0}
     rules = {"mtu": 60, "afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0}
-    prices = {"fcr_d_up": [30.0] * n, "afrr_up": [40.0] * n, "ffr": [20.0] * n}
+    prices = {"fcr_d_up": [30.0] * n, "afrr_up": [40.0] * n, "mfrr_up": [35.0] * n, "ffr": [20.0] * n}
     case = stacked_case(tmp_path / "c", day, bat, prices, [0.0] * n, rules, lots=True)
     case = case.model_copy(update={"grid": case.grid.model_copy(update={"import_limit_mw": 0.0,
                                                                         "export_limit_mw": 0.0})})
     s = bidopt.plan(case, day).schedule
-    up = s.bess_fcr_d_up_mw + s.bess_afrr_up_mw + s.bess_ffr_mw
+    up = s.bess_fcr_d_up_mw + s.bess_afrr_up_mw + s.bess_mfrr_up_mw + s.bess_ffr_mw
     np.testing.assert_allclose(up, 1.0, atol=1e-6)  # all the upward room sold, once
     np.testing.assert_allclose(s.bess_afrr_up_mw, 1.0, atol=1e-6)  # to the best-paid product
     h = Horizon.for_days(day, mtu_minutes=60)
