@@ -53,7 +53,7 @@ STEPS = [
     ("delivery re-plan: build", [("bidopt/model.py", "__init__")]),
     ("delivery re-plan: solve", [("bidopt/model.py", "solve")]),
     ("settlement (imbalance, FCR)", [("backtest/settlement.py", "settle_case"),
-                                     ("backtest/settlement.py", "settle_fcr")]),
+                                     ("backtest/capacity.py", "settle_day")]),
 ]
 PARTS = [  # inside the steps above: the forecaster's model fits; the solves of both models
     ("of the forecast: LEAR model fits", [("forecast/lear.py", "fit_hour_models")]),

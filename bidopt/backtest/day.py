@@ -8,16 +8,18 @@ D-1:
    forecast's expected price (``"expected"``: the expected-price plan as price-independent volumes),
    or at the last published day's prices (``"persistence"``, ``bidopt.backtest.baselines``);
 2. **clear** (price-taker): the curve and block orders at the realised day-ahead prices
-   (``bidopt.markets.clearing``), the FCR bids at the realised FCR clearing prices of their auction;
-3. **deliver**: re-plan D with the cleared position and accepted FCR fixed, realised day-ahead
-   prices known (published 12:45 D-1), and intraday trades at the intraday price (or the day-ahead
-   price as a documented proxy) plus the fee; what cannot be traded is imbalance;
+   (``bidopt.markets.clearing``); the bids of every capacity product the case offers (FCR's per
+   auction, a plug-in product's ``<name>_bids.csv`` rows) at the product's realised clearing prices,
+   by its clearing rule (``Product.settle_bids``, ``bidopt.backtest.capacity``);
+3. **deliver**: re-plan D with the cleared position and each product's accepted capacity fixed,
+   realised day-ahead prices known (published 12:45 D-1), and intraday trades at the intraday price
+   (or the day-ahead price as a documented proxy) plus the fee; what cannot be traded is imbalance;
 4. **settle**: the position at the day-ahead price, intraday trades at their price, imbalance
    volumes per ISP at the imbalance price (``bidopt.backtest.settlement``: a price file, or the
-   day-ahead price +- a penalty), FCR capacity under the pricing rule in force on D (each accepted
-   bid at its own price before 1 Feb 2024, pay-as-bid; at the clearing price from then, marginal:
-   ``fcr_settlement.settle_fcr``; the rule is the day's ``fcr_pricing``), the tariff increment the day's
-   peaks add to the month's bill, energy tax, VAT, degradation.
+   day-ahead price +- a penalty), capacity under each product's pricing rule in force on D (FCR: each
+   accepted bid at its own price before 1 Feb 2024, pay-as-bid; at the clearing price from then,
+   marginal; a plug-in product by default marginal; the day's ``<name>_pricing``), the tariff
+   increment the day's peaks add to the month's bill, energy tax, VAT, degradation.
 
 ``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
 the upper bound the strategy is compared with. ``no_flex`` (``bidopt.backtest.baselines``) runs
@@ -42,15 +44,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bidopt import markets, notes
+from bidopt import notes
 from bidopt import time as btime
-from bidopt.backtest import fcr_settlement, settlement
+from bidopt.backtest import capacity, settlement
 from bidopt.backtest.state import next_state, with_state
 from bidopt.bids import intraday
 from bidopt.bids.contracts import bidding_mtu
 from bidopt.data import sources
 from bidopt.horizon import Horizon
-from bidopt.markets import clearing, fcr
+from bidopt.markets import clearing
 from bidopt.markets import intraday as intraday_market
 from bidopt.model import PortfolioModel
 
@@ -130,9 +132,10 @@ def _submit(c, day, strategy: str):
     return c, bids, bids.orders
 
 
-def _deliver(c, h: Horizon, bids, position: np.ndarray, trade_intraday: bool):
-    """The delivery re-plan with the cleared position and the accepted capacity fixed, solved:
-    (model, day-ahead prices, whether intraday is priced by the day-ahead proxy, accepted FCR bids)."""
+def _deliver(c, h: Horizon, settled: dict, position: np.ndarray, trade_intraday: bool):
+    """The delivery re-plan with the cleared position and every product's accepted capacity fixed
+    (``capacity.hold_accepted``), solved: (model, day-ahead prices, whether intraday is priced by the
+    day-ahead proxy)."""
     spot = sources.dayahead_prices(c, h.index)
     r = intraday_market.rules(c)
     proxy_id = c.prices.intraday is None
@@ -140,18 +143,13 @@ def _deliver(c, h: Horizon, bids, position: np.ndarray, trade_intraday: bool):
     allowed = None if trade_intraday else np.zeros(h.n, dtype=bool)
     pm = PortfolioModel(c, h, spot, position_mw=position,
                         adjustments=intraday_market.adjustments(spot, id_price, r, allowed))
-    for name, cap in getattr(bids.result.model, "capacities", {}).items():  # other products: the bid's capacity
-        prod = markets.product(name)
-        if not prod.own_bid_path:
-            prod.fix_capacity(pm.site.capacities[name], prod.capacity_volumes(cap))
-    accepted = intraday.accepted_fcr(c, bids.fcr_bids, h.hour_starts) if len(bids.fcr_bids) else bids.fcr_bids
-    intraday.fix_fcr(pm, bids.fcr_bids, fcr.rules(c).step_mw)
+    capacity.hold_accepted(pm, settled, h)
     pm.solve()
-    return pm, spot, proxy_id, accepted
+    return pm, spot, proxy_id
 
 
-def _record(c, h: Horizon, rev: dict, sched: pd.DataFrame, bids, orders, position: np.ndarray, accepted,
-            fcr_pricing) -> dict:
+def _record(c, h: Horizon, rev: dict, sched: pd.DataFrame, bids, orders, position: np.ndarray,
+            tables: dict, settled: dict, day) -> dict:
     """The day's row of daily.csv: money per stream (EUR), volumes (MWh, MW h), blocks, a fingerprint."""
     da_contracts = pd.DatetimeIndex([pd.Timestamp(x.delivery_start) for x in orders.contracts]).tz_convert("UTC")
     submitted, accepted_blocks = _block_counts(orders, sources.dayahead_prices(c, da_contracts))
@@ -163,15 +161,14 @@ def _record(c, h: Horizon, rev: dict, sched: pd.DataFrame, bids, orders, positio
         "da_expected_net_mwh": float(expected_net.sum() * dt_h),
         "da_cleared_buy_mwh": float(np.clip(position, 0, None).sum() * dt_h),
         "da_cleared_sell_mwh": float(np.clip(-position, 0, None).sum() * dt_h),
-        "fcr_offered_mw_h": float(bids.fcr_bids["volume_mw"].astype(float).sum()) if len(bids.fcr_bids) else 0.0,
-        "fcr_accepted_mw_h": float(accepted["volume_mw"].astype(float).sum()) if len(accepted) else 0.0,
-        **({"fcr_pricing": fcr_pricing} if fcr.offered(c) else {}),  # the rule FCR was settled by
+        # per capacity product: <name>_offered_mw_h, <name>_accepted_mw_h, <name>_pricing (when offered)
+        **capacity.record_columns(c, settled, day),
         "blocks_submitted": submitted,
         "blocks_accepted": accepted_blocks,
         "peak_import_mw": float(sched["grid_import_mw"].max()),
-        # fingerprint of what was submitted (day-ahead orders and FCR bids), for no-look-ahead audits
+        # fingerprint of what was submitted (day-ahead orders and capacity bids), for no-look-ahead audits
         "orders_sha256": hashlib.sha256((json.dumps(orders.to_dict(), sort_keys=True)
-                                         + bids.fcr_bids.to_csv(index=False)).encode()).hexdigest()[:16],
+                                         + capacity.fingerprint_text(bids, tables)).encode()).hexdigest()[:16],
     }
 
 
@@ -198,20 +195,22 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     h = _horizon(c, day)
     c, bids, orders = _submit(c, day, strategy)
     position = intraday.cleared_position(c, orders, h.index)
-    pm, spot, proxy_id, accepted = _deliver(c, h, bids, position, trade_intraday)
+    # every capacity product's bids cleared at its realised prices under the rules of the day
+    tables = capacity.submitted(c, bids, h)
+    cleared = capacity.settle_day(c, tables, h, day)
+    pm, spot, proxy_id = _deliver(c, h, cleared, position, trade_intraday)
     sched = pm.schedule()
     trades = pm.site.adjustment_trades()
     rev = pm.revenue()
     # settle imbalance at the imbalance price, not at the planning proxy the re-plan used
     planned = pd.Series(position + trades["intraday"].to_numpy(), index=h.index)
     actual = sched["grid_import_mw"] - sched["grid_export_mw"]
-    settled, label = settlement.settle_case(c, planned, actual, dayahead=spot)
-    rev["imbalance"] = float(settled[settlement.MONEY].sum())
-    # FCR capacity as the auctions paid it under the pricing rule of the day (pay-as-bid before
-    # 1 Feb 2024: an accepted bid gets its own price), not the re-plan's clearing-price valuation
-    fcr_settled, fcr_pricing = fcr_settlement.settle_fcr(c, bids.fcr_bids, h.hour_starts, day)
-    fcr_settlement.replace_fcr_capacity(rev, pm.site, fcr_settled)
-    record = _record(c, h, rev, sched, bids, orders, position, accepted, fcr_pricing)
+    imbalance, label = settlement.settle_case(c, planned, actual, dayahead=spot)
+    rev["imbalance"] = float(imbalance[settlement.MONEY].sum())
+    # capacity as the auctions paid it under the pricing rule of the day (FCR before 1 Feb 2024:
+    # pay-as-bid, an accepted bid gets its own price), not the re-plan's clearing-price valuation
+    capacity.swap_values(rev, pm.site, cleared)
+    record = _record(c, h, rev, sched, bids, orders, position, tables, cleared, day)
     ts = sched.copy()
     ts["position_mw"] = position
     ts["intraday_mw"] = trades["intraday"].to_numpy()

@@ -162,7 +162,7 @@ def _names_sek(value) -> bool:
 
 
 def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str], resume: dict) -> dict:
-    from bidopt.backtest.fcr_settlement import fcr_summary
+    from bidopt.backtest.capacity import summary_keys
 
     streams = {c[:-4]: float(daily[c].sum()) for c in daily.columns
                if c.endswith("_eur") and c not in BENCHMARK_COLUMNS}
@@ -185,7 +185,9 @@ def _summary(case, strategy: str, days, daily: pd.DataFrame, warnings: list[str]
         **_baseline_keys(case, daily, total, pf),
         "warnings": warnings,
         "tariff_windows": _tariff_windows(case),
-        **fcr_summary(case, days),  # the FCR auction rules the days were settled under ("fcr_rules")
+        # per capacity product: its own keys (FCR: "fcr_rules", the auction rules the days were settled
+        # under) and "capacity_products" (revenue, offered and accepted MW h, days per pricing rule)
+        **summary_keys(case, days, daily),
         "assumptions": ["price-taker: the site's orders do not move any clearing price",
                         "no look-ahead: forecasts use only data published before each gate",
                         "loads, PV and EV sessions are known at delivery as in the case data"],

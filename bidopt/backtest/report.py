@@ -11,13 +11,18 @@ they can change how every figure reads), the key figures, and plots embedded as 
    largest price spread), times in Europe/Stockholm;
 4. per month the max hourly-mean grid import inside vs outside ``summary.tariff_windows``
    (local time; window holidays are not in the summary and are ignored);
-5. accepted vs submitted volumes: day-ahead, FCR, blocks;
+5. accepted vs submitted volumes: day-ahead, each capacity product's offered and accepted MW·h
+   (``<name>_offered_mw_h`` / ``_accepted_mw_h``, one panel per product in the registry's order),
+   blocks;
 6. a histogram of the daily capture ratio, and the bids against the outcome on one day (``day``;
    default the median-capture day) from the curves the checkpoints kept (``report_days``);
 7. with other backtest folders (``compare``), the strategies side by side (``report_compare``).
 
 With a baseline (``summary.baseline``) the key figures add its result and the value added, and the
 cumulative plot its line.
+
+After the key figures, the result per market product (its streams summed, from the registry of
+products), with the capacity it offered and had accepted and the pricing rule of its days.
 
 With FCR, a table of the auction rules the days were settled under (``summary.fcr_rules``: pricing
 and gates per period, with their sources).
@@ -181,6 +186,51 @@ def _key_figures(summary: dict, daily: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def _products(summary: dict, daily: pd.DataFrame) -> list[str]:
+    """Result per market product (its streams summed, from the registry) with the capacity it offered
+    and had accepted (``<name>_offered_mw_h``, ``<name>_accepted_mw_h``) and the pricing rule of its
+    days (``<name>_pricing``); the site's own streams (tariff, tax, degradation) in a last row."""
+    from bidopt import markets
+
+    n = summary.get("n_days") or len(daily)
+    money = {s: float(daily[f"{s}_eur"].sum()) for s in stream_names(daily)} or {
+        str(k): float(v) for k, v in (summary.get("revenue_eur") or {}).items() if v is not None}
+    rows, seen = [], set()
+    for prod in markets.registered():
+        streams = [s for s in prod.streams if s in money]
+        if not streams and f"{prod.name}_offered_mw_h" not in daily:
+            continue
+        seen.update(streams)
+        rows.append((prod.label or prod.name, streams, sum(money[s] for s in streams), prod.name))
+    rest = [s for s in money if s not in seen]
+    if rest:
+        rows.append(("site and other streams", rest, sum(money[s] for s in rest), None))
+    if not rows:
+        return []
+
+    def mwh(name, kind):
+        col = f"{name}_{kind}_mw_h"
+        return "" if name is None or col not in daily else f"{float(daily[col].sum()):,.1f}".replace(",", "\u2009")
+
+    def pricing(name):
+        col = f"{name}_pricing"
+        if name is None or col not in daily:
+            return ""
+        return ", ".join(f"{k.replace('_', '-')} {v} d" for k, v in daily[col].dropna().astype(str).value_counts().sort_index().items())
+
+    out = ["<h2>Result by product</h2>",
+           "<table><tr><th>product</th><th>streams</th><th>EUR</th><th>EUR/day</th><th>offered MW·h</th>"
+           "<th>accepted MW·h</th><th>pricing</th></tr>"]
+    for label, streams, eur, name in rows:
+        cells = [f"<td>{html.escape(label)}</td>", f"<td>{html.escape(', '.join(streams))}</td>",
+                 f'<td class="n">{_eur(eur)}</td>', f'<td class="n">{_eur(eur / n if n else None)}</td>',
+                 f'<td class="n">{mwh(name, "offered")}</td>', f'<td class="n">{mwh(name, "accepted")}</td>',
+                 f"<td>{html.escape(pricing(name))}</td>"]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return out
+
+
 def _fcr_rules(summary: dict) -> list[str]:
     """The FCR auction rules the backtest settled under (``summary["fcr_rules"]``), one row per period."""
     rows = [r for r in summary.get("fcr_rules") or [] if isinstance(r, dict)]
@@ -227,6 +277,7 @@ def build_html(out_dir: Path, week: str | None = None, day: str | None = None, c
         if warnings else '<p class="note">none</p>',
         "<h2>Key figures</h2>", _key_figures(summary, daily),
     ]
+    parts += _products(summary, daily)
     parts += _fcr_rules(summary)
     windows = [w for w in summary.get("tariff_windows") or [] if isinstance(w, dict)]
     no_ts = "timeseries.csv not found"

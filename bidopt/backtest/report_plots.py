@@ -1,5 +1,6 @@
 """The figures of ``report.html`` (``bidopt.backtest.report``): cumulative result, result by stream,
-a week of dispatch, monthly peaks inside and outside the tariff windows, day-ahead volumes; each a
+a week of dispatch, monthly peaks inside and outside the tariff windows, day-ahead volumes and the
+offered and accepted capacity of every product with ``<name>_offered_mw_h`` columns; each a
 matplotlib ``Figure`` rendered to a base64 PNG (``png``). Money EUR, power MW, energy MWh, local
 time Europe/Stockholm.
 """
@@ -187,11 +188,33 @@ def _day_bars(ax, dates: pd.Series, values, width: float, **kw) -> None:
     ax.autoscale_view()
 
 
+CAPACITY_SUFFIXES = ("_offered_mw_h", "_accepted_mw_h")  # daily.csv, per capacity product
+
+
+def capacity_products(daily: pd.DataFrame) -> list[str]:
+    """The products with capacity columns (``<name>_offered_mw_h`` / ``_accepted_mw_h``) in daily.csv,
+    in the registry's order (names the registry does not know after them, in column order)."""
+    from bidopt import markets
+
+    names = list(dict.fromkeys(c[: -len(sfx)] for c in daily.columns for sfx in CAPACITY_SUFFIXES if c.endswith(sfx)))
+    order = {p.name: i for i, p in enumerate(markets.registered())}
+    return sorted(names, key=lambda n: (order.get(n, len(order)), names.index(n)))
+
+
+def product_label(name: str) -> str:
+    """A product's name in the report: its registered ``label``, else its name."""
+    from bidopt import markets
+
+    known = {p.name: p for p in markets.registered()}
+    return (known[name].label or name) if name in known else name
+
+
 def plot_volumes(daily: pd.DataFrame) -> Figure | None:
+    """Day-ahead volumes, then offered vs accepted capacity of each product (MW·h per day), then blocks."""
     has = set(daily.columns)
-    panels = [p for p, cols in (("da", {"da_cleared_buy_mwh", "da_cleared_sell_mwh"}),
-                                ("fcr", {"fcr_offered_mw_h", "fcr_accepted_mw_h"}),
-                                ("blocks", {"blocks_submitted", "blocks_accepted"})) if cols & has]
+    panels = [p for p, cols in (("da", {"da_cleared_buy_mwh", "da_cleared_sell_mwh"}),) if cols & has]
+    panels += [("capacity", name) for name in capacity_products(daily)]
+    panels += ["blocks"] if {"blocks_submitted", "blocks_accepted"} & has else []
     if not panels and "da_expected_net_mwh" not in has:
         return None
     panels = panels or ["da"]
@@ -199,24 +222,28 @@ def plot_volumes(daily: pd.DataFrame) -> Figure | None:
     d = daily["date"]
     for ax, p in zip(axes, panels, strict=True):
         if p == "da":
-            buy = daily.get("da_cleared_buy_mwh", pd.Series(0.0, index=daily.index)).fillna(0)
-            sell = daily.get("da_cleared_sell_mwh", pd.Series(0.0, index=daily.index)).fillna(0).abs()
-            if {"da_cleared_buy_mwh", "da_cleared_sell_mwh"} & has:
-                _day_bars(ax, d, buy, 0.8, color="#2a7ab9", label="cleared buy")
-                _day_bars(ax, d, -sell, 0.8, color="#e08a3c", label="cleared sell")
-                ax.plot(d, buy - sell, "k.-", lw=0.8, ms=3, label="cleared net")
-            if "da_expected_net_mwh" in has:
-                ax.plot(d, daily["da_expected_net_mwh"], color="#6a3d9a", ls="--", lw=1.2, label="expected net")
-            ax.set_ylabel("day-ahead MWh")
+            _day_ahead_panel(ax, daily, d, has)
         else:
-            sub, acc, label = (("fcr_offered_mw_h", "fcr_accepted_mw_h", "offered") if p == "fcr"
+            sub, acc, label = ((f"{p[1]}_offered_mw_h", f"{p[1]}_accepted_mw_h", "offered") if p != "blocks"
                                else ("blocks_submitted", "blocks_accepted", "submitted"))
             if sub in has:
                 _day_bars(ax, d, daily[sub], 0.8, color="0.8", label=label)
             if acc in has:
                 _day_bars(ax, d, daily[acc], 0.45, color="#2a7ab9", label="accepted")
-            ax.set_ylabel("FCR MW·h" if p == "fcr" else "blocks")
+            ax.set_ylabel(f"{product_label(p[1])} MW·h" if p != "blocks" else "blocks")
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(axes[-1].xaxis.get_major_locator()))
     return fig
+
+
+def _day_ahead_panel(ax, daily: pd.DataFrame, d: pd.Series, has: set) -> None:
+    buy = daily.get("da_cleared_buy_mwh", pd.Series(0.0, index=daily.index)).fillna(0)
+    sell = daily.get("da_cleared_sell_mwh", pd.Series(0.0, index=daily.index)).fillna(0).abs()
+    if {"da_cleared_buy_mwh", "da_cleared_sell_mwh"} & has:
+        _day_bars(ax, d, buy, 0.8, color="#2a7ab9", label="cleared buy")
+        _day_bars(ax, d, -sell, 0.8, color="#e08a3c", label="cleared sell")
+        ax.plot(d, buy - sell, "k.-", lw=0.8, ms=3, label="cleared net")
+    if "da_expected_net_mwh" in has:
+        ax.plot(d, daily["da_expected_net_mwh"], color="#6a3d9a", ls="--", lw=1.2, label="expected net")
+    ax.set_ylabel("day-ahead MWh")

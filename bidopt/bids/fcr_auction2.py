@@ -39,6 +39,7 @@ from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets import fcr
 from bidopt.markets import intraday as intraday_market
+from bidopt.markets import product as market_product
 from bidopt.model import SolveInfo, has_integers, prepare_assets, solve_sites, summary_header
 from bidopt.site import STREAM_ORDER, Site
 
@@ -71,7 +72,8 @@ def price_scenarios(case, day, n: int, seed: int, lookback_days: int) -> dict[st
     for p in fcr.offered(case):
         key = sources.reserve_price_field(case, p, auction=2)
         try:
-            history = pd.Series(sources.reserve_prices(case, p, hist, auction=2), index=hist)
+            history = pd.Series(market_product("fcr").clearing_prices(case, p, Horizon(hist, case.case.timezone), 2),
+                                index=hist)
         except InputError as e:
             raise InputError(e.file, e.field, f"{e.message} (FCR auction 2 bids need {lookback_days + 8} days of "
                              f"[prices] {key} history)") from None
@@ -178,7 +180,7 @@ def auction2(case, day, position_dir, fcr_file=None, scenarios: dict[str, np.nda
     given = intraday.read_sold_fcr(fcr_file) if explicit or fcr_file.exists() else pd.DataFrame(columns=COLUMNS)
     first = given[given["auction"] == 1] if len(given) else given
     sold = intraday.sold_by_hour(case, first, horizon.hour_starts)
-    prices1 = {p: sources.reserve_prices(case, p, horizon.hour_starts) for p in fcr.offered(case)}
+    prices1 = {p: market_product("fcr").clearing_prices(case, p, horizon, 1) for p in fcr.offered(case)}
     if scenarios is None:
         scenarios = price_scenarios(case, day, st.n_scenarios, st.seed, st.fcr_lookback_days)
     spot = sources.dayahead_prices(case, horizon.index)

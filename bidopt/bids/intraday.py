@@ -113,17 +113,18 @@ def read_sold_fcr(path: Path) -> pd.DataFrame:
 
 def accepted_fcr(case, fcr_bids: pd.DataFrame, hour_starts: pd.DatetimeIndex) -> pd.DataFrame:
     """The bids the FCR auctions accepted: price at or below the clearing price of the bid's product,
-    hour and auction (marginal pricing, MARKET_RULES 3.2), with clearing prices from the case's FCR
-    price files (auction 2: ``<product>_auction2``, else the auction-1 series)."""
+    hour and auction (marginal pricing, MARKET_RULES 3.2), by the FCR product's clearing rule
+    (``Product.accept``) at its realised clearing prices (``Fcr.clearing_prices``: the case's FCR price
+    files; auction 2: ``<product>_auction2``, else the auction-1 series)."""
+    from bidopt.markets import capacity_settlement, product
+
     if not len(fcr_bids):
         return fcr_bids
-    keys = hour_starts.strftime("%Y-%m-%dT%H:%M:%SZ")
-    auctions = sorted({int(a) for a in fcr_bids["auction"]})
-    clearing = {(p, a): dict(zip(keys, sources.reserve_prices(case, p, hour_starts, auction=a), strict=True))
-                for p in fcr_market.offered(case) for a in auctions}
-    ok = [clearing.get((r.product, int(r.auction)), {}).get(r.hour_start_utc, -np.inf) >= r.price_eur_per_mw_h - 1e-9
-          for r in fcr_bids.itertuples()]
-    return fcr_bids[np.asarray(ok, dtype=bool)]
+    fcr = product("fcr")
+    typed = capacity_settlement.typed(fcr_bids)
+    clearing = capacity_settlement.clearing_table(fcr, case, typed, Horizon(hour_starts, case.case.timezone))
+    q = [clearing.get((r.product, int(r.auction), r.hour_start_utc), np.nan) for r in typed.itertuples()]
+    return fcr_bids[np.asarray(fcr.accept(typed["price_eur_per_mw_h"].to_numpy(float), q), dtype=bool)]
 
 
 def sold_by_hour(case, fcr_bids: pd.DataFrame, hour_starts: pd.DatetimeIndex) -> dict[tuple[str, int], float]:
