@@ -105,8 +105,8 @@ def fcr_afrr_bids(fcr_afrr_case, tmp_path_factory):
 def test_bid_writes_each_products_file_and_validate_accepts_them(fcr_afrr_bids):
     """bid wrote fcr_bids.csv and afrr_bids.csv beside the orders, with volume in both products (aFRR
     stepped by default); validate says each written file is valid, in process and as a subprocess;
-    the bid's schedule holds the stacked FCR-D + aFRR headroom (the independent check of
-    tests/test_stacking.py)."""
+    the bid's schedule holds every step of both products at once and the stacked FCR-D + aFRR
+    headroom fits (the independent check of tests/test_stacking.py)."""
     out = fcr_afrr_bids
     for name in BID_FILES:
         v = CliRunner().invoke(main, ["validate", str(out / name)])
@@ -119,6 +119,11 @@ def test_bid_writes_each_products_file_and_validate_accepts_them(fcr_afrr_bids):
     assert set(afrr["product"]) <= {"afrr_up", "afrr_down"} and afrr["volume_mw"].sum() > 0
     assert set(fcr["product"]) <= {"fcr_d_up", "fcr_d_down"} and fcr["volume_mw"].sum() > 0
     s = pd.read_csv(out / "schedule.csv")
+    # the schedule holds each stream's whole bid (all its steps accepted: the most any clearing takes)
+    top = pd.concat([fcr, afrr]).groupby(["product", "hour_start_utc"])["volume_mw"].sum()
+    hour = pd.to_datetime(s["timestamp_utc"]).dt.floor("h").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for p in ("fcr_d_up", "fcr_d_down", "afrr_up", "afrr_down"):
+        np.testing.assert_allclose(s[f"bess_{p}_mw"], [top.get((p, h), 0.0) for h in hour], atol=1e-6)
     assert_stacked_headroom_holds(s, BATTERY, {"afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0})
 
 

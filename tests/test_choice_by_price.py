@@ -17,7 +17,6 @@ import pandas as pd
 import pytest
 
 import bidopt
-from bidopt import markets
 from bidopt import time as btime
 from bidopt.horizon import Horizon
 from bidopt.model import PortfolioModel
@@ -25,9 +24,7 @@ from tests.test_afrr import write_mimer
 
 FIRST, LAST = "2024-06-10", "2024-06-16"  # Monday .. Sunday
 FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
-MFRR = "mfrr" in {p.name for p in markets.registered()}
-PRODUCTS = {"fcr_d": ("fcr_d_up", "fcr_d_down"), "afrr": ("afrr_up", "afrr_down"),
-            **({"mfrr": ("mfrr_up", "mfrr_down")} if MFRR else {})}
+PRODUCTS = {"fcr_d": ("fcr_d_up", "fcr_d_down"), "afrr": ("afrr_up", "afrr_down"), "mfrr": ("mfrr_up", "mfrr_down")}
 
 
 def week_prices(seed: int = 16) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray], np.ndarray]:
@@ -63,11 +60,10 @@ def week_case(folder, factor: dict[str, float]):
         pd.DataFrame({"timestamp_utc": utc, "price_eur_per_mw_h": cap[s]}).to_csv(folder / f"{s}.csv", index=False)
     days = [str(d.date()) for d in pd.date_range(FIRST, LAST)]
     write_mimer(folder / "afrr.csv", days, cap["afrr_up"], cap["afrr_down"])
-    mk = {"fcr": {"step_mw": 0.0}, "afrr": {"prices": "afrr.csv", "lot_mw": 0.0}}
-    if MFRR:
-        pd.DataFrame({"timestamp_utc": utc, "up_price_eur_per_mw_h": cap["mfrr_up"],
-                      "down_price_eur_per_mw_h": cap["mfrr_down"]}).to_csv(folder / "mfrr.csv", index=False)
-        mk["mfrr"] = {"prices": "mfrr.csv", "lot_mw": 0.0}
+    pd.DataFrame({"timestamp_utc": utc, "up_price_eur_per_mw_h": cap["mfrr_up"],
+                  "down_price_eur_per_mw_h": cap["mfrr_down"]}).to_csv(folder / "mfrr.csv", index=False)
+    mk = {"fcr": {"step_mw": 0.0}, "afrr": {"prices": "afrr.csv", "lot_mw": 0.0},
+          "mfrr": {"prices": "mfrr.csv", "lot_mw": 0.0}}  # mFRR in Svenska kraftnät's weekday window
     data = {"case": {"zone": "SE3", "mtu_minutes": 60},
             "prices": {"dayahead": "da.csv", "fcr_d_up": "fcr_d_up.csv", "fcr_d_down": "fcr_d_down.csv"},
             "grid": {"import_limit_mw": 1.0, "export_limit_mw": 1.0},
