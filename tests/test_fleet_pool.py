@@ -32,15 +32,16 @@ def _write(path, col, values):
     pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), col: values}).to_csv(path, index=False)
 
 
-def v12_home(tmp_path, i: int):
-    """A house whose only flexibility is its 2 kW heating load, cut on an FCR-D up activation (a
-    curtailable load, not a LER: it reserves exactly what it sells); FCR-D up at 20 EUR/MW/h."""
+def v12_home(tmp_path, i: int, scale: float = 1.0, fcr: dict | None = None):
+    """A house whose only flexibility is its 2 kW heating load (``home.csv`` times ``scale``), cut on an
+    FCR-D up activation (a curtailable load, not a LER: it reserves exactly what it sells); FCR-D up at
+    20 EUR/MW/h; ``fcr``: its ``[markets.fcr]`` table."""
     data = {"case": {"name": f"home_{i:05d}", "zone": "SE3", "mtu_minutes": 60},
             "prices": {"dayahead": "synthetic", "fcr_d_up": "up.csv"},
-            "grid": {"import_limit_mw": 0.02, "export_limit_mw": 0.02},
+            "grid": {"import_limit_mw": 0.05, "export_limit_mw": 0.05},  # a 50 kW connection
             "assets": [{"kind": "curtailable_load", "name": "house", "profile": "home.csv",
-                        "customer_type": "households", "offer_reserves": True}],
-            "solver": {"threads": 1}, "bidding": {"n_scenarios": 3}}
+                        "customer_type": "households", "offer_reserves": True, "scale": scale}],
+            "solver": {"threads": 1}, "bidding": {"n_scenarios": 3}, "markets": {"fcr": fcr or {}}}
     return bidopt.case_from_dict(data, base_dir=tmp_path)
 
 
@@ -266,3 +267,38 @@ def test_price_taking_pool_of_random_sites(mw, hours):
 
 STUBS = [bidopt.case_from_dict({"case": {"name": f"s{i}", "zone": "SE3"}, "prices": {"dayahead": "synthetic"},
                                  "grid": {"import_limit_mw": 1.0, "export_limit_mw": 1.0}}) for i in range(60)]  # sites with FCR's default rules (0.1 MW lot and minimum bid)
+
+
+@pytest.fixture(scope="module")
+def one_kw(tmp_path_factory):
+    """A folder with a 1 kW flat heating-load profile and FCR-D up at 20 EUR/MW/h."""
+    tmp = tmp_path_factory.mktemp("kw")
+    n = len(btime.delivery_index(DAY, 60))
+    _write(tmp / "up.csv", "price_eur_per_mw_h", np.full(n, FCR_D_UP_EUR))
+    _write(tmp / "home.csv", "load_mw", np.full(n, 0.001))
+    return tmp
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=4))
+def test_random_fleets_share_within_each_homes_physical_headroom(one_kw, kw):
+    """Homes with heating loads of random size (kW, all of it may be cut): a home's FCR-D up headroom
+    is its load, so its share must be at most that; the shares sum to the pooled bid, whole 10 kW lots
+    (lot and minimum bid set to 0.01 MW in [markets.fcr])."""
+    cases = [v12_home(one_kw, i, scale=k, fcr={"step_mw": 0.01, "min_bid_mw": 0.01}) for i, k in enumerate(kw)]
+    fb = fleet_bid(cases, DAY, scenarios=_cube(cases[0]))
+    pool = fb.capacity
+    headroom_w = np.array(kw) * 1000
+    assert (pool.share_w <= headroom_w[:, None]).all()
+    lots = (sum(kw) * 1000 // 10_000) * 10_000
+    assert pool.share_w.sum(axis=0).tolist() == [lots] * 24
+    assert fb.fcr_bids["volume_mw"].astype(float).tolist() == pytest.approx([lots * 1e-6] * (24 if lots else 0))
+
+
+_CUBES: dict = {}
+
+
+def _cube(case):
+    if "cube" not in _CUBES:
+        _CUBES["cube"] = price_scenarios(case, DAY, 60, bid_settings(case))
+    return _CUBES["cube"]
