@@ -411,6 +411,10 @@ def backtest(case_path, start, end, out_dir, strategy, workers, scheduler, fresh
                f"capture ratio {ratio}")
     if s.get("baseline"):
         click.echo(f"baseline {s['baseline']}: {s['baseline_eur']:.2f} EUR, value added {s['value_added_eur']:.2f} EUR")
+    for p in (s.get("capacity_products") or {}).values():  # each capacity product the case offers
+        held = (f", accepted {p['accepted_mw_h']:.1f} of {p['offered_mw_h']:.1f} MW h offered"
+                if "accepted_mw_h" in p and "offered_mw_h" in p else "")
+        click.echo(f"{p['label']}: {p['revenue_eur']:.2f} EUR{held}")
     for w in s["warnings"]:
         click.echo(f"warning: {w}")
     click.echo(resume_message(s, out_dir), err=True)

@@ -9,12 +9,14 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 import bidopt
 from bidopt import time as btime
 from bidopt.backtest import capacity
 from bidopt.backtest.day import strategy_day
 from bidopt.backtest.report_plots import plot_volumes
+from bidopt.cli import main
 from bidopt.horizon import Horizon
 from bidopt.markets import capacity_settlement, product
 
@@ -56,14 +58,36 @@ def write_case(tmp_path):
     stamps = idx.strftime("%Y-%m-%dT%H:%M:%SZ")
     pd.DataFrame({"timestamp_utc": stamps, "price_eur_per_mw_h": fcr_price(idx)}).to_csv(tmp_path / "fcrd.csv",
                                                                                         index=False)
-    data = {"case": {"name": "afrr-and-fcr", "zone": "SE3", "mtu_minutes": 60},
-            "prices": {"dayahead": "synthetic", "fcr_d_up": "fcrd.csv"},
-            "grid": {"import_limit_mw": 2.0, "export_limit_mw": 2.0},
-            "assets": [{"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 2.0,
-                        "charge_efficiency": 0.95, "discharge_efficiency": 0.95, "soc_initial_mwh": 1.0}],
-            "markets": {"afrr": {"prices": "afrr.csv"}},
-            "bidding": {"n_scenarios": 4}}
-    return bidopt.case_from_dict(data, base_dir=tmp_path)
+    (tmp_path / "case.toml").write_text("""
+[case]
+name = "afrr-and-fcr"
+zone = "SE3"
+mtu_minutes = 60
+
+[prices]
+dayahead = "synthetic"
+fcr_d_up = "fcrd.csv"
+
+[grid]
+import_limit_mw = 2.0
+export_limit_mw = 2.0
+
+[[assets]]
+kind = "battery"
+name = "bess"
+power_mw = 1.0
+energy_mwh = 2.0
+charge_efficiency = 0.95
+discharge_efficiency = 0.95
+soc_initial_mwh = 1.0
+
+[markets.afrr]
+prices = "afrr.csv"
+
+[bidding]
+n_scenarios = 4
+""")
+    return bidopt.load_case(tmp_path / "case.toml")
 
 
 def _realised(case, day) -> dict[tuple[str, str], float]:
@@ -108,11 +132,14 @@ def test_a_strategy_day_settles_afrr_bids_by_hand(tmp_path):
 
 
 def test_backtest_reports_afrr_revenue_and_capacity(tmp_path):
-    """Two days with aFRR and FCR-D up: daily.csv has aFRR's streams and capacity columns, summary.json
-    a capacity_products entry per product, and report.html a row per product with its money."""
-    case = write_case(tmp_path)
+    """Two days with aFRR and FCR-D up from the command line: daily.csv has aFRR's streams and capacity
+    columns, summary.json a capacity_products entry per product, report.html a row per product with
+    its money and a capacity panel per product, and the command prints aFRR's line."""
+    write_case(tmp_path)
     out = tmp_path / "bt"
-    bt = bidopt.backtest(case, start=FIRST, end=LAST, out_dir=out, strategy="bid")
+    r = CliRunner().invoke(main, ["backtest", str(tmp_path / "case.toml"), "--start", FIRST, "--end", LAST,
+                                  "--strategy", "bid", "--out", str(out), "--no-progress"])
+    assert r.exit_code == 0, r.output
     daily = pd.read_csv(out / "daily.csv")
     for col in ("afrr_up_eur", "afrr_down_eur", "afrr_offered_mw_h", "afrr_accepted_mw_h", "afrr_pricing",
                 "fcr_offered_mw_h", "fcr_accepted_mw_h", "fcr_pricing"):
@@ -123,21 +150,22 @@ def test_backtest_reports_afrr_revenue_and_capacity(tmp_path):
     assert afrr_eur > 0
     summary = json.loads((out / "summary.json").read_text())
     entry = summary["capacity_products"]["afrr"]
+    label = product("afrr").label or "afrr"
     assert entry["revenue_eur"] == pytest.approx(afrr_eur)
     assert entry["accepted_mw_h"] == pytest.approx(float(daily.afrr_accepted_mw_h.sum()))
     assert entry["pricing_days"] == {"marginal": 2}
     assert set(summary["capacity_products"]) == {"fcr", "afrr"}
     assert "fcr_rules" in summary
+    accepted, offered = entry["accepted_mw_h"], entry["offered_mw_h"]
+    assert f"{label}: {entry['revenue_eur']:.2f} EUR, accepted {accepted:.1f} of {offered:.1f} MW h offered" in r.output
     html = (out / "report.html").read_text()
     assert "Result by product" in html
-    label = product("afrr").label or "afrr"
     row = html[html.index(f"<td>{label}</td>"):]
     row = row[: row.index("</tr>")]
     assert "afrr_up, afrr_down" in row
     assert f"{afrr_eur:,.0f}".replace(",", "\u2009") in row
     assert f"{daily.afrr_accepted_mw_h.sum():,.1f}".replace(",", "\u2009") in row
-    bt_daily = bt.daily.assign(date=pd.to_datetime(bt.daily["date"]))
-    labels = [ax.get_ylabel() for ax in plot_volumes(bt_daily).axes]
+    labels = [ax.get_ylabel() for ax in plot_volumes(daily.assign(date=pd.to_datetime(daily["date"]))).axes]
     assert labels == ["day-ahead MWh", f"{product('fcr').label} MW·h", f"{label} MW·h", "blocks"]
 
 
