@@ -203,3 +203,37 @@ def test_accepted_volume_is_cut_to_the_limit_in_price_order():
     cut = capacity_settlement.within_limits(out, {"afrr_up": limit}, h)
     assert list(cut.accepted) == [False, True, True]
     assert cut.payment_eur.sum() == pytest.approx(20.0 + 40.0)
+
+
+def test_report_groups_streams_by_product_from_the_files(tmp_path):
+    """A backtest folder with FFR columns beside FCR's: the report's product table sums each
+    product's streams (FCR: fcr_n + fcr_d_up + fcr_d_down), gives its offered and accepted MW·h and
+    pricing days, puts the site's own streams last, and the volume plot has a panel per product in
+    the registry's order."""
+    from bidopt.backtest.report import build_html
+    from tests.test_report import make_backtest
+
+    out = make_backtest(tmp_path / "bt", "2024-06-01", 10, 60)
+    daily = pd.read_csv(out / "daily.csv")
+    daily["ffr_eur"] = 5.0
+    daily["ffr_offered_mw_h"] = 12.0
+    daily["ffr_accepted_mw_h"] = 6.0
+    daily["ffr_pricing"] = "marginal"
+    daily.to_csv(out / "daily.csv", index=False)
+    html = build_html(out)
+    table = html[html.index("Result by product"):]
+    table = table[: table.index("</table>")]
+    rows = table.split("<tr>")[2:]
+    names = [r.split("</td>")[0].removeprefix("<td>") for r in rows]
+    ffr_label = product("ffr").label or "ffr"
+    assert names == ["dayahead", "FCR", ffr_label, "intraday", "imbalance", "site and other streams"]
+    ffr = rows[names.index(ffr_label)]
+    assert ">50<" in ffr and ">5<" in ffr  # EUR over 10 days, EUR/day
+    assert ">120.0<" in ffr and ">60.0<" in ffr and "marginal 10 d" in ffr
+    fcr_eur = sum(float(daily[f"{s}_eur"].sum()) for s in ("fcr_n", "fcr_d_up", "fcr_d_down"))
+    fcr = rows[names.index("FCR")]
+    assert f">{fcr_eur:,.0f}<".replace(",", "\u2009") in fcr
+    assert f">{10 * 24.0:,.1f}<" in fcr  # fcr_offered_mw_h: 24 a day
+    assert "tariff, tax, degradation" in rows[-1]
+    labels = [ax.get_ylabel() for ax in plot_volumes(daily.assign(date=pd.to_datetime(daily["date"]))).axes]
+    assert labels == ["day-ahead MWh", "FCR MW·h", f"{ffr_label} MW·h", "blocks"]
