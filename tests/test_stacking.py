@@ -290,3 +290,24 @@ def test_the_same_mw_is_not_sold_twice(tmp_path):
         markets.product(name).fix_capacity(pm.site.capacities[name], {(stream, hh): 1.0 for hh in range(n)})
     with pytest.raises(InfeasibleError):
         pm.solve()
+
+
+@pytest.mark.xfail(strict=True, reason="the model holds reserve headroom per asset, not on the grid connection: "
+                   "a site whose connection is smaller than its battery sells reserves whose full activation the "
+                   "connection cannot carry (a fix, bidopt/site.py summing every asset's headroom against the "
+                   "limits, changes every test that closes the grid to isolate a battery; see the H5 report)")
+def test_the_grid_connection_carries_the_full_activation(tmp_path):
+    """Full activation of every reserve moves the site's net import by the summed headroom; with a
+    0.2 MW connection it must stay within -0.2..0.2 MW."""
+    day, n = "2024-06-12", 24
+    bat = {"charge_power_mw": 1.0, "discharge_power_mw": 1.0, "energy_mwh": 2.0, "soc_min_mwh": 0.0,
+           "soc_max_mwh": 2.0, "soc_initial_mwh": 1.0, "charge_efficiency": 0.95, "discharge_efficiency": 0.95}
+    rules = {"mtu": 60, "afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0}
+    prices = {"fcr_d_up": [30.0] * n, "fcr_d_down": [30.0] * n, "afrr_up": [30.0] * n}
+    case = stacked_case(tmp_path / "c", day, bat, prices, [50.0] * n, rules)
+    case = case.model_copy(update={"grid": case.grid.model_copy(update={"import_limit_mw": 0.2,
+                                                                        "export_limit_mw": 0.2})})
+    s = bidopt.plan(case, day).schedule
+    h = held_headroom(s, rules)
+    net = (s.grid_import_mw - s.grid_export_mw).to_numpy()
+    assert (net - h["up_mw"] >= -0.2 - TOL).all() and (net + h["down_mw"] <= 0.2 + TOL).all()
