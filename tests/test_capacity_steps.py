@@ -204,6 +204,35 @@ def test_price_taking_bids_one_volume_at_price_zero(tmp_path):
     assert table.groupby(["product", "hour_start_utc"]).size().max() == 1
 
 
+def test_backtest_accepts_exactly_the_steps_at_or_below_the_clearing_price_and_pays_it(tmp_path):
+    """The delivery day's published price is 0 in even hours (every positive step rejected) and
+    200 EUR/MW/h in odd hours (every step accepted): the backtest holds exactly the accepted steps
+    and pays them the published price."""
+    from bidopt.backtest.day import strategy_day
+
+    rng = np.random.default_rng(5)
+    n = hours_of(DAYS)
+    up, down = rng.uniform(5, 80, n).round(2), rng.uniform(5, 60, n).round(2)
+    day_pos = DAYS.index(dt.date.fromisoformat(DAY))
+    realised = np.where(np.arange(24) % 2 == 0, 0.0, 200.0)
+    up[24 * day_pos:24 * (day_pos + 1)] = realised
+    case = stepped_case(tmp_path, up, down)
+    table = bidopt.bid(case, DAY).capacity_bids["afrr"]
+    out = strategy_day(case, DAY, {})
+    steps = table[table["product"] == "afrr_up"]
+    assert len(steps) > 0 and (steps["price_eur_per_mw_h"] > 0).all()
+    hour = out.timeseries.index.floor("h")
+    held = out.timeseries["bess_afrr_up_mw"].groupby(hour).mean()
+    expected = np.zeros(24)
+    for r in steps.itertuples():
+        h = int((pd.Timestamp(r.hour_start_utc) - held.index[0]) / pd.Timedelta(hours=1))
+        if r.price_eur_per_mw_h <= realised[h] + 1e-9:
+            expected[h] += r.volume_mw
+    assert expected.sum() > 0 and expected[::2].sum() == 0  # odd hours accepted, even hours rejected
+    np.testing.assert_allclose(held.to_numpy(), expected, atol=1e-6)
+    assert out.record["afrr_up_eur"] == pytest.approx(float((expected * realised).sum()), abs=1e-6)
+
+
 def test_a_day_with_no_hour_procured_needs_no_forecast(tmp_path):
     """After the price files end (every hour closed) nothing is bid and no history is needed."""
     n = hours_of(DAYS)
