@@ -116,6 +116,12 @@ def stacked_case(folder, day, bat: dict, prices: dict, da, rules: dict, lots: bo
         write_mimer(folder / "afrr.csv", [day], up, down, up_vol=np.where(np.asarray(up) > 0, 10.0, 0.0),
                     down_vol=np.where(np.asarray(down) > 0, 10.0, 0.0))
         mk["afrr"] = {"prices": "afrr.csv", "lot_mw": 1.0 if lots else 0.0, "endurance_h": rules["afrr_endurance_h"]}
+        if rules.get("afrr_activation"):  # expected activated energy moves the SoC (su * u - sd * d per MTU)
+            mtus = btime.delivery_index(day, rules["mtu"])
+            pd.DataFrame({"timestamp_utc": _utc(mtus), "up_eur_per_mwh": 120.0, "down_eur_per_mwh": 20.0}).to_csv(
+                folder / "afrr_act.csv", index=False)
+            su, sd = rules["afrr_activation"]
+            mk["afrr"].update(activation_prices="afrr_act.csv", activation_share_up=su, activation_share_down=sd)
     if "mfrr_up" in prices or "mfrr_down" in prices:
         pd.DataFrame({"timestamp_utc": _utc(idx), "up_price_eur_per_mw_h": prices.get("mfrr_up", 0.0),
                       "down_price_eur_per_mw_h": prices.get("mfrr_down", 0.0)}).to_csv(folder / "mfrr.csv", index=False)
@@ -151,7 +157,8 @@ def stacked_days(draw):
     da = draw(st.lists(st.floats(-20.0, 300.0), min_size=n, max_size=n))
     rules = {"mtu": draw(st.sampled_from([15, 60])), "afrr_endurance_h": draw(st.floats(0.25, 2.0)),
              "ffr_endurance_s": draw(st.floats(5.0, 900.0)), "mfrr_endurance_h": draw(st.floats(0.25, 2.0)),
-             "mfrr_window": draw(st.sampled_from(["svk", "all"]))}
+             "mfrr_window": draw(st.sampled_from(["svk", "all"])),
+             "afrr_activation": draw(st.none() | st.tuples(st.floats(0.0, 0.5), st.floats(0.0, 0.5)))}
     return day, bat, prices, da, rules
 
 
@@ -170,8 +177,9 @@ def hourly_capacity(s: pd.DataFrame, horizon: Horizon, stream: str) -> np.ndarra
 @settings(max_examples=15, deadline=None, phases=FAST, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stacked_days())
 def test_stacked_headroom_of_the_plan_fits_the_battery(tmp_path, drawn):
-    """Random prices for a random set of streams: whatever the plan sells, every product's headroom
-    held at once fits the battery's power and SoC window in every MTU; capacity is hourly, 0 where
+    """Random prices for a random set of streams (aFRR with or without expected activation moving
+    the SoC): whatever the plan sells, every product's headroom held at once fits the battery's power
+    and SoC window in every MTU; capacity is hourly, 0 where
     the product is not bought (FFR out of season, aFRR hours without procured volume)."""
     day, bat, prices, da, rules = drawn
     case = stacked_case(tmp_path / uuid.uuid4().hex, day, bat, prices, da, rules)
@@ -191,7 +199,8 @@ def test_stacked_headroom_of_the_plan_fits_the_battery(tmp_path, drawn):
             inside = (hours >= 6) & (hours < 22) if p == "mfrr_up" else (hours < 6) | (hours >= 22)
             closed |= ~inside | (np.asarray(local.day_of_week) >= 5)
         assert per_hour[closed].max(initial=0.0) <= TOL, f"{p} sold in a closed hour"
-        assert res.summary["revenue_eur"][p] == pytest.approx(float(np.dot(price, per_hour)), abs=1e-6)
+        if not (p.startswith("afrr") and rules["afrr_activation"]):  # else activated energy is paid too
+            assert res.summary["revenue_eur"][p] == pytest.approx(float(np.dot(price, per_hour)), abs=1e-6)
 
 
 def accepted_steps(volumes: dict, lot: dict, draw) -> dict:
