@@ -117,6 +117,23 @@ def test_case_reads_the_real_2021_data():
     assert len(per) == 4 * len(h.hour_starts) and per[["up_activation", "down_activation"]].notna().all().all()
 
 
+@pytest.mark.realdata
+@pytest.mark.usefixtures("shared_data")  # skipped without ../shared/data
+def test_real_case_plans_a_weekday_and_a_weekend_day():
+    """cases/se3_battery_mfrr on 2021-03-02 (Tuesday): up capacity only in local hours 6-21, never
+    down (DK2 bought none), within the battery; on Saturday 2021-03-06 none (weekends not offered)."""
+    case = bidopt.load_case(CASE)
+    res = bidopt.plan(case, "2021-03-02")
+    s, rev = res.schedule, res.summary["revenue_eur"]
+    local = s.index.tz_convert(btime.STOCKHOLM)
+    assert (s.bess_mfrr_up_mw[(local.hour < 6) | (local.hour >= 22)] == 0).all() and s.bess_mfrr_up_mw.sum() > 0
+    assert (s.bess_mfrr_down_mw == 0).all() and rev["mfrr_down"] == 0.0
+    prices = MFRR.prices(case, "mfrr_up", Horizon.for_days("2021-03-02"))
+    assert rev["mfrr_up"] == pytest.approx(float((prices * s.bess_mfrr_up_mw.to_numpy()).sum()))
+    assert (s.bess_discharge_mw + s.bess_mfrr_up_mw <= 1.0 + 1e-6).all()
+    assert bidopt.plan(case, "2021-03-06").schedule.bess_mfrr_up_mw.sum() == 0.0
+
+
 def test_rules_errors_name_the_field(tmp_path):
     for bad, field in (({"directions": ["sideways"]}, "directions"), ({"eam_mtu_minutes": 20}, "eam_mtu_minutes"),
                        ({"up_hours": [24]}, "up_hours"), ({"weekdays": [7]}, "weekdays"),
@@ -306,3 +323,43 @@ def test_cli_bid_writes_both_mfrr_bid_files_and_validate_checks_them(tmp_path):
     eam.to_csv(tmp_path / "bad.csv", index=False)
     r = CliRunner().invoke(main, ["validate", str(tmp_path / "bad.csv")])
     assert r.exit_code == 1 and "sideways" in r.output, r.output
+
+
+def _backtest_case(tmp_path, act_up):
+    """A bidding case (synthetic day-ahead history) selling 1 MW mFRR up at 40 EUR/MW/h every hour of
+    DAY, with activation prices ``act_up`` per hour (None: activation not modelled)."""
+    idx = btime.delivery_index(DAY, 60)
+    pd.DataFrame({"timestamp_utc": _stamps(idx), "up_price_eur_per_mw_h": 40.0}).to_csv(tmp_path / "cap.csv", index=False)
+    table = {"prices": "cap.csv", "directions": ["up"], **ALL_HOURS}
+    if act_up is not None:
+        pd.DataFrame({"timestamp_utc": _stamps(idx), "up_price_eur_per_mwh": act_up,
+                      "down_price_eur_per_mwh": 5000.0}).to_csv(tmp_path / "act.csv", index=False)
+        table["activation_prices"] = "act.csv"
+    data = {"case": {"zone": "SE3", "mtu_minutes": 60}, "prices": {"dayahead": "synthetic"},
+            "grid": {"import_limit_mw": 2.0, "export_limit_mw": 2.0}, "bidding": {"n_scenarios": 3, "lookback_days": 7},
+            "assets": [{"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 2.0,
+                        "soc_initial_mwh": 1.0, "charge_efficiency": 1.0, "discharge_efficiency": 1.0}],
+            "markets": {"mfrr": table}}
+    return bidopt.case_from_dict(data, base_dir=tmp_path)
+
+
+def test_activation_changes_the_soc_in_the_backtest(tmp_path):
+    """Backtest day: the up price passes every bid in hours 10 and 11 UTC (5000 EUR/MWh), never else.
+    The strategy's delivery re-plan delivers the activation where it sold up capacity: its SoC path
+    carries the activated energy (SoC(t) - SoC(t-1) = charge - discharge - activated), the energy is
+    paid the activation price, and the SoC the next day starts from is that path's last value."""
+    from bidopt.backtest.engine import backtest
+
+    act_up = np.full(24, -1000.0)
+    act_up[[11, 12]] = 5000.0  # idx[0] is 23:00Z the day before: idx[11] = 10:00Z
+    res = backtest(_backtest_case(tmp_path, act_up), DAY, DAY)
+    ts = res.timeseries
+    sold = ts.bess_mfrr_up_mw.to_numpy()
+    assert sold[[11, 12]].sum() > 0  # capacity held in the activated hours
+    np.testing.assert_allclose(ts.bess_mfrr_activated_mw, np.where(np.isin(np.arange(24), [11, 12]), sold, 0.0),
+                               atol=1e-9)
+    soc = np.r_[1.0, ts.bess_soc_mwh.to_numpy()]
+    np.testing.assert_allclose(np.diff(soc), (ts.bess_charge_mw - ts.bess_discharge_mw - ts.bess_mfrr_activated_mw)
+                               .to_numpy(), atol=1e-9)
+    day = res.daily.iloc[0]  # capacity paid the price file's 40 EUR/MW/h, activated energy 5000 EUR/MWh
+    assert day["mfrr_up_eur"] == pytest.approx(40.0 * sold.sum() + 5000.0 * sold[[11, 12]].sum(), rel=1e-9)

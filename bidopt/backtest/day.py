@@ -21,6 +21,10 @@ D-1:
    marginal; a plug-in product by default marginal; the day's ``<name>_pricing``), the tariff
    increment the day's peaks add to the month's bill, energy tax, VAT, degradation.
 
+In the delivery re-plan and the perfect-foresight plan each product's activation at the realised
+prices is set before the solve (``activate``, ``Product.activate_at_delivery``: mFRR's EAM), so it
+moves the SoC carried to the next day.
+
 ``perfect_foresight_day`` plans D on the realised prices (FCR sold at its realised prices too):
 the upper bound the strategy is compared with. ``no_flex`` (``bidopt.backtest.baselines``) runs
 every asset unmanaged; ``run_day`` picks the day function of a strategy.
@@ -44,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bidopt import notes
+from bidopt import markets, notes
 from bidopt import time as btime
 from bidopt.backtest import capacity, settlement
 from bidopt.backtest.state import next_state, with_state
@@ -144,8 +148,17 @@ def _deliver(c, h: Horizon, settled: dict, position: np.ndarray, trade_intraday:
     pm = PortfolioModel(c, h, spot, position_mw=position,
                         adjustments=intraday_market.adjustments(spot, id_price, r, allowed))
     capacity.hold_accepted(pm, settled, h)
+    activate(pm)
     pm.solve()
     return pm, spot, proxy_id
+
+
+def activate(pm) -> None:
+    """Each offered product's activation at the realised prices, set on the model ``pm`` before its
+    solve (``Product.activate_at_delivery``; mFRR's EAM): it moves the SoC the next day starts from."""
+    site = pm.site
+    for name, cap in site.capacities.items():
+        markets.product(name).activate_at_delivery(cap, site.market_terms.get(name), pm.horizon, site.case, site.spot)
 
 
 def _record(c, h: Horizon, rev: dict, sched: pd.DataFrame, bids, orders, position: np.ndarray,
@@ -261,6 +274,7 @@ def perfect_foresight_day(case, day, state: dict, next_day=None, replanner=None,
         pm = PortfolioModel(c, _horizon(c, day))
     else:
         pm = replanner.model(c, _horizon(c, day))
+    activate(pm)
     pm.solve()
     sched = pm.schedule()
     rev = pm.revenue()
