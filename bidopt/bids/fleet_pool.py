@@ -10,8 +10,8 @@ Method (per stream p and UTC hour h; units below).
    site case's capacity prices: c_{i,p,h} >= 0 is what site i would sell, its schedule holding that
    headroom in every day-ahead scenario (``site_capacity`` reads it).
 2. **Pool and round down.** C_{p,h} = sum_i c_{i,p,h}; the pooled bid is C rounded *down* to the
-   product's lot (``Product.lot_mw``), and 0 below the minimum bid (``Product.min_bid_mw`` where the
-   product has it, else the lot): L_{p,h} <= C_{p,h} (``pool_ladder``).
+   product's lot (``Product.lot_mw``), and 0 below the minimum bid (``Product.min_bid_mw``, by
+   default the lot): L_{p,h} <= C_{p,h} (``pool_ladder``).
 3. **Allocate back.** Site i's share s_{i,p,h} = c_{i,p,h} * L / C, made exact in whole watts by the
    largest remainder (``allocate``): sum_i s_i = L exactly and 0 <= s_i <= c_i.
 
@@ -158,16 +158,9 @@ def allocate_ladder(offer_w, pooled_w) -> np.ndarray:
 
 
 def min_bid_mw(prod, case, horizon: Horizon) -> float:
-    """The product's minimum bid (``Product.min_bid_mw`` where the product has the hook; FCR: the
-    auction rules in force, with ``[markets.fcr] min_bid_mw``), else its lot."""
-    hook = getattr(prod, "min_bid_mw", None)
-    if callable(hook):
-        return float(hook(case, horizon))
-    if prod.own_bid_path:  # FCR until the seam has the hook
-        from bidopt.markets import fcr
-
-        return float(fcr.auction_rules(case, horizon.first_day).min_bid_mw)
-    return float(prod.lot_mw(case, horizon))
+    """The product's minimum bid (``Product.min_bid_mw``: the lot unless the product says more; FCR
+    the auction rules in force, with ``[markets.fcr] min_bid_mw``)."""
+    return float(prod.min_bid_mw(case, horizon))
 
 
 def _ask_price(prod, case, day, prices: np.ndarray) -> float:

@@ -91,6 +91,10 @@ class Product:
         """The bid lot (MW): volumes are whole lots; 0 = continuous volumes."""
         return 0.0
 
+    def min_bid_mw(self, case, horizon: Horizon) -> float:
+        """The smallest bid (MW) the auction takes (a fleet's pool applies it, ``bids/fleet_pool``); default the lot."""
+        return self.lot_mw(case, horizon)
+
     def open_hours(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
         """Per UTC hour of the horizon, whether ``stream`` is procured (a seasonal or daily window);
         None = every hour. Capacity in a closed hour is 0."""

@@ -402,6 +402,9 @@ class Fcr(Product):
         """Bids clear whole in lots (MARKET_RULES 3.2): ``[markets.fcr] step_mw`` or the lot in force."""
         return rules(case, horizon.first_day).step_mw
 
+    def min_bid_mw(self, case, horizon: Horizon) -> float:  # MARKET_RULES 3.2: 0.1 MW; [markets.fcr] min_bid_mw
+        return auction_rules(case, horizon.first_day).min_bid_mw
+
     # stepped bids for auction 1 (bidopt.bids.capacity_steps): [bidding] fcr_bids, fcr_lookback_days
     price_published = dt.time(19, 0)  # a day's prices final after auction 2 (gate 18:00 D-1), assumed lag
     price_taking_key = '[bidding] fcr_bids = "price_taking"'
