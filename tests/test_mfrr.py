@@ -363,3 +363,20 @@ def test_activation_changes_the_soc_in_the_backtest(tmp_path):
                                .to_numpy(), atol=1e-9)
     day = res.daily.iloc[0]  # capacity paid the price file's 40 EUR/MW/h, activated energy 5000 EUR/MWh
     assert day["mfrr_up_eur"] == pytest.approx(40.0 * sold.sum() + 5000.0 * sold[[11, 12]].sum(), rel=1e-9)
+
+
+def test_zone_proxy_moves_the_premium_not_the_level(tmp_path):
+    """With activation_dayahead (the activation zone's day-ahead prices) the activation price used is
+    the case's day-ahead price plus the zone's premium over its own day-ahead price."""
+    act = np.linspace(60.0, 90.0, 24)
+    case = mfrr_case(tmp_path, da=40.0, act_up=act, act_down=act - 30.0)
+    idx = btime.delivery_index(DAY, 60)
+    pd.DataFrame({"timestamp_utc": _stamps(idx), "price_eur_per_mwh": 55.0}).to_csv(tmp_path / "zone_da.csv", index=False)
+    proxied = case.model_copy(update={"markets": {"mfrr": case.markets["mfrr"].model_copy(
+        update={"activation_dayahead": "zone_da.csv"})}})
+    h = Horizon.for_days(DAY)
+    plain = MFRR.eam_periods(case, h, np.full(24, 40.0))
+    moved = MFRR.eam_periods(proxied, h, np.full(24, 40.0))
+    np.testing.assert_allclose(plain.up_activation.to_numpy(), np.repeat(act, 4))
+    np.testing.assert_allclose(moved.up_activation.to_numpy(), np.repeat(40.0 + act - 55.0, 4))
+    np.testing.assert_allclose(moved.down_activation.to_numpy(), np.repeat(40.0 + act - 30.0 - 55.0, 4))
