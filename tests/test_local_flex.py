@@ -338,8 +338,10 @@ def test_a_fully_activated_window_at_delivery_holds_no_second_energy_reserve(tmp
     res = bidopt.plan(case, DAY)
     np.testing.assert_allclose(res.schedule.bess_local_flex_mw[IN_WINDOW], 0.6, atol=1e-9)
     pm = PortfolioModel(case, Horizon.for_days(DAY))
-    LF.fix_capacity(pm.site.capacities["local_flex"], {("local_flex", h): (0.6 if IN_WINDOW[h] else 0.0)
-                                                       for h in range(24)})
+    cap = pm.site.capacities["local_flex"]
+    LF.fix_capacity(cap, {("local_flex", h): (0.6 if IN_WINDOW[h] else 0.0) for h in range(24)})
+    assert [cap.activation_share[h].value for h in (17, 18, 19)] == [0.1] * 3  # holding sets no activation
+    LF.activate_at_delivery(cap, pm.site.market_terms["local_flex"], pm.horizon, case, None)
     pm.solve()
     s = pm.schedule()
     drift = np.diff(np.r_[2.0, s.bess_soc_mwh.to_numpy()]) - (s.bess_charge_mw - s.bess_discharge_mw).to_numpy()

@@ -35,9 +35,11 @@ against it is planned at or below it.
 Money: availability A_k * C_k (A_k per MW for the window; with ``availability_per = "mw_h"`` the
 file's price is per MW and hour, times the window's hours), plus the expected activation
 s * C_k * D_k * (activation price + day-ahead price when ``activated_energy_at_spot``: the import not
-bought), s = ``activation_probability`` at bidding. At delivery (the backtest's re-plan holds the
-bid's capacity, ``fix_capacity``) s becomes the realised share: the request's ``activated`` column
-(0..1, the share of the window's energy C_k * D_k activated), else ``settled_activation_share``.
+bought), s = ``activation_probability`` at bidding. At delivery (the backtest's re-plan and its
+perfect-foresight plan call ``activate_at_delivery``) s becomes the realised share: the request's
+``activated`` column (0..1, the share of the window's energy C_k * D_k activated), else
+``settled_activation_share``. Holding capacity (``fix_capacity``, the seam's) sets no activation, so
+a fleet's check of its shares or any re-solve at bid time sees only the expected one.
 
 Gate and notice: bids for delivery day D are made at ``gate_time`` local on D - ``gate_days_before``.
 A request is bid only if it is published by then (``published_utc``, when given) and its notice has
@@ -266,7 +268,7 @@ class LocalFlex(Product):
                        continuous: bool = False) -> None:
         """The seam's hourly capacity, plus: one volume per window (equal in its hours, at most the
         request's MW) and ``activation_share[h]`` (mutable: the expected share when bidding, the
-        realised one once ``fix_capacity`` holds the bid at delivery)."""
+        realised one once ``activate_at_delivery`` sets it)."""
         super().build_capacity(blk, horizon, case, assets, prices, continuous)
         r = self.rules(case)
         wins = self.windows(case, horizon)
@@ -363,12 +365,6 @@ class LocalFlex(Product):
         if act is not None:
             out[STREAM] = out.get(STREAM, 0.0) + float(pyo.value(act))
         return out
-
-    def fix_capacity(self, cap, volumes: dict[tuple[str, int], float]) -> None:
-        """Hold the bid's capacity (the seam's rule: accepted whole, paid the availability) and settle
-        activation: ``activation_share`` becomes the realised share of each window."""
-        super().fix_capacity(cap, volumes)
-        self.activate_at_delivery(cap, None, None, None, None)
 
     def activate_at_delivery(self, cap, terms, horizon: Horizon, case, spot: np.ndarray) -> None:
         """The realised activation (the request file's ``activated``, else ``settled_activation_share``)
