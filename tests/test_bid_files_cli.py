@@ -1,6 +1,7 @@
 """`bidopt bid` writes each offered product's bid file and `bidopt validate` checks every one of them
 (issue 16 item 6), in process (click's CliRunner) and as a user runs them (a subprocess): a battery
-case selling FCR-D and aFRR built from synthetic inputs, and cases/demo_ffr. Corrupted bid files:
+case selling FCR-D, aFRR, mFRR (capacity and EAM energy bids) and FFR, built from synthetic inputs,
+and cases/demo_ffr. Corrupted bid files:
 a bad value is a problem line naming the row and the field (exit 1, "invalid"); a file that cannot
 be read as a bid file (a missing column, a row with too many fields) is bad input, exit 2, naming
 the file and the column or line; no traceback."""
@@ -23,7 +24,8 @@ from tests.test_stacking import assert_stacked_headroom_holds
 
 DAY = "2024-06-12"
 HISTORY_DAYS = 40  # capacity price history before the day (stepped bids forecast from 36 days)
-BID_FILES = ("dayahead_orders.json", "fcr_bids.csv", "afrr_bids.csv", "schedule.csv", "summary.json")
+PRODUCT_FILES = ("fcr_bids.csv", "afrr_bids.csv", "ffr_bids.csv", "mfrr_bids.csv", "mfrr_eam_bids.csv")
+BID_FILES = ("dayahead_orders.json", *PRODUCT_FILES, "schedule.csv", "summary.json")
 BATTERY = {"charge_power_mw": 1.0, "discharge_power_mw": 1.0, "energy_mwh": 2.0, "soc_min_mwh": 0.0,
            "soc_max_mwh": 2.0, "soc_initial_mwh": 1.0, "charge_efficiency": 0.95, "discharge_efficiency": 0.95}
 CASE_TOML = """
@@ -57,6 +59,12 @@ soc_initial_mwh = 1.0
 prices = "afrr.csv"
 lot_mw = 1.0
 
+[markets.ffr]
+prices = "ffr.csv"
+
+[markets.mfrr]
+prices = "mfrr.csv"
+
 [bidding]
 n_scenarios = 3
 seed = 0
@@ -69,8 +77,9 @@ mip_gap = 0.02
 
 @pytest.fixture(scope="module")
 def fcr_afrr_case(tmp_path_factory):
-    """case.toml with FCR-D up/down prices and a Mimer aFRR export covering the day and the weeks
-    before it (EUR/MW/h, a daily shape; aFRR above FCR-D in the evening, below at night)."""
+    """case.toml with FCR-D up/down prices, a Mimer aFRR export, FFR and mFRR capacity prices covering
+    the day and the weeks before it (EUR/MW/h, daily shapes: aFRR and mFRR up dear in the evening,
+    FFR at night)."""
     folder = tmp_path_factory.mktemp("fcr_afrr")
     first = str((pd.Timestamp(DAY) - pd.Timedelta(days=HISTORY_DAYS)).date())
     idx = btime.horizon_index(first, DAY, 60)
@@ -82,6 +91,10 @@ def fcr_afrr_case(tmp_path_factory):
             folder / f"{name}.csv", index=False)
     write_mimer(folder / "afrr.csv", [str(d.date()) for d in pd.date_range(first, DAY)],
                 np.round(12.0 + 8.0 * shape, 3), np.round(8.0 + 3.0 * shape, 3))
+    pd.DataFrame({"timestamp_utc": utc, "price_eur_per_mw_h": np.round(4.0 - 2.0 * shape, 3)}).to_csv(
+        folder / "ffr.csv", index=False)
+    pd.DataFrame({"timestamp_utc": utc, "up_price_eur_per_mw_h": np.round(14.0 + 6.0 * shape, 3),
+                  "down_price_eur_per_mw_h": np.round(9.0 - 3.0 * shape, 3)}).to_csv(folder / "mfrr.csv", index=False)
     (folder / "case.toml").write_text(CASE_TOML)
     return folder / "case.toml"
 
@@ -103,15 +116,15 @@ def fcr_afrr_bids(fcr_afrr_case, tmp_path_factory):
 
 
 def test_bid_writes_each_products_file_and_validate_accepts_them(fcr_afrr_bids):
-    """bid wrote fcr_bids.csv and afrr_bids.csv beside the orders, with volume in both products (aFRR
-    stepped by default); validate says each written file is valid, in process and as a subprocess;
-    the bid's schedule holds every step of both products at once and the stacked FCR-D + aFRR
-    headroom fits (the independent check of tests/test_stacking.py)."""
+    """bid wrote a bid file per product beside the orders (aFRR stepped by default, mFRR's capacity
+    and its EAM energy bids), with volume in FCR-D and aFRR; validate says each written file is
+    valid, in process and as a subprocess; the bid's schedule holds every step of every product at
+    once and the stacked headroom fits (the independent check of tests/test_stacking.py)."""
     out = fcr_afrr_bids
     for name in BID_FILES:
         v = CliRunner().invoke(main, ["validate", str(out / name)])
         assert (v.exit_code, v.output.strip()) == (0, "valid"), (name, v.output)
-    for name in ("fcr_bids.csv", "afrr_bids.csv"):
+    for name in PRODUCT_FILES:
         v = _run("validate", out / name)
         assert (v.returncode, v.stdout.strip()) == (0, "valid"), (name, v.stdout, v.stderr)
     afrr = pd.read_csv(out / "afrr_bids.csv")
@@ -120,9 +133,10 @@ def test_bid_writes_each_products_file_and_validate_accepts_them(fcr_afrr_bids):
     assert set(fcr["product"]) <= {"fcr_d_up", "fcr_d_down"} and fcr["volume_mw"].sum() > 0
     s = pd.read_csv(out / "schedule.csv")
     # the schedule holds each stream's whole bid (all its steps accepted: the most any clearing takes)
-    top = pd.concat([fcr, afrr]).groupby(["product", "hour_start_utc"])["volume_mw"].sum()
+    top = pd.concat([fcr, afrr, pd.read_csv(out / "ffr_bids.csv"), pd.read_csv(out / "mfrr_bids.csv")]).groupby(
+        ["product", "hour_start_utc"])["volume_mw"].sum()
     hour = pd.to_datetime(s["timestamp_utc"]).dt.floor("h").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    for p in ("fcr_d_up", "fcr_d_down", "afrr_up", "afrr_down"):
+    for p in ("fcr_d_up", "fcr_d_down", "afrr_up", "afrr_down", "ffr", "mfrr_up", "mfrr_down"):
         np.testing.assert_allclose(s[f"bess_{p}_mw"], [top.get((p, h), 0.0) for h in hour], atol=1e-6)
     assert_stacked_headroom_holds(s, BATTERY, {"afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0})
 
