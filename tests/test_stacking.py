@@ -278,17 +278,15 @@ def test_the_check_is_independent_of_the_model(tmp_path):
 
 def test_the_same_mw_is_not_sold_twice(tmp_path):
     """MARKET_RULES 3.3: capacities add up when products are combined. A 1 MW battery that cannot
-    trade energy (grid closed, so it cannot charge into extra upward room) and is paid for FCR-D up,
+    charge (charge power 0, so no charging position adds upward room) and is paid for FCR-D up,
     aFRR up, mFRR up and FFR sells at most 1 MW upwards in all four together, the best-paid first; held at
     1 MW in two of them at once it is infeasible (exit 3), not sold twice."""
     day, n = "2024-06-12", 24
-    bat = {"charge_power_mw": 1.0, "discharge_power_mw": 1.0, "energy_mwh": 10.0, "soc_min_mwh": 0.0,
+    bat = {"charge_power_mw": 0.0, "discharge_power_mw": 1.0, "energy_mwh": 10.0, "soc_min_mwh": 0.0,
            "soc_max_mwh": 10.0, "soc_initial_mwh": 5.0, "charge_efficiency": 1.0, "discharge_efficiency": 1.0}
     rules = {"mtu": 60, "afrr_endurance_h": 1.0, "ffr_endurance_s": 30.0}
     prices = {"fcr_d_up": [30.0] * n, "afrr_up": [40.0] * n, "mfrr_up": [35.0] * n, "ffr": [20.0] * n}
     case = stacked_case(tmp_path / "c", day, bat, prices, [0.0] * n, rules, lots=True)
-    case = case.model_copy(update={"grid": case.grid.model_copy(update={"import_limit_mw": 0.0,
-                                                                        "export_limit_mw": 0.0})})
     s = bidopt.plan(case, day).schedule
     up = s.bess_fcr_d_up_mw + s.bess_afrr_up_mw + s.bess_mfrr_up_mw + s.bess_ffr_mw
     np.testing.assert_allclose(up, 1.0, atol=1e-6)  # all the upward room sold, once
