@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.common.gc_manager import PauseGC
 
 from bidopt import markets, solver
 from bidopt import time as btime
@@ -219,15 +218,11 @@ class PortfolioModel:
 
     # --- build ------------------------------------------------------------------------------------
     def _build(self, spot: np.ndarray) -> pyo.ConcreteModel:
-        """The Pyomo model. The cyclic garbage collector is paused meanwhile: a build allocates tens
-        of thousands of small objects that live as long as the model (a collection triggered midway
-        walks them all again for nothing; Pyomo's own writers pause it the same way)."""
-        with PauseGC():
-            m = pyo.ConcreteModel(name=self.case.case.name)
-            m.T = pyo.RangeSet(0, self.horizon.n - 1)
-            self.site = Site(self.case, self.horizon, self.data, spot, m, m.T,
-                             position_mw=self._position, adjustments=self._adjustments)
-            m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
+        m = pyo.ConcreteModel(name=self.case.case.name)
+        m.T = pyo.RangeSet(0, self.horizon.n - 1)
+        self.site = Site(self.case, self.horizon, self.data, spot, m, m.T,
+                         position_mw=self._position, adjustments=self._adjustments)
+        m.objective = pyo.Objective(expr=m.value_eur, sense=pyo.maximize)
         self.persistent = solver.Persistent(m) if self.reuse else None
         return m
 
