@@ -237,7 +237,7 @@ def test_fcr_d_headroom(tmp_path, ler):
     case = ev_case(tmp_path, prices=night_prices(tmp_path), sessions=car, offer_reserves=True,
                    extra_prices={"fcr_d_up": "fcr_d_up.csv", "fcr_d_down": "fcr_d_down.csv"},
                    markets={"fcr": {"step_mw": 0.0}}, **({} if ler is None else {"ler": ler}))
-    assert provided_by(case.assets[0]) == {"fcr_d_up", "fcr_d_down"}
+    assert provided_by(case.assets[0]) == {"fcr_d_up", "fcr_d_down", "local_flex"}
     assert case.assets[0].limited_energy_reservoir() is bool(ler)
     res = bidopt.plan(case, DAY)
     s = res.schedule

@@ -264,11 +264,13 @@ def test_curtailable_validation(fields, field):
 
 
 def test_reserve_products_only_when_offered():
+    # FCR-D and the DSO's local flexibility (no response-time rule); aFRR, mFRR and FFR need a fast,
+    # continuous response these loads do not declare
     assert provided_by(ShiftableLoad(name="a", energy_mwh=1, max_power_mw=1, window_start="1:00",
                                      window_end="5:00")) == set()
     assert provided_by(ShiftableLoad(name="a", energy_mwh=1, max_power_mw=1, window_start="1:00", window_end="5:00",
-                                     offer_reserves=True)) == {"fcr_d_up", "fcr_d_down"}
-    assert provided_by(CurtailableLoad(name="c", offer_reserves=True)) == {"fcr_d_up", "fcr_d_down"}
+                                     offer_reserves=True)) == {"fcr_d_up", "fcr_d_down", "local_flex"}
+    assert provided_by(CurtailableLoad(name="c", offer_reserves=True)) == {"fcr_d_up", "fcr_d_down", "local_flex"}
     assert provided_by(CurtailableLoad(name="c")) == set()
 
 

@@ -234,7 +234,7 @@ def test_reserves_interface_keeps_comfort_margin():
     data = site("synthetic", rc_pump(offer_reserves=True, outdoor_temp=-2.0))
     case = bidopt.case_from_dict(data)
     hp = case.assets[0]
-    assert provided_by(hp) == {"fcr_d_up", "fcr_d_down"}  # asked through the product registry
+    assert provided_by(hp) == {"fcr_d_up", "fcr_d_down", "local_flex"}  # asked through the product registry
     h = Horizon(delivery_index("2024-01-17", 60))
     pm = PortfolioModel(case, h)
     m, blk = pm.m, pm.site.asset_blocks["hp"]
