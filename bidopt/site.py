@@ -161,10 +161,12 @@ class Site:
         return value
 
     def _hold_headroom(self, T, asked: dict, assets: dict) -> None:
-        """Pass each asset the headroom of every product it provides, summed (one product: as is)."""
+        """Pass each asset the headroom of every product it provides, summed (one product: as is),
+        and have the grid connection carry all of it at once (``_grid_carries_reserves``)."""
         def at(e, t):
             return e[t] if hasattr(e, "__getitem__") else e
 
+        held = []
         for a, parts in asked.items():
             hr = parts[0]
             if len(parts) > 1:
@@ -176,6 +178,29 @@ class Site:
                         rb.add_component(k, pyo.Expression(T, rule=lambda b, t, ts=terms: sum(at(e, t) for e in ts)))
                 hr = markets.Headroom(*(rb.component(k) for k in markets.Headroom._fields))
             assets[a].add_reserve_headroom(self.asset_blocks[a], T, self.horizon, *hr)
+            held.append(hr)
+        if held:
+            self._grid_carries_reserves(T, held, at)
+
+    def _grid_carries_reserves(self, T, held: list, at) -> None:
+        """Full activation of every reserve held moves the site's net import imp - exp by the summed
+        power headroom (the one the assets hold, e.g. FCR's 1.34 N + U + 0.20 D): down by the upward
+        one (a battery discharging, a load consuming less), up by the downward one. The connection
+        must take it: imp_t - exp_t - sum_a up_{a,t} >= -export limit and
+        imp_t - exp_t + sum_a down_{a,t} <= import limit (MW). A direction no product asks for, or
+        an infinite limit, adds no constraint."""
+        g, lim = self.blk.grid, self.case.grid
+
+        def parts(k):
+            return [getattr(hr, k) for hr in held if getattr(hr, k) is not None]
+
+        up, down = parts("up_mw"), parts("down_mw")
+        if up and np.isfinite(lim.export_limit_mw):
+            self.blk.reserve_up_fits_grid = pyo.Constraint(T, rule=lambda b, t: (
+                g.import_mw[t] - g.export_mw[t] - sum(at(e, t) for e in up) >= -lim.export_limit_mw))
+        if down and np.isfinite(lim.import_limit_mw):
+            self.blk.reserve_down_fits_grid = pyo.Constraint(T, rule=lambda b, t: (
+                g.import_mw[t] - g.export_mw[t] + sum(at(e, t) for e in down) <= lim.import_limit_mw))
 
     def refresh(self, case, horizon: Horizon, data: dict, spot: np.ndarray, stack: dict | None = None) -> bool:
         """Put a new horizon of the same length (a next day) with its case, data and prices into the

@@ -44,7 +44,7 @@ def write_mimer(path, days, up, down, up_vol=10.0, down_vol=10.0, zone="SN3"):
     path.write_text("\ufeff" + "\n".join(lines + ["Summa;0;0;0;0;"]) + "\n", encoding="utf-8")
 
 
-def afrr_case(tmp_path, day=DAY, *, up=50.0, down=40.0, afrr=None, da=0.0, closed=True, fcr_d_up=None,
+def afrr_case(tmp_path, day=DAY, *, up=50.0, down=40.0, afrr=None, da=0.0, no_spot_trade=True, fcr_d_up=None,
               **battery):
     idx = btime.delivery_index(day, 60)
     write_mimer(tmp_path / "afrr.csv", [day], up, down)
@@ -59,10 +59,15 @@ def afrr_case(tmp_path, day=DAY, *, up=50.0, down=40.0, afrr=None, da=0.0, close
         prices["fcr_d_up"] = "fcrd.csv"
     bat = {"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 2.0, "charge_efficiency": 1.0,
            "discharge_efficiency": 1.0, "soc_initial_mwh": 1.0, **battery}
-    limit = 0.0 if closed else 2.0
+    # no_spot_trade: 100 SEK/kWh on import and on export (more than a day of reserves repays) make
+    # every spot trade a loss, so the battery keeps to its reserves; its 1 MW connection carries
+    # their full activation (the site checks it)
+    limit = 1.0 if no_spot_trade else 2.0
     data = {"case": {"zone": "SE3", "mtu_minutes": 60}, "prices": prices,
             "grid": {"import_limit_mw": limit, "export_limit_mw": limit}, "assets": [bat],
             "markets": {"afrr": {"prices": "afrr.csv", **(afrr or {})}, "fcr": {"step_mw": 0.1}}}
+    if no_spot_trade:
+        data["retail"] = {"supplier_fee_sek_per_kwh": 100.0, "export": {"handling_fee_sek_per_kwh": 100.0}}
     return bidopt.case_from_dict(data, base_dir=tmp_path)
 
 
@@ -134,7 +139,7 @@ def test_lots_directions_and_unprocured_hours(tmp_path):
 def test_headroom_never_exceeds_the_battery(tmp_path, da, up, down, fcr, soc0, endurance):
     """Over random prices the aFRR headroom (stacked with FCR-D up) stays within the battery's power
     either way and within its SoC window for the endurance, at the start and end of every hour."""
-    case = afrr_case(tmp_path, up=up, down=down, da=da, closed=False, fcr_d_up=fcr, soc_initial_mwh=soc0,
+    case = afrr_case(tmp_path, up=up, down=down, da=da, no_spot_trade=False, fcr_d_up=fcr, soc_initial_mwh=soc0,
                      afrr={"lot_mw": 0.1, "endurance_h": endurance})
     s = bidopt.plan(case, DAY).schedule
     net = s.bess_discharge_mw - s.bess_charge_mw
@@ -157,7 +162,7 @@ def test_a_higher_afrr_price_raises_its_share_over_a_week(tmp_path):
     for level in (0.5, 12.0, 25.0, 400.0):
         sold = total = 0.0
         for day in days:
-            case = afrr_case(tmp_path, day, up=level, down=level, da=None, closed=False, fcr_d_up=15.0)
+            case = afrr_case(tmp_path, day, up=level, down=level, da=None, no_spot_trade=False, fcr_d_up=15.0)
             s = bidopt.plan(case, day).schedule
             sold += float((s.bess_afrr_up_mw + s.bess_afrr_down_mw).sum())
             total += 2.0 * len(s)
@@ -202,7 +207,7 @@ def test_backtest_holds_the_bid_afrr_at_delivery(tmp_path):
     delivery re-plan holds it and pays the price."""
     from bidopt.backtest.day import strategy_day
 
-    case = afrr_case(tmp_path, da=None, closed=False, afrr={"bids": "price_taking"})
+    case = afrr_case(tmp_path, da=None, no_spot_trade=False, afrr={"bids": "price_taking"})
     bids = bidopt.bid(case, DAY)
     assert bids.result.model.capacities["afrr"] is bids.result.model.m.afrr
     sold = bids.schedule.bess_afrr_up_mw.to_numpy()

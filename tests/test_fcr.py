@@ -19,7 +19,7 @@ def _write(path, idx, col, values):
 
 
 def ler_case(tmp_path, products, *, step=0.1, soc0=0.5, da_price=0.0, import_limit=2.0, export_limit=2.0,
-             load=None, pv=None, fcr_price=100.0, **battery):
+             load=None, pv=None, fcr_price=100.0, fees=False, **battery):
     idx = btime.delivery_index(DAY, 60)
     da = np.full(len(idx), da_price) if np.isscalar(da_price) else np.asarray(da_price)
     _write(tmp_path / "da.csv", idx, "price_eur_per_mwh", da)
@@ -41,12 +41,16 @@ def ler_case(tmp_path, products, *, step=0.1, soc0=0.5, da_price=0.0, import_lim
     data = {"case": {"zone": "SE3", "mtu_minutes": 60}, "prices": prices,
             "grid": {"import_limit_mw": import_limit, "export_limit_mw": export_limit},
             "assets": assets, "markets": {"fcr": {"step_mw": step}}}
+    if fees:  # 100 SEK/kWh on import and export: no spot trade pays (the battery keeps to reserves)
+        data["retail"] = {"supplier_fee_sek_per_kwh": 100.0, "export": {"handling_fee_sek_per_kwh": 100.0}}
     return bidopt.case_from_dict(data, base_dir=tmp_path)
 
 
-# With no day-ahead position (grid closed) the battery's own limits decide. With a position, charging
-# power counts upward (stop charging, then discharge): see the schedule tests below.
-ALONE = {"import_limit": 0.0, "export_limit": 0.0}
+# With no day-ahead position (fees on import and export make every spot trade a loss) the battery's
+# own limits decide; the 1 MW connection carries its full activation (the site checks it, NEM power
+# included). With a position, charging power counts upward (stop charging, then discharge): see the
+# schedule tests below.
+ALONE = {"import_limit": 1.0, "export_limit": 1.0, "fees": True}
 
 
 def test_fcr_n_alone_is_half_the_energy(tmp_path):
@@ -87,8 +91,10 @@ def test_charging_position_adds_upward_headroom(tmp_path):
 
 def test_discharge_schedule_reduces_fcr_d_up_by_its_headroom(tmp_path):
     load = np.zeros(24)
-    load[10] = 0.3  # no import allowed: the battery must serve 0.3 MW in hour 10
-    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], soc0=1.0, import_limit=0.0, load=load, step=0.0), DAY)
+    load[10] = 0.3  # import costs more than FCR-D pays: the battery serves 0.3 MW in hour 10; the 0.2 MW
+    # import limit carries the NEM's opposite power 0.20 U of 1 MW FCR-D up, not the load as well
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_up"], soc0=1.0, import_limit=0.2, load=load, step=0.0,
+                               fees=True), DAY)
     sold = res.schedule.bess_fcr_d_up_mw.to_numpy()
     assert sold[10] == pytest.approx(0.7, abs=1e-6)
     np.testing.assert_allclose(np.delete(sold, 10), 1.0, atol=1e-6)
@@ -96,8 +102,10 @@ def test_discharge_schedule_reduces_fcr_d_up_by_its_headroom(tmp_path):
 
 def test_charge_schedule_reduces_fcr_d_down_by_its_headroom(tmp_path):
     pv = np.zeros(24)
-    pv[12] = 0.3  # must-take PV, no export allowed: the battery must absorb 0.3 MW in hour 12
-    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_down"], soc0=0.0, export_limit=0.0, pv=pv, step=0.0), DAY)
+    pv[12] = 0.3  # must-take PV, export costs more than FCR-D pays: the battery absorbs 0.3 MW in hour 12;
+    # the 0.2 MW export limit carries the NEM's opposite power 0.20 D of 1 MW FCR-D down only
+    res = bidopt.plan(ler_case(tmp_path, ["fcr_d_down"], soc0=0.0, export_limit=0.2, pv=pv, step=0.0,
+                               fees=True), DAY)
     sold = res.schedule.bess_fcr_d_down_mw.to_numpy()
     assert sold[12] == pytest.approx(0.7, abs=1e-6)
     np.testing.assert_allclose(np.delete(sold, 12), 1.0, atol=1e-6)
@@ -154,7 +162,7 @@ def test_frequency_series_moves_soc_and_pays_fcr_n_energy(tmp_path):
     sold = s.bess_fcr_n_mw.to_numpy()
     assert sold.sum() > 0
     alpha = 0.2  # (50 - 49.98) / 0.1
-    drift = np.cumsum(alpha * sold)  # lossless battery, grid closed: SoC falls only by activation
+    drift = np.cumsum(alpha * sold)  # lossless battery, no spot trade: SoC falls only by activation
     np.testing.assert_allclose(s.bess_soc_mwh, 1.0 - drift, atol=1e-6)
     capacity = float((sold * 100.0).sum())
     assert res.summary["revenue_eur"]["fcr_n"] == pytest.approx(capacity + float((alpha * sold * 40.0).sum()))

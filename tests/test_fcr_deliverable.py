@@ -112,10 +112,10 @@ def write_fcr(tmp_path, prices: dict[str, np.ndarray]) -> None:
                       "price_eur_per_mw_h": np.asarray(v, float)}).to_csv(tmp_path / f"{p}.csv", index=False)
 
 
-def fcr_case(tmp_path, products, n_scenarios: int = 4):
+def fcr_case(tmp_path, products, n_scenarios: int = 4, grid_mw: float = 1.0):
     d = battery_case()
     d["prices"].update({p: f"{p}.csv" for p in products})
-    d["grid"] = {"import_limit_mw": 1.0, "export_limit_mw": 1.0}
+    d["grid"] = {"import_limit_mw": grid_mw, "export_limit_mw": grid_mw}
     d["bidding"] = {"n_scenarios": n_scenarios, "lookback_days": 14, "fcr_lookback_days": 14}
     d["solver"] = {"mip_gap": 0.01}  # as `bid --mip-gap 0.01` in the issue; keeps each bid under a second
     return bidopt.case_from_dict(d, base_dir=tmp_path), d["assets"][0]
@@ -224,7 +224,8 @@ def _toml(case, bat: dict, products) -> str:
     """The case built by ``fcr_case`` as a case file (for the CLI)."""
     lines = ['[case]', 'zone = "SE3"', 'mtu_minutes = 60', '[prices]', 'dayahead = "synthetic"']
     lines += [f'{p} = "{p}.csv"' for p in products]
-    lines += ['[grid]', 'import_limit_mw = 1.0', 'export_limit_mw = 1.0', '[[assets]]']
+    lines += ['[grid]', f'import_limit_mw = {case.grid.import_limit_mw}',
+              f'export_limit_mw = {case.grid.export_limit_mw}', '[[assets]]']
     lines += [f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}" for k, v in bat.items()]
     lines += ['[bidding]'] + [f'{k} = {v}' for k, v in case.bidding.model_dump(exclude_unset=True).items()]
     lines += ['[solver]', f'mip_gap = {case.solver.mip_gap}']
@@ -234,9 +235,10 @@ def _toml(case, bat: dict, products) -> str:
 def test_oversold_fcr_names_the_battery_and_its_reserve_constraint(tmp_path):
     """Capacity fixed beyond what the battery can hold (0.7 MW FCR-N and 1.0 MW FCR-D up need 1.94 MW
     upwards from a 1 MW battery) is blamed on the battery's reserve constraint, not on the FCR
-    bookkeeping or 'variable bounds'."""
+    bookkeeping or 'variable bounds'. The 3 MW connection could carry it: only the battery is short
+    (a 1 MW one would be short as well and share the blame with the site's grid check)."""
     write_fcr(tmp_path, alternating_prices())
-    case, _ = fcr_case(tmp_path, ("fcr_n", "fcr_d_up"))
+    case, _ = fcr_case(tmp_path, ("fcr_n", "fcr_d_up"), grid_mw=3.0)
     h = Horizon(btime.delivery_index(DAY, 60, case.case.timezone), case.case.timezone)
     pm = PortfolioModel(case, h, position_mw=np.zeros(h.n), adjustments={})
     for i in pm.m.fcr.H:
@@ -250,11 +252,12 @@ def test_oversold_fcr_names_the_battery_and_its_reserve_constraint(tmp_path):
 
 
 def test_fcr2_with_an_oversold_auction1_file_names_the_battery(tmp_path):
-    """A user's fcr_bids.csv selling more than the battery can hold: exit 3 naming the battery."""
+    """A user's fcr_bids.csv selling more than the battery (not its 3 MW connection) can hold: exit 3
+    naming the battery."""
     from bidopt.bids import export
 
     write_fcr(tmp_path, alternating_prices())
-    case, bat = fcr_case(tmp_path, ("fcr_n", "fcr_d_up"))
+    case, bat = fcr_case(tmp_path, ("fcr_n", "fcr_d_up"), grid_mw=3.0)
     b = bidopt.bid(case, DAY)
     pos = tmp_path / "pos"
     pos.mkdir()

@@ -17,6 +17,9 @@ from bidopt.assets.shiftable_load import ShiftableLoad
 from bidopt.markets import fcr
 
 DAY = "2024-03-14"
+# 100 SEK/kWh on import and on export (more than a day of reserves repays): no spot trade pays, so a
+# battery keeps to its reserves; its 1 MW connection carries their full activation (the site checks it)
+NO_SPOT_TRADE = {"supplier_fee_sek_per_kwh": 100.0, "export": {"handling_fee_sek_per_kwh": 100.0}}
 HOME_MW = 0.002  # 2 kW movable per house (domain notes 6.5, case V12)
 
 
@@ -100,7 +103,7 @@ def test_battery_keeps_the_ler_reservation_beside_a_load(tmp_path):
     _write(tmp_path / "da.csv", idx, "price_eur_per_mwh", np.full(len(idx), 0.0))
     data = {"case": {"zone": "SE3", "mtu_minutes": 60},
             "prices": {"dayahead": "da.csv", "fcr_d_up": "fcr_d_up.csv", "fcr_d_down": "fcr_d_down.csv"},
-            "grid": {"import_limit_mw": 0.0, "export_limit_mw": 0.0},
+            "grid": {"import_limit_mw": 1.0, "export_limit_mw": 1.0}, "retail": NO_SPOT_TRADE,
             "assets": [{"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 1.0,
                         "charge_efficiency": 1.0, "discharge_efficiency": 1.0, "soc_initial_mwh": 0.5,
                         "reserves": ["fcr_d_up", "fcr_d_down"]}],

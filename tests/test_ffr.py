@@ -20,7 +20,7 @@ def _write(path, idx, col, values):
     pd.DataFrame({"timestamp_utc": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), col: values}).to_csv(path, index=False)
 
 
-def ffr_case(tmp_path, day=SUMMER, *, ffr_price=50.0, ffr=None, fcr_d_up=None, da_price=0.0, closed=True,
+def ffr_case(tmp_path, day=SUMMER, *, ffr_price=50.0, ffr=None, fcr_d_up=None, da_price=0.0, no_spot_trade=True,
              **battery):
     idx = btime.delivery_index(day, 60)
     if da_price is not None:
@@ -33,9 +33,14 @@ def ffr_case(tmp_path, day=SUMMER, *, ffr_price=50.0, ffr=None, fcr_d_up=None, d
     bat = {"kind": "battery", "name": "bess", "power_mw": 1.0, "energy_mwh": 1.0, "charge_efficiency": 1.0,
            "discharge_efficiency": 1.0, "soc_initial_mwh": 0.5, **battery}
     markets = {"ffr": {"prices": "ffr.csv", **(ffr or {})}, "fcr": {"step_mw": 0.1}}
-    limit = 0.0 if closed else 2.0
+    # no_spot_trade: 100 SEK/kWh on import and on export (more than a day of reserves repays) make
+    # every spot trade a loss, so the battery keeps to its reserves; its 1 MW connection carries
+    # their full activation (the site checks it)
+    limit = 1.0 if no_spot_trade else 2.0
     data = {"case": {"zone": "SE3", "mtu_minutes": 60}, "prices": prices,
             "grid": {"import_limit_mw": limit, "export_limit_mw": limit}, "assets": [bat], "markets": markets}
+    if no_spot_trade:
+        data["retail"] = {"supplier_fee_sek_per_kwh": 100.0, "export": {"handling_fee_sek_per_kwh": 100.0}}
     return bidopt.case_from_dict(data, base_dir=tmp_path)
 
 
@@ -77,7 +82,7 @@ def test_ffr_stacks_with_fcr_d_up_within_the_power(tmp_path):
 def test_headroom_counts_against_discharging(tmp_path):
     """With an open grid and a high evening price the battery discharges only what FFR leaves."""
     da = np.r_[np.zeros(18), np.full(6, 400.0)]
-    res = bidopt.plan(ffr_case(tmp_path, ffr_price=5.0, da_price=da, closed=False), SUMMER)
+    res = bidopt.plan(ffr_case(tmp_path, ffr_price=5.0, da_price=da, no_spot_trade=False), SUMMER)
     s = res.schedule
     assert (s.bess_discharge_mw - s.bess_charge_mw + s.bess_ffr_mw <= 1.0 + 1e-9).all()
     assert res.summary["revenue_eur"]["ffr"] == pytest.approx(5.0 * float(s.bess_ffr_mw.sum()))
@@ -121,7 +126,7 @@ def test_gate_is_configurable(tmp_path):
 
 def test_bid_holds_ffr_as_a_first_stage_decision(tmp_path):
     """The stochastic bidding model sells FFR once for all its price scenarios (first stage)."""
-    bids = bidopt.bid(ffr_case(tmp_path, closed=False, da_price=None), SUMMER)
+    bids = bidopt.bid(ffr_case(tmp_path, no_spot_trade=False, da_price=None), SUMMER)
     bm = bids.result.model
     assert bm.capacities["ffr"] is bm.m.ffr and not hasattr(bm.m.site[0], "ffr")  # shared, not per scenario
     assert bids.summary["revenue_eur"]["ffr"] == pytest.approx(50.0 * float(bids.schedule.bess_ffr_mw.sum()))
@@ -137,7 +142,7 @@ def test_backtest_holds_the_bid_ffr_at_delivery(tmp_path, monkeypatch):
     held, fix = [], Product.fix_capacity
     monkeypatch.setattr(Product, "fix_capacity", lambda self, cap, vol: (held.append((self.name, vol)),
                                                                           fix(self, cap, vol)))
-    case = ffr_case(tmp_path, closed=False, da_price=None)
+    case = ffr_case(tmp_path, no_spot_trade=False, da_price=None)
     bids = bidopt.bid(case, SUMMER)
     sold = bids.schedule.bess_ffr_mw.to_numpy()
     out = strategy_day(case, SUMMER, {})
@@ -173,7 +178,7 @@ def test_demo_ffr_case_plans_and_bids_from_the_command_line(tmp_path):
 def test_no_flex_baseline_sells_no_ffr(tmp_path):
     from bidopt.backtest.day import no_flex_day
 
-    out = no_flex_day(ffr_case(tmp_path, closed=False), SUMMER, {})
+    out = no_flex_day(ffr_case(tmp_path, no_spot_trade=False), SUMMER, {})
     assert out.record.get("ffr_eur", 0.0) == 0.0 and "bess_ffr_mw" not in out.timeseries
 
 

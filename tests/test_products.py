@@ -16,6 +16,9 @@ from bidopt.markets import base
 from bidopt.site import STREAM_ORDER
 
 DAY = "2024-03-14"
+# 100 SEK/kWh on import and on export (more than a day of reserves repays): no spot trade pays, so a
+# battery keeps to its reserves; its 1 MW connection carries their full activation (the site checks it)
+NO_SPOT_TRADE = {"supplier_fee_sek_per_kwh": 100.0, "export": {"handling_fee_sek_per_kwh": 100.0}}
 
 
 class ToyUp(base.Product):
@@ -64,7 +67,7 @@ def _case(tmp_path, name="toy_case", fcr_d_up=8.0, soc0=1.0, **battery):
            "discharge_efficiency": 1.0, "soc_initial_mwh": soc0, **battery}
     return bidopt.case_from_dict({"case": {"name": name, "zone": "SE3", "mtu_minutes": 60},
                                   "prices": {"dayahead": "da.csv", "fcr_d_up": "up.csv"},
-                                  "grid": {"import_limit_mw": 0.0, "export_limit_mw": 0.0}, "assets": [bat],
+                                  "grid": {"import_limit_mw": 1.0, "export_limit_mw": 1.0}, "retail": NO_SPOT_TRADE, "assets": [bat],
                                   "markets": {"fcr": {"step_mw": 0.1}}}, base_dir=tmp_path)
 
 

@@ -299,10 +299,6 @@ def test_the_same_mw_is_not_sold_twice(tmp_path):
         pm.solve()
 
 
-@pytest.mark.xfail(strict=True, reason="the model holds reserve headroom per asset, not on the grid connection: "
-                   "a site whose connection is smaller than its battery sells reserves whose full activation the "
-                   "connection cannot carry (a fix, bidopt/site.py summing every asset's headroom against the "
-                   "limits, changes every test that closes the grid to isolate a battery; see the H5 report)")
 def test_the_grid_connection_carries_the_full_activation(tmp_path):
     """Full activation of every reserve moves the site's net import by the summed headroom; with a
     0.2 MW connection it must stay within -0.2..0.2 MW."""
