@@ -57,11 +57,11 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
-from bidopt import time as btime
 from bidopt.case import Strict
 from bidopt.data import sources
 from bidopt.horizon import Horizon
-from bidopt.markets.base import Headroom, Product, register_product
+from bidopt.markets.base import Headroom, register_product
+from bidopt.markets.two_way import TwoWayCapacity, known_directions
 
 UP, DOWN = "afrr_up", "afrr_down"
 DIRECTION = {UP: "up", DOWN: "down"}
@@ -94,14 +94,11 @@ class AfrrRules(Strict):
     @field_validator("directions")
     @classmethod
     def _known(cls, v):
-        bad = [d for d in v if d not in ("up", "down")]
-        if bad:
-            raise ValueError(f"unknown direction(s) {', '.join(bad)}; known: up, down")
-        return v
+        return known_directions(v)
 
 
 @register_product
-class Afrr(Product):
+class Afrr(TwoWayCapacity):
     """aFRR capacity, up and down, hourly, through the product seam."""
 
     name = "afrr"
@@ -109,33 +106,9 @@ class Afrr(Product):
     order = 30
     table = AfrrRules
 
-    def offered(self, case) -> list[str]:
-        r = self.rules(case)
-        return [s for s in self.streams if DIRECTION[s] in r.directions] if r.prices else []
-
-    def provides(self, asset, stream: str, case=None) -> bool:
-        f = asset.flexibility()
-        if f is None or stream not in DIRECTION or not f.continuous or f.response_s is None:
-            return False
-        if not (f.up if stream == UP else f.down) or not asset.offers(stream):
-            return False
-        return f.response_s <= (AfrrRules() if case is None else self.rules(case)).activation_time_s
-
-    def limit_mw(self, asset, stream: str) -> float | None:
-        f = asset.flexibility()
-        return f.up_limit_mw if stream == UP else f.down_limit_mw
-
     def _table(self, case, horizon: Horizon) -> pd.DataFrame:
         r = self.rules(case)
         return sources.afrr_prices(case, r.prices, r.zone or case.case.zone, horizon.hour_starts)
-
-    def prices(self, case, stream: str, horizon: Horizon) -> np.ndarray:
-        """Published marginal price per UTC hour (EUR/MW/h); 0 where no file covers the hour."""
-        col = f"{DIRECTION[stream]}_price_eur_per_mw_h"
-        return np.nan_to_num(self._table(case, horizon)[col].to_numpy(float), nan=0.0)
-
-    def lot_mw(self, case, horizon: Horizon) -> float:
-        return self.rules(case).lot_mw
 
     def open_hours(self, case, stream: str, horizon: Horizon) -> np.ndarray:
         """Per UTC hour: covered by the files and, with ``procured_only``, a volume was procured."""
@@ -161,9 +134,6 @@ class Afrr(Product):
         r = self.rules(case)
         t = sources.afrr_prices(case, r.prices, r.zone or case.case.zone, index)
         return t[f"{DIRECTION[stream]}_price_eur_per_mw_h"].astype(float)
-
-    def bid_gate_utc(self, case, day) -> pd.Timestamp:
-        return self.gate_utc(case, day)
 
     def accept_limit_mw(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
         """With ``accept_up_to_procured``: the volume the TSO procured per UTC hour (MW; 0 where unknown)."""
@@ -206,10 +176,3 @@ class Afrr(Product):
         for s in [] if act is None else self.streams:
             out[s] = out.get(s, 0.0) + float(pyo.value(act[s]))
         return out
-
-    def gate_utc(self, case, day) -> pd.Timestamp:
-        """Gate closure for delivery ``day`` (local ``gate_time``, ``gate_days_before``), in UTC."""
-        r = self.rules(case)
-        d = btime.day_of(day) - dt.timedelta(days=r.gate_days_before)
-        local = pd.Timestamp(dt.datetime.combine(d, r.gate_time))
-        return local.tz_localize(case.case.timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")

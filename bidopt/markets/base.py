@@ -22,6 +22,7 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import ValidationError
 
+from bidopt import time as btime
 from bidopt.case_tables import register_market_table
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
@@ -117,9 +118,20 @@ class Product:
         """Realised clearing price per UTC hour of ``index`` (EUR/MW/h), NaN where unknown."""
         return pd.Series(self.prices(case, stream, Horizon(index, case.case.timezone)), index=index)
 
+    def gate_utc(self, case, day) -> pd.Timestamp:
+        """Gate closure for delivery ``day`` in UTC: the table's local ``gate_time``,
+        ``gate_days_before`` days before (NotImplementedError for a table without them)."""
+        r = self.rules(case)
+        if not hasattr(r, "gate_time"):
+            raise NotImplementedError(f"{self.name}: no gate")
+        d = btime.day_of(day) - dt.timedelta(days=r.gate_days_before)
+        local = pd.Timestamp(dt.datetime.combine(d, r.gate_time))
+        return local.tz_localize(case.case.timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+
     def bid_gate_utc(self, case, day) -> pd.Timestamp:
-        """Gate closure (UTC) of the product's bids for delivery ``day``: what is known when bidding."""
-        raise NotImplementedError(f"{self.name}: no bid gate")
+        """Gate closure (UTC) of the product's bids for delivery ``day``: what is known when bidding
+        (default ``gate_utc``)."""
+        return self.gate_utc(case, day)
 
     def accept_limit_mw(self, case, stream: str, horizon: Horizon) -> np.ndarray | None:
         """The most volume the auction can accept per UTC hour of the horizon (MW, e.g. the volume

@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from bidopt.case import Strict
@@ -123,10 +122,3 @@ class Ffr(Product):
             up = [cap.cap[a, STREAM, hour_of[t]] for t in T]
             out[a] = Headroom(up, [0.0] * len(up), [hold_h * c for c in up], [0.0] * len(up), None)
         return out
-
-    def gate_utc(self, case, day) -> pd.Timestamp:
-        """Gate closure for delivery ``day`` (local ``gate_time``, ``gate_days_before``), in UTC."""
-        r = self.rules(case)
-        d = pd.Timestamp(day).date() - dt.timedelta(days=r.gate_days_before)
-        local = pd.Timestamp(dt.datetime.combine(d, r.gate_time))
-        return local.tz_localize(case.case.timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")

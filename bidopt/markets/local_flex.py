@@ -66,7 +66,6 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field
 
-from bidopt import time as btime
 from bidopt.case import Strict
 from bidopt.errors import InputError
 from bidopt.horizon import Horizon
@@ -218,16 +217,6 @@ class LocalFlex(Product):
 
     def lot_mw(self, case, horizon: Horizon) -> float:
         return self.rules(case).lot_mw
-
-    def gate_utc(self, case, day) -> pd.Timestamp:
-        """When bids for delivery ``day`` are made (local ``gate_time``, ``gate_days_before``), in UTC."""
-        r = self.rules(case)
-        d = btime.day_of(day) - dt.timedelta(days=r.gate_days_before)
-        local = pd.Timestamp(dt.datetime.combine(d, r.gate_time))
-        return local.tz_localize(case.case.timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
-
-    def bid_gate_utc(self, case, day) -> pd.Timestamp:
-        return self.gate_utc(case, day)
 
     def open_at_gate(self, case, req: Request) -> bool:
         """Whether ``req`` can be bid: published by the gate of its window's local day, and its

@@ -55,11 +55,11 @@ import pandas as pd
 import pyomo.environ as pyo
 from pydantic import Field, field_validator
 
-from bidopt import time as btime
 from bidopt.case import Strict
 from bidopt.data import mfrr_prices
 from bidopt.horizon import Horizon
-from bidopt.markets.base import Headroom, Product, register_product
+from bidopt.markets.base import Headroom, register_product
+from bidopt.markets.two_way import TwoWayCapacity, known_directions
 
 UP, DOWN = "mfrr_up", "mfrr_down"
 DIRECTION = {UP: "up", DOWN: "down"}
@@ -96,10 +96,7 @@ class MfrrRules(Strict):
     @field_validator("directions")
     @classmethod
     def _known(cls, v):
-        bad = [d for d in v if d not in ("up", "down")]
-        if bad:
-            raise ValueError(f"unknown direction(s) {', '.join(bad)}; known: up, down")
-        return v
+        return known_directions(v)
 
     @field_validator("up_hours", "down_hours")
     @classmethod
@@ -133,7 +130,7 @@ def activated(direction: str, bid_price, activation_price) -> np.ndarray:
 
 
 @register_product
-class Mfrr(Product):
+class Mfrr(TwoWayCapacity):
     """mFRR capacity (up, down, hourly) with EAM energy activation, through the product seam."""
 
     name = "mfrr"
@@ -142,34 +139,8 @@ class Mfrr(Product):
     table = MfrrRules
 
     # --- capacity ----------------------------------------------------------------------------------
-    def offered(self, case) -> list[str]:
-        if self.name not in case.markets:  # cheap: no table, nothing offered (no validation per model build)
-            return []
-        r = self.rules(case)
-        return [s for s in self.streams if DIRECTION[s] in r.directions] if r.prices else []
-
-    def provides(self, asset, stream: str, case=None) -> bool:
-        f = asset.flexibility()
-        if f is None or stream not in DIRECTION or f.response_s is None:
-            return False
-        if not (f.up if stream == UP else f.down) or not asset.offers(stream):
-            return False
-        return f.response_s <= (MfrrRules() if case is None else self.rules(case)).activation_time_s
-
-    def limit_mw(self, asset, stream: str) -> float | None:
-        f = asset.flexibility()
-        return f.up_limit_mw if stream == UP else f.down_limit_mw
-
     def _table(self, case, horizon: Horizon) -> pd.DataFrame:
         return mfrr_prices.cached_mfrr_capacity(case.resolve(self.rules(case).prices)).reindex(horizon.hour_starts)
-
-    def prices(self, case, stream: str, horizon: Horizon) -> np.ndarray:
-        """Capacity price per UTC hour (EUR/MW/h); 0 where the file has none."""
-        col = f"{DIRECTION[stream]}_price_eur_per_mw_h"
-        return np.nan_to_num(self._table(case, horizon)[col].to_numpy(float), nan=0.0)
-
-    def lot_mw(self, case, horizon: Horizon) -> float:
-        return self.rules(case).lot_mw
 
     def open_hours(self, case, stream: str, horizon: Horizon) -> np.ndarray:
         """Per UTC hour: in the local window of the direction, priced, and (``procured_only``) not
@@ -183,13 +154,6 @@ class Mfrr(Product):
         if r.procured_only:
             ok &= ~(t[f"{d}_volume_mw"].to_numpy(float) == 0)
         return ok
-
-    def gate_utc(self, case, day) -> pd.Timestamp:
-        """Capacity gate closure for delivery ``day`` (local ``gate_time``, ``gate_days_before``), UTC."""
-        r = self.rules(case)
-        d = btime.day_of(day) - dt.timedelta(days=r.gate_days_before)
-        local = pd.Timestamp(dt.datetime.combine(d, r.gate_time))
-        return local.tz_localize(case.case.timezone, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
 
     # --- headroom and activation on the site -------------------------------------------------------
     def _eam_terms(self, cap, blk, T, horizon: Horizon, case):
