@@ -185,7 +185,7 @@ def _record(c, h: Horizon, rev: dict, sched: pd.DataFrame, bids, orders, positio
     }
 
 
-def _warnings(trade_intraday: bool, proxy_id: bool, label: str, bids) -> list[str]:
+def _warnings(c, trade_intraday: bool, proxy_id: bool, label: str, bids) -> list[str]:
     warnings = []
     if not trade_intraday:
         warnings.append("intraday: no trades at delivery (no [prices] intraday series; [backtest] intraday = "
@@ -196,7 +196,21 @@ def _warnings(trade_intraday: bool, proxy_id: bool, label: str, bids) -> list[st
         warnings.append(f"imbalance prices: {label}")
     if any(w.startswith("lot:") for w in bids.summary.get("warnings", [])):
         warnings.append(notes.LOT_DAY)  # counted over the days by the engine
-    return warnings
+    return warnings + _hindsight(c)
+
+
+def _hindsight(c) -> list[str]:
+    """A warning per capacity product bid price-taking at its own clearing prices: the bid knew the
+    price the auction would clear at, so its revenue is an upper bound, not a strategy's result."""
+    out = []
+    for prod in markets.capacity_products(c):
+        if prod.price_known_at_gate or prod.stepped_bids(c):
+            continue
+        how = (f"stepped bids over forecast prices unless {prod.price_taking_key}" if prod.price_taking_key
+               else "this product has no price forecast yet")
+        out.append(f"{prod.name}: capacity bid at the day's own clearing prices, taken as known at the gate "
+                   f"(hindsight: its revenue is an upper bound; {how})")
+    return out
 
 
 def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, trade_intraday: bool = True,
@@ -229,7 +243,7 @@ def strategy_day(case, day, state: dict, strategy: str = "bid", next_day=None, t
     ts["intraday_mw"] = trades["intraday"].to_numpy()
     ts["imbalance_mw"] = (actual - planned).to_numpy()
     return DayOutcome(record, ts, next_state(c, sched, next_day) if next_day else {},
-                      _warnings(trade_intraday, proxy_id, label, bids), _time.perf_counter() - t0,
+                      _warnings(c, trade_intraday, proxy_id, label, bids), _time.perf_counter() - t0,
                       submitted_curves(orders, h.index))
 
 

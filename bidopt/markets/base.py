@@ -104,6 +104,9 @@ class Product:
     # --- stepped bids over clearing-price scenarios (bidopt.bids.capacity_steps) --------------------
     price_published: ClassVar[dt.time] = dt.time(12, 0)  # local time on D-1 a day D's clearing prices are public
     price_taking_key: ClassVar[str] = ""  # the setting that makes the bids price-taking (named in errors)
+    # price-taking bids take the case's price series as known: true of a price the buyer posts before
+    # the gate (a DSO request), hindsight for an auction's clearing price (the backtest warns)
+    price_known_at_gate: ClassVar[bool] = False
 
     def stepped_bids(self, case) -> bool:
         """Whether ``bid`` offers stepped bids over clearing-price scenarios forecast from

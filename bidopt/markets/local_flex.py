@@ -203,6 +203,7 @@ class LocalFlex(Product):
     streams = (STREAM,)
     order = 60
     label: ClassVar[str] = "local flexibility (DSO)"
+    price_known_at_gate = True  # the request file's prices are the DSO's, posted before the gate
     table = LocalFlexRules
 
     def offered(self, case) -> list[str]:
