@@ -363,3 +363,17 @@ def test_a_dso_baseline_stops_raising_the_import_to_sell_its_cut(tmp_path):
     net = (s.grid_import_mw - s.grid_export_mw)[IN_WINDOW]
     assert (net <= 0.004 + 1e-9).all() and (s.hp_local_flex_mw[IN_WINDOW] <= 0.004 + 1e-9).all()
     assert s.hp_local_flex_mw[IN_WINDOW].min() > 0  # the baseline's worth is still sold
+
+
+def test_a_fleet_does_not_pool_local_flex_and_says_so(tmp_path):
+    """A DSO request is for the sites of one congestion area: `bidopt fleet` stops with exit 2 naming
+    the product's table instead of pooling (or dropping) it."""
+    from click.testing import CliRunner
+
+    from bidopt.cli import main
+
+    r = CliRunner().invoke(main, ["fleet", str(REPO / "cases" / "demo_local_flex"), "--day", DAY,
+                                  "--out", str(tmp_path / "fleet")])
+    assert r.exit_code == 2, r.output
+    assert "markets.local_flex" in r.output and "bidopt bid" in r.output
+    assert not (tmp_path / "fleet").exists()

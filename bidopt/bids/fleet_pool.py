@@ -45,6 +45,7 @@ import pyomo.environ as pyo
 
 from bidopt import markets
 from bidopt.bids.exchange_rules import FCR_COLUMNS
+from bidopt.errors import InputError
 from bidopt.horizon import Horizon
 from bidopt.markets.base import BID_COLUMNS
 
@@ -64,6 +65,9 @@ def pool_keys(cases: Sequence, horizon: Horizon) -> list[PoolKey]:
     streams: dict[str, list[str]] = {}
     for case in cases:
         for prod in markets.capacity_products(case):
+            if not prod.pools:
+                raise InputError(case.label, f"markets.{prod.name}", "a fleet does not pool this product (its "
+                                 "bids are for one site or area); bid it per site with `bidopt bid`")
             have = streams.setdefault(prod.name, [])
             have += [s for s in prod.offered(case) if s not in have]
     order = {p.name: i for i, p in enumerate(markets.registered())}

@@ -107,6 +107,7 @@ class Product:
     # price-taking bids take the case's price series as known: true of a price the buyer posts before
     # the gate (a DSO request), hindsight for an auction's clearing price (the backtest warns)
     price_known_at_gate: ClassVar[bool] = False
+    pools: ClassVar[bool] = True  # a fleet may pool its sites' capacity into one bid (bids/fleet_pool)
 
     def stepped_bids(self, case) -> bool:
         """Whether ``bid`` offers stepped bids over clearing-price scenarios forecast from

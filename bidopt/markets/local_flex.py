@@ -204,6 +204,7 @@ class LocalFlex(Product):
     order = 60
     label: ClassVar[str] = "local flexibility (DSO)"
     price_known_at_gate = True  # the request file's prices are the DSO's, posted before the gate
+    pools = False  # a request is for the sites of one congestion area: a fleet does not pool it (yet)
     table = LocalFlexRules
 
     def offered(self, case) -> list[str]:
