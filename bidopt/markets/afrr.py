@@ -61,7 +61,7 @@ from bidopt.case import Strict
 from bidopt.data import sources
 from bidopt.horizon import Horizon
 from bidopt.markets.base import Headroom, register_product
-from bidopt.markets.two_way import TwoWayCapacity, known_directions
+from bidopt.markets.two_way import Direction, TwoWayCapacity
 
 UP, DOWN = "afrr_up", "afrr_down"
 DIRECTION = {UP: "up", DOWN: "down"}
@@ -72,7 +72,7 @@ class AfrrRules(Strict):
 
     prices: list[str] | None = None  # Mimer aFRR export(s) (one path or a list); None: aFRR not offered
     zone: str | None = None  # bidding zone of the prices (SE1..SE4 or SN1..SN4); None: [case] zone
-    directions: list[str] = ["up", "down"]  # which directions are offered
+    directions: list[Direction] = ["up", "down"]  # which directions are offered
     lot_mw: float = Field(1.0, ge=0)  # bid lot; MARKET_RULES 3.6 min bid 1 MW (steps above: UNVERIFIED)
     endurance_h: float = Field(1.0, ge=0)  # full activation held this long (energy headroom); UNVERIFIED
     activation_time_s: float = Field(300.0, gt=0)  # full activation within this (s); UNVERIFIED
@@ -91,10 +91,6 @@ class AfrrRules(Strict):
     def _one_or_many(cls, v):
         return [v] if isinstance(v, str) else v
 
-    @field_validator("directions")
-    @classmethod
-    def _known(cls, v):
-        return known_directions(v)
 
 
 @register_product

@@ -49,17 +49,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from bidopt.case import Strict
 from bidopt.data import mfrr_prices
 from bidopt.horizon import Horizon
 from bidopt.markets.base import Headroom, register_product
-from bidopt.markets.two_way import TwoWayCapacity, known_directions
+from bidopt.markets.two_way import Direction, TwoWayCapacity
 
 UP, DOWN = "mfrr_up", "mfrr_down"
 DIRECTION = {UP: "up", DOWN: "down"}
@@ -67,25 +68,28 @@ SIGN = {UP: 1.0, DOWN: -1.0}  # activated energy: up delivered (+), down absorbe
 EAM_FILE = "mfrr_eam_bids.csv"
 EAM_COLUMNS = ("mtu_start_utc", "direction", "volume_mw", "price_eur_per_mwh")
 
+LocalHour = Annotated[int, Field(ge=0, le=23)]  # a local hour start, 0..23
+Weekday = Annotated[int, Field(ge=0, le=6)]  # 0 = Monday .. 6 = Sunday
+
 
 class MfrrRules(Strict):
     """``[markets.mfrr]``: the price files and the product rules."""
 
     prices: str | None = None  # capacity prices (Energinet mFRR download or plain CSV); None: not offered
-    directions: list[str] = ["up", "down"]  # which directions are offered
+    directions: list[Direction] = ["up", "down"]  # which directions are offered
     lot_mw: float = Field(1.0, ge=0)  # bid lot; MARKET_RULES 3.7 min bid 1 MW (Fingrid)
     endurance_h: float = Field(1.0, ge=0)  # full activation held this long (energy headroom); UNVERIFIED
     activation_time_s: float = Field(900.0, gt=0)  # full activation within 15 min (MARKET_RULES 3.7)
     procured_only: bool = True  # sell only in hours the file's bought volume of that direction is > 0
-    up_hours: list[int] = list(range(6, 22))  # local hour starts of up procurement (SvK hours 7-22)
-    down_hours: list[int] = [0, 1, 2, 3, 4, 5, 22, 23]  # ... of down procurement (SvK hours 1-6, 23-24)
-    weekdays: list[int] = [0, 1, 2, 3, 4]  # procured local weekdays (0 = Monday); weekends UNVERIFIED
+    up_hours: list[LocalHour] = list(range(6, 22))  # local hour starts of up procurement (SvK hours 7-22)
+    down_hours: list[LocalHour] = [0, 1, 2, 3, 4, 5, 22, 23]  # ... of down procurement (SvK hours 1-6, 23-24)
+    weekdays: list[Weekday] = [0, 1, 2, 3, 4]  # procured local weekdays (0 = Monday); weekends UNVERIFIED
     gate_time: dt.time = dt.time(7, 30)  # capacity gate closure, local clock time; UNVERIFIED
     gate_days_before: int = Field(1, ge=0)  # ... this many days before delivery (D-1, MARKET_RULES 3.7)
     activation_prices: str | None = None  # EAM activation prices; None: activation not modelled
     activation_dayahead: str | None = None  # day-ahead prices of the activation prices' zone (zone proxy)
     activation_dayahead_zone: str | None = None  # its zone if the file holds several (None: the only one)
-    eam_mtu_minutes: int = 15  # EAM bid period (MARKET_RULES 3.7: 15 min)
+    eam_mtu_minutes: Literal[15, 30, 60] = 15  # EAM bid period (MARKET_RULES 3.7: 15 min)
     eam_min_bid_mw: float = Field(1.0, ge=0)  # EAM minimum bid (MARKET_RULES 3.7: 1 MW)
     eam_gate_minutes: float = Field(45.0, ge=0)  # EAM bids close this long before the MTU; UNVERIFIED
     eam_margin_up_eur_per_mwh: float = 5.0  # up bid price = day-ahead + this (a strategy choice)
@@ -93,31 +97,6 @@ class MfrrRules(Strict):
     planned_activation_share: float = Field(0.0, ge=0, le=1)  # activated share the plan expects; UNVERIFIED
     eam_shortfall_eur_per_mwh: float = Field(1000.0, ge=0)  # activated energy not delivered costs this; UNVERIFIED
 
-    @field_validator("directions")
-    @classmethod
-    def _known(cls, v):
-        return known_directions(v)
-
-    @field_validator("up_hours", "down_hours")
-    @classmethod
-    def _hours(cls, v):
-        if any(h < 0 or h > 23 for h in v):
-            raise ValueError("local hour starts must be 0..23")
-        return v
-
-    @field_validator("weekdays")
-    @classmethod
-    def _days(cls, v):
-        if any(d < 0 or d > 6 for d in v):
-            raise ValueError("weekdays are 0 (Monday) .. 6 (Sunday)")
-        return v
-
-    @field_validator("eam_mtu_minutes")
-    @classmethod
-    def _eam_mtu(cls, v):
-        if v not in (15, 30, 60):
-            raise ValueError("the EAM MTU must be 15, 30 or 60 minutes")
-        return v
 
 
 def activated(direction: str, bid_price, activation_price) -> np.ndarray:

@@ -8,7 +8,7 @@ flexibility and response time, the prequalified limit per direction (MW), the lo
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -16,13 +16,7 @@ import pandas as pd
 from bidopt.horizon import Horizon
 from bidopt.markets.base import Product
 
-
-def known_directions(v: list[str]) -> list[str]:
-    """A ``directions`` list checked: only "up" and "down" (a pydantic field validator's body)."""
-    bad = [d for d in v if d not in ("up", "down")]
-    if bad:
-        raise ValueError(f"unknown direction(s) {', '.join(bad)}; known: up, down")
-    return v
+Direction = Literal["up", "down"]  # a ``directions`` entry of the table
 
 
 class TwoWayCapacity(Product):
